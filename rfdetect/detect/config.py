@@ -1,0 +1,56 @@
+"""Detector settings: explicit, immutable, with units in their names."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+
+from ..errors import ParameterError
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    fft_size: int | None = None        # None: chosen from the sample rate (auto_fft_size)
+    hop_fraction: float = 0.5          # hop = fft_size * hop_fraction
+    window: str = "hann"
+    fft_backend: str = "fftw"          # "fftw" (pyFFTW) or "rocket" (np.fft inside Numba)
+    smooth_half_bins: int = 1          # CFAR cell = 2*h+1 adjacent bins
+    threshold_db: float = 5.0          # cells above floor by this much extend a region
+    seed_threshold_db: float = 12.0    # a region needs one cell this far above the floor
+    floor_tau_s: float = 1.0           # time constant of the noise floor average
+    floor_rise_db_per_s: float = 1.0   # how fast the floor follows a lasting rise
+    noise_init_s: float = 0.02         # the floor starts as the median of this much signal
+    noise_init_min_frames: int = 32
+    max_gap_frames: int = 1            # frames without energy that still join a region
+    min_frames: int = 1
+    min_cells: int = 4
+    freq_tol_bins: int = 1
+    ring_frames: int = 2048            # frames kept to measure closing regions
+    max_active: int = 4096
+    batch_frames: int = 256            # frames per kernel call (cache-sized)
+
+    def __post_init__(self):
+        if self.fft_size is not None and (self.fft_size < 16 or self.fft_size & (self.fft_size - 1)):
+            raise ParameterError("must be a power of two >= 16", param="fft_size", value=self.fft_size)
+        if not 0 < self.hop_fraction <= 1:
+            raise ParameterError("must be in (0, 1]", param="hop_fraction", value=self.hop_fraction)
+        if self.seed_threshold_db < self.threshold_db:
+            raise ParameterError("must be >= threshold_db", param="seed_threshold_db",
+                                 value=self.seed_threshold_db)
+
+    def with_(self, **changes) -> "DetectorConfig":
+        return replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "DetectorConfig":
+        known = {f.name for f in fields(cls)}
+        for key in values:
+            if key not in known:
+                raise ParameterError("unknown detector setting", param=key, value=values[key])
+        return cls(**values)
+
+
+def auto_fft_size(sample_rate_hz: float) -> int:
+    """Power of two near sqrt(fs / 37): 256 bins at 2.4 MS/s (107 us frames, 9.4 kHz
+    bins), 1024 at 50 MS/s (20 us, 49 kHz), balancing time against frequency resolution."""
+    n = 2 ** round(math.log2(math.sqrt(sample_rate_hz / 37.0)))
+    return int(min(max(n, 64), 8192))

@@ -1,0 +1,162 @@
+"""Streaming burst detector: IQ blocks in, Burst records out, independent of block size."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..kernels import bursts as K
+from ..model import Burst, IQBlock
+from .config import DetectorConfig, auto_fft_size
+from .spectrogram import Spectrogram
+
+
+class BurstDetector:
+    """Feed contiguous IQ blocks; get back every burst as soon as it has ended.
+
+    Frames of a segment are numbered from its first sample, so the result does
+    not depend on how the stream is cut into blocks.  A gap or a retune starts a
+    new segment: open bursts are closed, and after a retune the floor restarts.
+    """
+
+    def __init__(self, config: DetectorConfig, sample_rate_hz: float, center_freq_hz: float,
+                 sample_index0: int = 0):
+        self.config = config
+        self.sample_rate_hz = float(sample_rate_hz)
+        self.center_freq_hz = float(center_freq_hz)
+        self.nfft = config.fft_size or auto_fft_size(self.sample_rate_hz)
+        self.hop = max(1, int(round(self.nfft * config.hop_fraction)))
+        self.spectrogram = Spectrogram(self.nfft, self.hop, config.window, config.fft_backend,
+                                       config.batch_frames)
+        frame_s = self.hop / self.sample_rate_hz
+        self._alpha = 1.0 - math.exp(-frame_s / config.floor_tau_s)
+        self._rise = 10 ** (config.floor_rise_db_per_s * frame_s / 10.0)
+        self._thr_lo = 10 ** (config.threshold_db / 10.0)
+        self._thr_hi = 10 ** (config.seed_threshold_db / 10.0)
+        self._init_frames = max(config.noise_init_min_frames,
+                                int(config.noise_init_s / frame_s))
+        self._kernel = K.make_frame_kernel(config.smooth_half_bins)
+        self._state = np.zeros(4, np.int64)
+        self._state[K.S_FRAME] = -1
+        self._floor = np.zeros(self.nfft, np.float32)
+        self._ring = np.zeros((config.ring_frames, self.nfft), np.float32)
+        self._active = np.zeros((config.max_active, K.A_COLS), np.int64)
+        self._peak = np.zeros(config.max_active)
+        self._closed = np.zeros((config.max_active, K.O_COLS))
+        self.overflows = 0
+        self.frames_processed = 0
+        self._start_segment(int(sample_index0), reset_floor=True)
+
+    # -- segments -------------------------------------------------------------
+    def _start_segment(self, sample_index: int, reset_floor: bool) -> None:
+        self._origin = sample_index                  # absolute sample of the segment's frame 0
+        self._seg_first_frame = int(self._state[K.S_FRAME]) + 1
+        self._state[K.S_SEG0] = self._seg_first_frame
+        self._tail = np.zeros(0, np.complex64)
+        self._seg_frames = 0
+        if reset_floor:
+            self._floor_ready = False
+            self._pending: list[np.ndarray] = []
+            self._pending_frames = 0
+
+    def restart(self, sample_index: int, center_freq_hz: float | None = None) -> list[Burst]:
+        """A gap or retune at ``sample_index``: close open bursts, start a new segment."""
+        out = self.finish()
+        retuned = center_freq_hz is not None and center_freq_hz != self.center_freq_hz
+        if retuned:
+            self.center_freq_hz = float(center_freq_hz)
+        self._start_segment(sample_index, reset_floor=retuned)
+        return out
+
+    # -- streaming ------------------------------------------------------------
+    def feed(self, block: IQBlock) -> list[Burst]:
+        x = block.samples[0] if block.samples.ndim == 2 else block.samples
+        expected = self._origin + self._seg_frames * self.hop + self._tail.size
+        out: list[Burst] = []
+        if block.samples_lost_before or block.sample_index0 != expected \
+                or block.center_freq_hz != self.center_freq_hz:
+            out += self.restart(block.sample_index0, block.center_freq_hz)
+        x = np.concatenate((self._tail, x)) if self._tail.size else np.ascontiguousarray(x)
+        n = self.spectrogram.n_frames(x.size)
+        self._tail = x[n * self.hop:].copy() if n else x.copy()
+        self._seg_frames += n
+        if n == 0:
+            return out
+        power = self.spectrogram.compute(x)
+        out += self._process(power)
+        return out
+
+    def finish(self) -> list[Burst]:
+        """Close everything open (end of stream); the detector can go on afterwards."""
+        out: list[Burst] = []
+        if not self._floor_ready and self._pending_frames:
+            out += self._init_floor_and_run()
+        K.close_all(self._state, self._active, self._peak, self._closed, self._ring,
+                    self._floor, self.config.min_frames, self.config.min_cells)
+        out += self._collect()
+        return out
+
+    def _process(self, power: np.ndarray) -> list[Burst]:
+        if not self._floor_ready:
+            self._pending.append(power)
+            self._pending_frames += power.shape[0]
+            if self._pending_frames < self._init_frames:
+                return []
+            return self._init_floor_and_run()
+        return self._run(power)
+
+    def _init_floor_and_run(self) -> list[Burst]:
+        frames = np.concatenate(self._pending)
+        self._pending, self._pending_frames = [], 0
+        head = frames[: self._init_frames]
+        smoothed = np.empty(head.shape, np.float32)
+        smooth_row = K.make_smooth(self.config.smooth_half_bins)
+        for i in range(head.shape[0]):
+            smooth_row(head[i], smoothed[i])
+        self._floor[:] = np.maximum(np.median(smoothed, axis=0), np.finfo(np.float32).tiny)
+        self._floor_ready = True
+        return self._run(frames)
+
+    def _run(self, power: np.ndarray) -> list[Burst]:
+        c = self.config
+        out: list[Burst] = []
+        for f0 in range(0, power.shape[0], c.batch_frames):
+            chunk = power[f0: f0 + c.batch_frames]
+            status = self._kernel(chunk, self._state, self._floor, self._ring, self._active,
+                                      self._peak, self._closed, self._thr_lo,
+                                      self._thr_hi, self._alpha, self._rise, c.max_gap_frames,
+                                      c.min_frames, c.min_cells, c.freq_tol_bins)
+            self.overflows += status
+            self.frames_processed += chunk.shape[0]
+            out += self._collect()
+        return out
+
+    def _collect(self) -> list[Burst]:
+        n = int(self._state[K.S_CLOSED])
+        rows = self._closed[:n].copy()
+        self._state[K.S_CLOSED] = 0
+        return [self._to_burst(r) for r in rows]
+
+    # -- units ----------------------------------------------------------------
+    def frame_to_sample(self, frame_pos: float) -> float:
+        """Absolute sample index at the centre of (fractional) frame ``frame_pos``."""
+        return self._origin + (frame_pos - self._seg_first_frame) * self.hop + self.nfft / 2
+
+    def bin_to_hz(self, bin_pos: float) -> float:
+        return self.center_freq_hz + (bin_pos - self.nfft / 2) * self.sample_rate_hz / self.nfft
+
+    def _to_burst(self, row: np.ndarray) -> Burst:
+        fs = self.sample_rate_hz
+        s0 = max(int(round(self.frame_to_sample(row[K.O_START]))), self._origin)
+        s1 = max(int(round(self.frame_to_sample(row[K.O_END]))), s0 + 1)
+        snr = row[K.O_SNR]
+        f_lo, f_hi = self.bin_to_hz(row[K.O_FLO]), self.bin_to_hz(row[K.O_FHI])
+        return Burst(
+            sample_start=s0, sample_end=s1, t_start_s=s0 / fs, t_end_s=s1 / fs,
+            f_lo_hz=f_lo, f_hi_hz=f_hi,
+            snr_db=10 * math.log10(snr) if snr > 0 else -99.0,
+            peak_power_db=10 * math.log10(max(row[K.O_PEAK], 1e-30)),
+            center_freq_hz=0.5 * (f_lo + f_hi),
+            features={"frames": int(row[K.O_T1] - row[K.O_T0] + 1), "cells": int(row[K.O_CELLS]),
+                      "edges_refined": bool(int(row[K.O_REFINED]) == 3)},
+        )

@@ -1,0 +1,65 @@
+"""Spectrogram front-end: picks the FFT back-end and owns its buffers and plans."""
+from __future__ import annotations
+
+import numpy as np
+import scipy.signal
+
+from ..errors import ParameterError
+from ..kernels.spectrogram import frame_count, shifted_power, spectrogram_rocket, window_frames
+
+BACKENDS = ("fftw", "rocket")
+
+
+def make_window(name: str, nfft: int) -> np.ndarray:
+    try:
+        return scipy.signal.get_window(name, nfft, fftbins=True).astype(np.float32)
+    except ValueError as exc:
+        raise ParameterError(str(exc), param="window", value=name) from None
+
+
+class Spectrogram:
+    """Computes power frames of a complex64 array, ``batch_frames`` frames at a time.
+
+    One instance per thread: FFTW plans and buffers are not shared.
+    """
+
+    def __init__(self, nfft: int, hop: int, window: str = "hann", backend: str = "fftw",
+                 batch_frames: int = 256):
+        if backend not in BACKENDS:
+            raise ParameterError(f"unknown FFT back-end (choose {', '.join(BACKENDS)})",
+                                 param="fft_backend", value=backend)
+        self.nfft, self.hop, self.batch_frames = nfft, hop, batch_frames
+        self.window = make_window(window, nfft)
+        s = float(self.window.astype(np.float64).sum())
+        self.scale = np.float32(1.0 / (s * s))
+        self.backend = backend
+        if backend == "fftw":
+            try:
+                import pyfftw
+            except ImportError:
+                self.backend = "rocket"
+            else:
+                self._in = pyfftw.empty_aligned((batch_frames, nfft), np.complex64)
+                self._out = pyfftw.empty_aligned((batch_frames, nfft), np.complex64)
+                self._fft = pyfftw.FFTW(self._in, self._out, axes=(1,),
+                                        flags=("FFTW_MEASURE",), threads=1)
+
+    def n_frames(self, n_samples: int) -> int:
+        return frame_count(n_samples, self.nfft, self.hop)
+
+    def compute(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Power frames of ``x`` (1-D complex64): shape (frames, nfft), float32."""
+        n = self.n_frames(x.size)
+        if out is None:
+            out = np.empty((n, self.nfft), np.float32)
+        if n == 0:
+            return out
+        if self.backend == "rocket":
+            spectrogram_rocket(x, self.window, self.hop, out, self.batch_frames)
+            return out
+        for f0 in range(0, n, self.batch_frames):
+            nb = min(self.batch_frames, n - f0)
+            window_frames(x, self.window, self.hop, f0, nb, self._in)
+            self._fft()
+            shifted_power(self._out, nb, self.scale, out, f0)
+        return out
