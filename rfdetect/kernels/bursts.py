@@ -49,27 +49,34 @@ def _clipped_mean(p, k, h):
     return acc / (hi - lo + 1)
 
 
-@functools.lru_cache(maxsize=None)
-def make_smooth(h: int):
-    """Kernel factory: out[k] = mean(p[k-h : k+h+1]), window clipped at the edges.
+@njit(cache=True, nogil=True, inline="always")
+def smooth_into(p, out, h):
+    """out[k] = mean(p[k-h : k+h+1]), window clipped at the edges.
 
-    ``h`` is fixed at compile time: with a run-time width the loop does not
+    Inlined into the kernels of ``make_smooth`` and ``make_frame_kernel``, where
+    ``h`` is a compile-time constant: with a run-time width the loop does not
     vectorise and runs about 5x slower.
     """
+    n = p.size
     inner = np.float32(1.0 / (2 * h + 1))
+    for k in range(h, n - h):
+        acc = p[k]
+        for j in range(1, h + 1):
+            acc += p[k - j] + p[k + j]
+        out[k] = acc * inner
+    for k in range(min(h, n)):
+        out[k] = _clipped_mean(p, k, h)
+    for k in range(max(n - h, h), n):
+        out[k] = _clipped_mean(p, k, h)
 
-    @njit(cache=True, nogil=True, error_model="numpy")
+
+@functools.lru_cache(maxsize=None)
+def make_smooth(h: int):
+    """Kernel factory: ``smooth_row(p, out)`` for CFAR cells of 2*h+1 bins."""
+
+    @njit(cache=True, nogil=True)
     def smooth_row(p, out):
-        n = p.size
-        for k in range(h, n - h):
-            acc = p[k]
-            for j in range(1, h + 1):
-                acc += p[k - j] + p[k + j]
-            out[k] = acc * inner
-        for k in range(min(h, n)):
-            out[k] = _clipped_mean(p, k, h)
-        for k in range(max(n - h, h), n):
-            out[k] = _clipped_mean(p, k, h)
+        smooth_into(p, out, h)
 
     return smooth_row
 
@@ -209,7 +216,6 @@ def _close(state, active, peak, i, closed, ring, floor, nfft, ring_frames, min_f
 @functools.lru_cache(maxsize=None)
 def make_frame_kernel(h: int):
     """Kernel factory: the fused per-frame chain for CFAR cells of 2*h+1 bins."""
-    smooth_row = make_smooth(h)
 
     @njit(cache=True, nogil=True)
     def process_frames(power, state, floor, ring, active, peak, closed, thr_lo_db_lin,
@@ -236,7 +242,7 @@ def make_frame_kernel(h: int):
             state[S_FRAME] = t
             p = power[f]
             ring[t % ring_frames, :] = p
-            smooth_row(p, s)
+            smooth_into(p, s, h)
             n_hot = 0
             for k in range(nfft):
                 m = s[k] > thr_lo * floor[k]

@@ -1,0 +1,90 @@
+"""Options and output shared by several commands."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+from ..detect import DetectorConfig
+from ..errors import ParameterError
+from ..units import parse_positive, parse_si
+
+
+def add_input_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", default="auto", choices=["auto", "hdf5", "sigmf", "cu8", "cs8", "cs16", "cf32"],
+                   help="input format (default: from the file name)")
+    p.add_argument("--sample-rate", metavar="HZ", help="sample rate, e.g. 2.4M (raw files)")
+    p.add_argument("--center-freq", metavar="HZ", help="centre frequency, e.g. 868.3M (raw files)")
+
+
+def add_detector_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("detector")
+    g.add_argument("--fft-size", type=int, metavar="N", help="FFT size (default: chosen from the sample rate)")
+    g.add_argument("--threshold-db", type=float, metavar="DB", help="CFAR threshold above the floor (default 5)")
+    g.add_argument("--seed-threshold-db", type=float, metavar="DB",
+                   help="a burst needs one cell this far above the floor (default 12)")
+    g.add_argument("--fft-backend", choices=["fftw", "rocket"], help="FFT implementation (default fftw)")
+
+
+def detector_config(args: argparse.Namespace) -> DetectorConfig:
+    changes = {}
+    for name in ("fft_size", "threshold_db", "seed_threshold_db", "fft_backend"):
+        value = getattr(args, name, None)
+        if value is not None:
+            changes[name] = value
+    cfg = DetectorConfig(**changes)
+    if cfg.threshold_db <= 0:
+        raise ParameterError("must be > 0", param="--threshold-db", value=cfg.threshold_db)
+    return cfg
+
+
+def rate_and_freq(args: argparse.Namespace) -> tuple[float | None, float | None]:
+    rate = parse_positive(args.sample_rate, "--sample-rate") if args.sample_rate is not None else None
+    freq = parse_si(args.center_freq, "--center-freq") if args.center_freq is not None else None
+    return rate, freq
+
+
+def _json_default(value):
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def to_json_line(record: dict) -> str:
+    """One record as one line of strict JSON (non-finite numbers become null)."""
+    return json.dumps(_finite(record), default=_json_default, separators=(", ", ": ")) + "\n"
+
+
+class LineWriter:
+    """Writes records as JSON Lines, flushed one by one, so a cut run keeps them."""
+
+    def __init__(self, path: str | None):
+        self.path = path
+        if path in (None, "-"):
+            self._fh = sys.stdout
+        else:
+            try:
+                self._fh = open(path, "w", encoding="utf-8")
+            except OSError as exc:
+                raise ParameterError(f"cannot write: {exc.strerror}", param="--out", value=path) from None
+        self.counts: dict[str, int] = {}
+
+    def __call__(self, record: dict) -> None:
+        self._fh.write(to_json_line(record))
+        self._fh.flush()
+        self.counts[record["type"]] = self.counts.get(record["type"], 0) + 1
+
+    def close(self) -> None:
+        if self._fh is not sys.stdout:
+            self._fh.close()
