@@ -11,11 +11,13 @@ from typing import Callable, Iterable
 
 from .classify import Classifier
 from .detect import BurstDetector, DetectorConfig
+from .history import IQHistory
 from .model import Burst, IQBlock, RecordingInfo
 from .records import SCHEMA, burst_record, detection_record, gap_record
 from .sources.base import DEFAULT_BLOCK_SAMPLES, Source
 
 Emit = Callable[[dict], None]
+HISTORY_S = 0.1   # IQ kept for confirmation kernels (longer than any control-link burst)
 
 
 class Pipeline:
@@ -27,6 +29,9 @@ class Pipeline:
         self.config = config or DetectorConfig()
         self.detector = BurstDetector(self.config, info.sample_rate_hz, info.center_freq_hz)
         self.classifier = classifier or Classifier()
+        # Enough history for a burst to close after it ends, and for the longest
+        # burst a confirmation kernel looks at.
+        self.history = IQHistory(int(info.sample_rate_hz * HISTORY_S) + DEFAULT_BLOCK_SAMPLES)
         self.samples = 0
         self.samples_lost = 0
         self.gaps = 0
@@ -43,6 +48,7 @@ class Pipeline:
             self.samples_lost += block.samples_lost_before
             self.emit(gap_record(block.sample_index0, block.samples_lost_before, self.info))
         self.samples += block.num_samples
+        self.history.append(block)
         self._handle(self.detector.feed(block))
 
     def _handle(self, bursts: Iterable[Burst]) -> None:
@@ -50,7 +56,10 @@ class Pipeline:
             self.bursts += 1
             if self.all_bursts:
                 self.emit(burst_record(burst, self.info))
-            self._detections(self.classifier.add(burst))
+            margin = int(self.detector.nfft)
+            iq = self.history.snippet(burst.sample_start - margin, burst.sample_end + margin,
+                                      max_samples=int(self.info.sample_rate_hz * HISTORY_S))
+            self._detections(self.classifier.add(burst, iq))
 
     def _detections(self, detections) -> None:
         for det in detections:

@@ -71,7 +71,9 @@ class Classifier:
         self._next_id = 1
         self.rejections: Counter = Counter()   # signature id -> bursts that did not fit it
 
-    def add(self, burst: Burst) -> list[Detection]:
+    def add(self, burst: Burst, iq=None) -> list[Detection]:
+        """``iq``: the burst's samples with a margin (history.IQSnippet), or None when
+        they are no longer held; used by confirmation kernels."""
         out = self._expire(burst.t_start_s)
         sig = self._best_signature(burst)
         if sig is not None:
