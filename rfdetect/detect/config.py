@@ -18,6 +18,9 @@ class DetectorConfig:
     seed_threshold_db: float = 12.0    # a region needs one cell this far above the floor
     floor_tau_s: float = 1.0           # time constant of the noise floor average
     floor_rise_db_per_s: float = 1.0   # how fast the floor follows a lasting rise
+    floor_step_tau_s: float = 0.05     # time constant when most of the band rises at once:
+    floor_step_db: float = 1.76        #   more than this fraction of the bins
+    floor_step_fraction: float = 0.6   #   this far above their floor
     noise_init_s: float = 0.02         # the floor starts as the median of this much signal
     noise_init_min_frames: int = 32
     max_gap_frames: int = 1            # frames without energy that still join a region

@@ -30,6 +30,7 @@ class BurstDetector:
                                        config.batch_frames)
         frame_s = self.hop / self.sample_rate_hz
         self._alpha = 1.0 - math.exp(-frame_s / config.floor_tau_s)
+        self._alpha_step = 1.0 - math.exp(-frame_s / config.floor_step_tau_s)
         self._rise = 10 ** (config.floor_rise_db_per_s * frame_s / 10.0)
         self._thr_lo = 10 ** (config.threshold_db / 10.0)
         self._thr_hi = 10 ** (config.seed_threshold_db / 10.0)
@@ -124,7 +125,9 @@ class BurstDetector:
             chunk = power[f0: f0 + c.batch_frames]
             status = self._kernel(chunk, self._state, self._floor, self._ring, self._active,
                                       self._peak, self._closed, self._thr_lo,
-                                      self._thr_hi, self._alpha, self._rise, c.max_gap_frames,
+                                      self._thr_hi, self._alpha, self._alpha_step,
+                                      10 ** (c.floor_step_db / 10), c.floor_step_fraction, self._rise,
+                                      c.max_gap_frames,
                                       c.min_frames, c.min_cells, c.freq_tol_bins)
             self.overflows += status
             self.frames_processed += chunk.shape[0]

@@ -6,14 +6,16 @@ standalone kernel with a NumPy twin in the tests):
 1. ``smooth_row``: average power over ``2*h+1`` adjacent bins (a CFAR cell);
 2. noise floor per bin: an exponential average of the smoothed power that
    skips cells above the low threshold (censored, so bursts do not lift it)
-   and lets those cells rise slowly, so a raised floor is absorbed;
+   and lets those cells rise slowly, so a raised floor is absorbed; when most
+   of the band sits above its floor at once (a gain step), every bin
+   follows quickly instead;
 3. CFAR test: cell / floor against a low and a high threshold (hysteresis:
    a region is kept only if one of its cells passes the high one);
 4. runs of hot bins are joined frame to frame into connected regions; a
    region closes after ``max_gap`` frames without a hot run overlapping it.
 
 On closing, a region is measured from a ring of the last ``R`` raw frames:
-99 % occupied bandwidth, in-band SNR, and start/end edges at the half-power
+band edges (-10 dB from its in-band level), in-band SNR, and start/end edges at the half-power
 crossing of the in-band power (with a symmetric window, a frame centred on an
 edge holds half the power), interpolated between frames.
 
@@ -26,6 +28,10 @@ import functools
 
 import numpy as np
 from numba import njit
+
+# A burst's band edges are where its spectrum falls this far below its in-band level.
+EDGE_DB = 10.0
+EDGE_FRACTION = 10 ** (-EDGE_DB / 10)
 
 # Active-region table (int64 columns).
 A_START, A_LAST, A_LO, A_HI, A_PLO, A_PHI, A_NLO, A_NHI, A_SEEN, A_SEED, A_CELLS = range(11)
@@ -121,7 +127,9 @@ def _close(state, active, peak, i, closed, ring, floor, nfft, ring_frames, min_f
         row[O_HI] = hi
         row[O_PEAK] = peak[i]
         row[O_CELLS] = active[i, A_CELLS]
-        # Occupied bandwidth from the mean excess power over the region's frames.
+        # Band edges: where the burst's mean excess spectrum falls EDGE_DB below
+        # its in-band level (the mean of the upper half of the region's bins),
+        # walking from the detected region's edges and interpolating between bins.
         m = 3
         b0 = max(lo - m, 0)
         b1 = min(hi + m, nfft - 1)
@@ -133,29 +141,35 @@ def _close(state, active, peak, i, closed, ring, floor, nfft, ring_frames, min_f
             r = t % ring_frames
             for k in range(nb):
                 excess[k] += ring[r, b0 + k]
-        total = 0.0
         for k in range(nb):
-            v = excess[k] / (fb - fa + 1) - floor[b0 + k]
-            excess[k] = v if v > 0.0 else 0.0
-            total += excess[k]
+            excess[k] = excess[k] / (fb - fa + 1) - floor[b0 + k]
+        inband = np.sort(excess[lo - b0: hi - b0 + 1])
+        level = inband[inband.size // 2:].mean()
+        thr = level * EDGE_FRACTION
         flo = lo - 0.5
         fhi = hi + 0.5
-        centroid = 0.5 * (lo + hi)
-        if total > 0.0:
-            acc = 0.0
-            wsum = 0.0
-            found_lo = False
-            for k in range(nb):
-                prev = acc
-                acc += excess[k]
-                wsum += excess[k] * (b0 + k)
-                if not found_lo and acc >= 0.005 * total:
-                    flo = b0 + k - 0.5 + (0.005 * total - prev) / excess[k]
-                    found_lo = True
-                if acc >= 0.995 * total:
-                    fhi = b0 + k - 0.5 + (0.995 * total - prev) / excess[k]
-                    break
-            centroid = wsum / acc if acc > 0 else centroid
+        if level > 0.0:
+            k = lo - b0
+            if excess[k] >= thr:
+                while k > 0 and excess[k - 1] >= thr:
+                    k -= 1
+            else:
+                while k < hi - b0 and excess[k] < thr:
+                    k += 1
+            flo = b0 + k - 0.5
+            if k > 0 and excess[k] > excess[k - 1]:
+                flo = b0 + k - 1 + (thr - excess[k - 1]) / (excess[k] - excess[k - 1])
+            k = hi - b0
+            if excess[k] >= thr:
+                while k < nb - 1 and excess[k + 1] >= thr:
+                    k += 1
+            else:
+                while k > lo - b0 and excess[k] < thr:
+                    k -= 1
+            fhi = b0 + k + 0.5
+            if k < nb - 1 and excess[k] > excess[k + 1]:
+                fhi = b0 + k + (excess[k] - thr) / (excess[k] - excess[k + 1])
+        centroid = 0.5 * (flo + fhi)
         row[O_FLO] = flo
         row[O_FHI] = fhi
         row[O_CENTROID] = centroid
@@ -219,7 +233,8 @@ def make_frame_kernel(h: int):
 
     @njit(cache=True, nogil=True)
     def process_frames(power, state, floor, ring, active, peak, closed, thr_lo_db_lin,
-                       thr_hi_db_lin, alpha_, rise_, max_gap, min_frames, min_cells, freq_tol):
+                       thr_hi_db_lin, alpha_, alpha_step_, step_ratio_, step_fraction, rise_,
+                       max_gap, min_frames, min_cells, freq_tol):
         """Run frames ``power`` (frames, nfft) through floor, CFAR and region tracking.
 
         Returns 0, or 1 when a table was full (regions dropped: the caller counts it).
@@ -231,6 +246,8 @@ def make_frame_kernel(h: int):
         thr_lo = np.float32(thr_lo_db_lin)
         thr_hi = np.float32(thr_hi_db_lin)
         alpha = np.float32(alpha_)
+        alpha_step = np.float32(alpha_step_)
+        step_ratio = np.float32(step_ratio_)
         rise = np.float32(rise_)
         status = 0
         run_lo = np.empty(nfft // 2 + 1, np.int64)
@@ -244,10 +261,12 @@ def make_frame_kernel(h: int):
             ring[t % ring_frames, :] = p
             smooth_into(p, s, h)
             n_hot = 0
+            n_raised = 0
             for k in range(nfft):
                 m = s[k] > thr_lo * floor[k]
                 hot[k] = m
                 n_hot += m
+                n_raised += s[k] > step_ratio * floor[k]
             # Runs of hot cells, with their peak and whether they hold a seed
             # (a cell above the high threshold).
             n_runs = 0
@@ -268,9 +287,15 @@ def make_frame_kernel(h: int):
                     n_runs += 1
                 else:
                     k += 1
-            for k in range(nfft):
-                fk = floor[k]
-                floor[k] = fk * rise if hot[k] else fk + alpha * (s[k] - fk)
+            if step_fraction * nfft < n_raised:
+                # Most of the band rose at once: a gain or floor step, not a burst
+                # (a burst over a fifth of the band raises under 40 % of the bins).
+                for k in range(nfft):
+                    floor[k] += alpha_step * (s[k] - floor[k])
+            else:
+                for k in range(nfft):
+                    fk = floor[k]
+                    floor[k] = fk * rise if hot[k] else fk + alpha * (s[k] - fk)
             # Join each run to the active regions it touches (merging them), or open one.
             for r in range(n_runs):
                 lo_k = run_lo[r]
