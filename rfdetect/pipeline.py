@@ -80,7 +80,7 @@ class Pipeline:
         signal_s = self.samples / self.info.sample_rate_hz
         record = {
             "type": "summary", "schema": SCHEMA, "source": self.info.path,
-            "samples": self.samples, "signal_s": round(signal_s, 6), "wall_s": round(wall_s, 4),
+            "samples": self.samples, "signal_s": round(signal_s, 9), "wall_s": round(wall_s, 4),
             "throughput_msps": round(self.samples / wall_s / 1e6, 2) if wall_s > 0 else None,
             "realtime_factor": round(signal_s / wall_s, 1) if wall_s > 0 else None,
             "bursts": self.bursts, "detections": self.detections,

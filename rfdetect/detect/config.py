@@ -19,8 +19,10 @@ class DetectorConfig:
     floor_tau_s: float = 1.0           # time constant of the noise floor average
     floor_rise_db_per_s: float = 1.0   # how fast the floor follows a lasting rise
     floor_step_tau_s: float = 0.05     # time constant when most of the band rises at once:
-    floor_step_db: float = 1.76        #   more than this fraction of the bins
-    floor_step_fraction: float = 0.6   #   this far above their floor
+    floor_step_fraction: float = 0.6   #   more than this fraction of the bins
+    floor_step_db: float = 1.76        #   this far above their floor
+    floor_step_hold_s: float = 0.05    #   for longer than this,
+    floor_step_release_margin: float = 0.05   # until the raised share is within this of plain noise's
     noise_init_s: float = 0.02         # the floor starts as the median of this much signal
     noise_init_min_frames: int = 32
     max_gap_frames: int = 1            # frames without energy that still join a region

@@ -31,13 +31,16 @@ class BurstDetector:
         frame_s = self.hop / self.sample_rate_hz
         self._alpha = 1.0 - math.exp(-frame_s / config.floor_tau_s)
         self._alpha_step = 1.0 - math.exp(-frame_s / config.floor_step_tau_s)
+        self._step_frames = int(config.floor_step_hold_s / frame_s)
+        self._step_ratio = 10 ** (config.floor_step_db / 10)
+        self._release_fraction = 0.0
         self._rise = 10 ** (config.floor_rise_db_per_s * frame_s / 10.0)
         self._thr_lo = 10 ** (config.threshold_db / 10.0)
         self._thr_hi = 10 ** (config.seed_threshold_db / 10.0)
         self._init_frames = max(config.noise_init_min_frames,
                                 int(config.noise_init_s / frame_s))
         self._kernel = K.make_frame_kernel(config.smooth_half_bins)
-        self._state = np.zeros(4, np.int64)
+        self._state = np.zeros(K.S_COLS, np.int64)
         self._state[K.S_FRAME] = -1
         self._floor = np.zeros(self.nfft, np.float32)
         self._ring = np.zeros((config.ring_frames, self.nfft), np.float32)
@@ -114,7 +117,15 @@ class BurstDetector:
         smooth_row = K.make_smooth(self.config.smooth_half_bins)
         for i in range(head.shape[0]):
             smooth_row(head[i], smoothed[i])
-        self._floor[:] = np.maximum(np.median(smoothed, axis=0), np.finfo(np.float32).tiny)
+        # The median resists bursts; the censored mean is what the running
+        # update converges to, so start there.
+        median = np.maximum(np.median(smoothed, axis=0), np.finfo(np.float32).tiny)
+        quiet = smoothed <= self._thr_lo * median
+        counts = np.maximum(quiet.sum(axis=0), 1)
+        self._floor[:] = np.where(quiet.any(axis=0), (smoothed * quiet).sum(axis=0) / counts, median)
+        # Share of bins "raised" in plain noise: the step rule releases near it.
+        raised = (smoothed > self._step_ratio * self._floor).mean()
+        self._release_fraction = float(raised) + self.config.floor_step_release_margin
         self._floor_ready = True
         return self._run(frames)
 
@@ -126,7 +137,8 @@ class BurstDetector:
             status = self._kernel(chunk, self._state, self._floor, self._ring, self._active,
                                       self._peak, self._closed, self._thr_lo,
                                       self._thr_hi, self._alpha, self._alpha_step,
-                                      10 ** (c.floor_step_db / 10), c.floor_step_fraction, self._rise,
+                                      self._step_ratio, c.floor_step_fraction,
+                                      self._release_fraction, self._step_frames, self._rise,
                                       c.max_gap_frames,
                                       c.min_frames, c.min_cells, c.freq_tol_bins)
             self.overflows += status

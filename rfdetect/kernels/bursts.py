@@ -7,7 +7,7 @@ standalone kernel with a NumPy twin in the tests):
 2. noise floor per bin: an exponential average of the smoothed power that
    skips cells above the low threshold (censored, so bursts do not lift it)
    and lets those cells rise slowly, so a raised floor is absorbed; when most
-   of the band sits above its floor at once (a gain step), every bin
+   of the band stays above its floor for a while (a gain step), every bin
    follows quickly instead;
 3. CFAR test: cell / floor against a low and a high threshold (hysteresis:
    a region is kept only if one of its cells passes the high one);
@@ -41,8 +41,11 @@ A_COLS = 11
  O_CELLS, O_REFINED) = range(13)
 O_COLS = 13
 # Scalar state (int64): current frame, first frame still in the ring for this
-# segment, active regions, closed regions waiting to be collected.
-S_FRAME, S_SEG0, S_ACTIVE, S_CLOSED = range(4)
+# segment, active regions, closed regions waiting to be collected, consecutive
+# frames in which most of the band sat above its floor, and (once that engaged
+# the step rule) how long the band has mostly been back near plain noise.
+S_FRAME, S_SEG0, S_ACTIVE, S_CLOSED, S_RAISED, S_SETTLED = range(6)
+S_COLS = 6
 
 
 @njit(cache=True, nogil=True)
@@ -233,8 +236,9 @@ def make_frame_kernel(h: int):
 
     @njit(cache=True, nogil=True)
     def process_frames(power, state, floor, ring, active, peak, closed, thr_lo_db_lin,
-                       thr_hi_db_lin, alpha_, alpha_step_, step_ratio_, step_fraction, rise_,
-                       max_gap, min_frames, min_cells, freq_tol):
+                       thr_hi_db_lin, alpha_, alpha_step_, step_ratio_, step_fraction,
+                       release_fraction, step_frames, rise_, max_gap, min_frames, min_cells,
+                       freq_tol):
         """Run frames ``power`` (frames, nfft) through floor, CFAR and region tracking.
 
         Returns 0, or 1 when a table was full (regions dropped: the caller counts it).
@@ -287,9 +291,25 @@ def make_frame_kernel(h: int):
                     n_runs += 1
                 else:
                     k += 1
-            if step_fraction * nfft < n_raised:
-                # Most of the band rose at once: a gain or floor step, not a burst
-                # (a burst over a fifth of the band raises under 40 % of the bins).
+            # Engage after most of the band stayed up for step_frames; release
+            # only once the raised share is back near its level in plain noise.
+            if state[S_RAISED] > step_frames:
+                # A random walk up while mostly settled: robust to single frames.
+                if n_raised < release_fraction * nfft:
+                    state[S_SETTLED] += 1
+                    if state[S_SETTLED] > step_frames:
+                        state[S_RAISED] = 0
+                        state[S_SETTLED] = 0
+                elif state[S_SETTLED] > 0:
+                    state[S_SETTLED] -= 1
+            elif step_fraction * nfft < n_raised:
+                state[S_RAISED] += 1
+            else:
+                state[S_RAISED] = 0
+            if state[S_RAISED] > step_frames:
+                # Most of the band stayed up: a gain or floor step, not a burst (a
+                # burst over a fifth of the band raises under 40 % of the bins, and
+                # strong short bursts that fill the band do not last).
                 for k in range(nfft):
                     floor[k] += alpha_step * (s[k] - floor[k])
             else:

@@ -1,0 +1,193 @@
+"""`rfdetect analyze` as a user runs it: records, summaries, and bad input."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from iqgen import write_hdf5, write_raw, write_sigmf
+from rfdetect.cli import main
+from synth import TrueBurst, scene
+
+ROOT = Path(__file__).resolve().parents[1]
+FS = 2.4e6
+BURSTS = [TrueBurst(30_000, 10_512, -300e3, 500e3, 15), TrueBurst(90_000, 10_512, 200e3, 500e3, 15),
+          TrueBurst(150_000, 10_512, -600e3, 500e3, 15)]
+
+
+def records(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def analyze(capsys, *args) -> tuple[int, list[dict], str]:
+    code = main(["analyze", "--progress", "off", *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, records(out), err
+
+
+@pytest.fixture(scope="module")
+def scene_h5(tmp_path_factory):
+    path = tmp_path_factory.mktemp("rec") / "scene.h5"
+    return write_hdf5(path, scene(FS, 200_000, BURSTS, seed=1), sample_rate_hz=FS, center_freq_hz=868e6,
+                      datetime_utc="2026-11-25T12:00:00Z")
+
+
+def test_records_follow_the_schema(capsys, scene_h5):
+    code, recs, err = analyze(capsys, scene_h5, "--all-bursts")
+    assert code == 0
+    bursts = [r for r in recs if r["type"] == "burst"]
+    assert len(bursts) == 3
+    for r, t in zip(sorted(bursts, key=lambda r: r["t_start_s"]), BURSTS):
+        assert r["schema"] == 1
+        assert abs(r["sample_start"] - t.start) < 128
+        assert abs(r["t_start_s"] - t.start / FS) < 128 / FS
+        assert r["f_lo_hz"] < 868e6 + t.offset_hz < r["f_hi_hz"]
+        assert 400e3 < r["bandwidth_hz"] < 650e3
+        assert r["time_utc"].startswith("2026-11-25T12:00:00.0")
+    summary = recs[-1]
+    assert summary["type"] == "summary" and summary["samples"] == 200_000 and summary["bursts"] == 3
+    assert abs(summary["signal_s"] - 200_000 / FS) < 1e-9
+    assert "3 bursts" in err     # the human summary on stderr
+
+
+def test_out_file_and_repeatability(capsys, scene_h5, tmp_path):
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    assert main(["analyze", str(scene_h5), "--all-bursts", "--out", str(a), "--quiet"]) == 0
+    assert main(["analyze", str(scene_h5), "--all-bursts", "--out", str(b), "--quiet"]) == 0
+    strip = lambda p: [{k: v for k, v in r.items() if k not in ("wall_s", "throughput_msps", "realtime_factor")}
+                       for r in records(p.read_text())]
+    assert strip(a) == strip(b) and len([r for r in strip(a) if r["type"] == "burst"]) == 3
+
+
+def test_frequencies_accept_si_suffixes(capsys, tmp_path):
+    x = scene(FS, 100_000, BURSTS[:1], seed=2)
+    path = write_raw(tmp_path / "capture.cu8", x / np.abs(x).max() * 0.9, "cu8")
+    code, recs, _ = analyze(capsys, path, "--sample-rate", "2.4M", "--center-freq", "868.3e6", "--all-bursts")
+    assert code == 0
+    (burst,) = [r for r in recs if r["type"] == "burst"]
+    assert abs(burst["center_freq_hz"] - (868.3e6 - 300e3)) < 40e3
+
+
+# ---------------------------------------------------------------- bad input
+
+def one_line_error(code, err, *needles):
+    assert code != 0
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+
+
+def test_missing_file(capsys, tmp_path):
+    code, _, err = analyze(capsys, tmp_path / "nope.h5")
+    one_line_error(code, err, "nope.h5")
+
+
+def test_empty_file(capsys, tmp_path):
+    (tmp_path / "empty.cu8").write_bytes(b"")
+    code, _, err = analyze(capsys, tmp_path / "empty.cu8", "--sample-rate", "1M", "--center-freq", "100M")
+    one_line_error(code, err, "empty.cu8", "empty")
+
+
+def test_cu8_with_odd_byte_count(capsys, tmp_path):
+    (tmp_path / "odd.cu8").write_bytes(bytes(1001))
+    code, _, err = analyze(capsys, tmp_path / "odd.cu8", "--sample-rate", "1M", "--center-freq", "100M")
+    one_line_error(code, err, "odd.cu8", "1001")
+
+
+def test_hdf5_without_sample_rate(capsys, tmp_path):
+    p = write_hdf5(tmp_path / "norate.h5", np.zeros(1000, np.complex64))
+    with h5py.File(p, "a") as f:
+        del f.attrs["core:sample_rate"]
+    code, _, err = analyze(capsys, p)
+    one_line_error(code, err, "norate.h5", "sample_rate")
+
+
+def test_sigmf_with_contradictory_metadata(capsys, tmp_path):
+    meta = write_sigmf(tmp_path / "two", np.zeros(1001, np.complex64), extra_global={"core:num_channels": 2})
+    code, _, err = analyze(capsys, meta)
+    one_line_error(code, err, "two.sigmf")
+
+
+@pytest.mark.parametrize("rate", ["0", "-2.4M", "abc"])
+def test_bad_sample_rate(capsys, tmp_path, rate):
+    path = write_raw(tmp_path / "x.cu8", np.zeros(1000, np.complex64))
+    code, _, err = analyze(capsys, path, f"--sample-rate={rate}", "--center-freq", "100M")
+    one_line_error(code, err, "--sample-rate", rate)
+
+
+def test_unknown_format(capsys, tmp_path):
+    (tmp_path / "capture.wav").write_bytes(bytes(100))
+    code, _, err = analyze(capsys, tmp_path / "capture.wav")
+    one_line_error(code, err, "capture.wav", ".wav")
+
+
+def test_nan_samples_keep_what_was_found(capsys, tmp_path):
+    """Bursts before the bad samples are written before the one-line error."""
+    x = scene(FS, 1_200_000, BURSTS, seed=3)
+    x[1_000_000] = np.nan
+    path = write_raw(tmp_path / "bad.cf32", x, "cf32")
+    out = tmp_path / "found.jsonl"
+    code = main(["analyze", str(path), "--sample-rate", "2.4M", "--center-freq", "868M", "--all-bursts",
+                 "--out", str(out), "--progress", "off"])
+    _, err = capsys.readouterr()
+    one_line_error(code, err, "bad.cf32", "1000000")
+    recs = records(out.read_text())
+    assert len([r for r in recs if r["type"] == "burst"]) == 3
+    assert recs[-1]["type"] == "summary" and "1000000" in recs[-1]["error"]
+
+
+def test_file_still_being_written(capsys, tmp_path):
+    p = tmp_path / "busy.h5"
+    code = textwrap.dedent(f"""
+        import sys
+        import numpy as np
+        from rfdetect.sources.hdf5 import HDF5Writer
+        w = HDF5Writer({str(p)!r}, 1e6, 1e8)
+        w.append(np.zeros(100, np.complex64)); w.flush()
+        print("ready", flush=True)
+        sys.stdin.readline()
+        w.close()
+    """)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, env=env)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        rc, _, err = analyze(capsys, p)
+        one_line_error(rc, err, "busy.h5")
+    finally:
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        proc.wait(timeout=30)
+
+
+def test_one_bad_file_does_not_stop_the_others(capsys, tmp_path, scene_h5):
+    code, recs, err = analyze(capsys, tmp_path / "missing.h5", scene_h5, "--quiet")
+    assert code != 0 and "missing.h5" in err
+    assert recs[-1]["type"] == "summary" and recs[-1]["bursts"] == 3
+
+
+def test_cli_in_a_real_process_prints_no_traceback(tmp_path):
+    """The installed entry point: one line on stderr, exit code 2."""
+    proc = subprocess.run([sys.executable, "-m", "rfdetect", "analyze", str(tmp_path / "gone.cu8")],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "gone.cu8" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_help_has_examples_and_version():
+    proc = subprocess.run([sys.executable, "-m", "rfdetect", "analyze", "--help"], capture_output=True,
+                          text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0 and "rfdetect analyze recordings/" in proc.stdout
+    proc = subprocess.run([sys.executable, "-m", "rfdetect", "--version"], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert proc.stdout.startswith("rfdetect 0.")

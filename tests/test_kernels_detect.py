@@ -1,0 +1,164 @@
+"""Each detection kernel against a slow, obviously correct NumPy/SciPy twin."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.ndimage
+import scipy.signal
+
+from rfdetect.detect import BurstDetector, DetectorConfig
+from rfdetect.detect.spectrogram import Spectrogram, make_window
+from rfdetect.kernels import bursts as K
+
+
+def scipy_twin(x, nfft, hop):
+    """|STFT|^2 / (sum w)^2, fft-shifted, frames as rows."""
+    _, _, sxx = scipy.signal.spectrogram(x, window=scipy.signal.get_window("hann", nfft), nperseg=nfft,
+                                         noverlap=nfft - hop, detrend=False, return_onesided=False,
+                                         scaling="spectrum", mode="psd")
+    return np.fft.fftshift(sxx, axes=0).T
+
+
+@pytest.mark.parametrize("backend", ["fftw", "rocket"])
+@pytest.mark.parametrize("nfft,hop,n", [(256, 128, 50_000), (1024, 512, 70_001), (64, 64, 640), (128, 32, 1000)])
+def test_spectrogram_matches_scipy(backend, nfft, hop, n):
+    rng = np.random.default_rng(nfft + n)
+    x = (rng.standard_normal(n) + 1j * rng.standard_normal(n)).astype(np.complex64)
+    ours = Spectrogram(nfft, hop, backend=backend, batch_frames=37).compute(x)
+    ref = scipy_twin(x.astype(np.complex128), nfft, hop)
+    assert ours.shape == ref.shape
+    np.testing.assert_allclose(ours, ref, rtol=2e-4, atol=1e-6 * ref.max())
+
+
+@pytest.mark.parametrize("backend", ["fftw", "rocket"])
+def test_spectrogram_edge_cases(backend):
+    sp = Spectrogram(64, 32, backend=backend)
+    assert sp.compute(np.zeros(0, np.complex64)).shape == (0, 64)
+    assert sp.compute(np.zeros(63, np.complex64)).shape == (0, 64)
+    assert sp.compute(np.ones(64, np.complex64)).shape == (1, 64)
+    # A full-scale tone on a bin centre reads 1.0 in that bin.
+    n = np.arange(64)
+    tone = np.exp(2j * np.pi * 5 * n / 64).astype(np.complex64)
+    p = sp.compute(tone)[0]
+    assert p.argmax() == 32 + 5 and abs(p[32 + 5] - 1.0) < 1e-5
+    # NaN poisons only the frames that contain it.
+    x = np.ones(64 * 4, np.complex64)
+    x[10] = np.nan
+    p = sp.compute(x)
+    assert np.isnan(p[0]).all() and np.isfinite(p[2:]).all()
+
+
+def test_window_is_periodic_hann():
+    np.testing.assert_allclose(make_window("hann", 256), scipy.signal.get_window("hann", 256), atol=1e-7)
+    np.testing.assert_allclose(make_window("blackman", 128), scipy.signal.get_window("blackman", 128), atol=1e-7)
+
+
+@pytest.mark.parametrize("h", [0, 1, 2, 3])
+@pytest.mark.parametrize("n", [1, 2, 5, 7, 256])
+def test_smooth_matches_clipped_moving_average(h, n):
+    p = np.random.default_rng(n).exponential(size=n).astype(np.float32)
+    out = np.empty_like(p)
+    K.make_smooth(h)(p, out)
+    twin = np.array([p[max(k - h, 0): k + h + 1].mean() for k in range(n)])
+    np.testing.assert_allclose(out, twin, rtol=1e-5)
+
+
+def floor_twin(frames, floor0, thr_lo, alpha, rise):
+    """Censored exponential average, one frame at a time (no step rule)."""
+    floor = floor0.astype(np.float64).copy()
+    history = []
+    for s in frames:
+        hot = s > thr_lo * floor
+        floor = np.where(hot, floor * rise, floor + alpha * (s - floor))
+        history.append(floor.copy())
+    return np.array(history)
+
+
+def test_floor_update_and_cfar_match_twins():
+    rng = np.random.default_rng(0)
+    frames = rng.exponential(size=(200, 64)).astype(np.float32)
+    frames[50:80, 10:20] *= 30           # a burst must not lift the floor
+    floor = np.ones(64, np.float32)
+    twin = floor_twin(frames, floor, 3.0, 0.01, 1.001)
+    for i, s in enumerate(frames):
+        hot = np.empty(64, np.bool_)
+        n = K.cfar_row(s, floor, np.float32(3.0), hot)
+        np.testing.assert_array_equal(hot, s > 3.0 * floor)
+        assert n == hot.sum()
+        K.update_floor(s, floor, np.float32(3.0), np.float32(0.01), np.float32(1.001))
+        np.testing.assert_allclose(floor, twin[i], rtol=1e-4)
+    assert floor[10:20].max() < 1.2    # censored: the burst did not raise it
+
+
+def regions_twin(power, floor, thr_lo, thr_hi, h):
+    """Hysteresis regions by labelling: hot cells (smoothed > thr_lo * floor),
+    8-connected, kept if a cell exceeds thr_hi; returned as (t0, t1, lo, hi)."""
+    kernel = np.ones(2 * h + 1) / (2 * h + 1)
+    s = np.array([np.convolve(p, kernel, mode="same") for p in power])
+    hot = s > thr_lo * floor
+    labels, n = scipy.ndimage.label(hot, structure=np.ones((3, 3)))
+    out = []
+    for i, sl in enumerate(scipy.ndimage.find_objects(labels), start=1):
+        if (s[sl][labels[sl] == i] > thr_hi * floor[sl[1]][None, :].repeat(labels[sl].shape[0], 0)[labels[sl] == i]).any():
+            out.append((sl[0].start, sl[0].stop - 1, sl[1].start, sl[1].stop - 1))
+    return sorted(out)
+
+
+def run_kernel(power, floor, thr_lo, thr_hi, h, batch, max_gap=0, min_cells=1):
+    """The fused frame kernel with the floor held fixed (alpha 0, rise 1), as the twin assumes."""
+    frames, bins = power.shape
+    state = np.zeros(K.S_COLS, np.int64)
+    state[K.S_FRAME] = -1
+    floor = floor.astype(np.float32).copy()
+    ring = np.zeros((1024, bins), np.float32)
+    active = np.zeros((256, K.A_COLS), np.int64)
+    peak = np.zeros(256)
+    closed = np.zeros((256, K.O_COLS))
+    kernel = K.make_frame_kernel(h)
+    for f0 in range(0, frames, batch):
+        assert kernel(power[f0:f0 + batch], state, floor, ring, active, peak, closed, thr_lo, thr_hi,
+                      0.0, 0.0, 1e9, 1.0, 0.0, 10**9, 1.0, max_gap, 1, min_cells, 1) == 0
+    K.close_all(state, active, peak, closed, ring, floor, 1, min_cells)
+    return closed[: state[K.S_CLOSED]]
+
+
+def test_region_extraction_matches_labelling_twin():
+    """Well separated boxes above a fixed floor: the streaming tracker and the
+    labelling twin find the same regions, whatever the batch size."""
+    rng = np.random.default_rng(7)
+    frames, bins = 400, 128
+    power = (rng.uniform(0.2, 1.0, size=(frames, bins))).astype(np.float32)
+    boxes = [(10, 30, 5, 20), (15, 16, 60, 62), (100, 250, 90, 120), (300, 300, 40, 44), (320, 390, 2, 10)]
+    for t0, t1, lo, hi in boxes:
+        power[t0:t1 + 1, lo:hi + 1] = 50.0
+    floor = np.ones(bins, np.float32)
+    twin = regions_twin(power, floor, 3.0, 10.0, 1)
+    for batch in (1, 17, 400):
+        found = sorted(tuple(int(v) for v in r[[K.O_T0, K.O_T1, K.O_LO, K.O_HI]])
+                       for r in run_kernel(power, floor, 3.0, 10.0, h=1, batch=batch))
+        assert found == twin, (batch, found, twin)
+    # Smoothing widens each box by h bins on each side.
+    assert twin[0] == (10, 30, 4, 21)
+
+
+def test_region_measurements_match_numpy_twin():
+    """Edges, SNR and peak of one flat box, against the same quantities in NumPy."""
+    frames, bins = 120, 64
+    power = np.ones((frames, bins), np.float32)
+    t0, t1, lo, hi, level = 40, 79, 20, 35, 21.0
+    power[t0:t1 + 1, lo:hi + 1] = level
+    power[60, 30] = 100.0
+    (row,) = run_kernel(power, np.ones(bins), 3.0, 10.0, h=1, batch=50)
+    excess = power[t0:t1 + 1].mean(axis=0) - 1.0
+    assert row[K.O_PEAK] == power.max()
+    # -10 dB edges interpolated between the bin outside and the first bin inside.
+    thr = 0.1 * np.sort(excess[lo - 1:hi + 2])[(hi - lo + 3) // 2:].mean()
+    assert row[K.O_FLO] == pytest.approx(lo - 1 + thr / excess[lo], abs=1e-6)
+    assert row[K.O_FHI] == pytest.approx(hi + 1 - thr / excess[hi], abs=1e-6)
+    # Time edges: half-power crossings between frames; a sharp edge lands half-way.
+    assert row[K.O_START] == pytest.approx(t0 - 0.5)
+    assert row[K.O_END] == pytest.approx(t1 + 0.5)
+    # SNR: median in-band excess over the band's noise, in the bins between the edges.
+    k0, k1 = int(np.floor(row[K.O_FLO] + 0.5)), int(np.floor(row[K.O_FHI] + 0.5))
+    band = power[t0:t1 + 1, k0:k1 + 1].sum(axis=1) - (k1 - k0 + 1)
+    assert row[K.O_SNR] == pytest.approx(np.median(band) / (k1 - k0 + 1), rel=1e-6)
