@@ -6,11 +6,15 @@ it found.
 """
 from __future__ import annotations
 
+import os
+import queue
+import threading
 import time
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from .classify import Classifier
 from .detect import BurstDetector, DetectorConfig
+from .detect.detector import FrameBatch, Framer
 from .history import IQHistory
 from .model import Burst, IQBlock, RecordingInfo
 from .records import SCHEMA, burst_record, detection_record, gap_record
@@ -43,13 +47,17 @@ class Pipeline:
         self._finished = False
 
     def feed(self, block: IQBlock) -> None:
+        self.feed_framed(block, self.detector.framer.frame(block))
+
+    def feed_framed(self, block: IQBlock, batch: FrameBatch) -> None:
+        """A block whose frames ``detector.framer`` already made (maybe on another thread)."""
         if block.samples_lost_before:
             self.gaps += 1
             self.samples_lost += block.samples_lost_before
             self.emit(gap_record(block.sample_index0, block.samples_lost_before, self.info))
         self.samples += block.num_samples
         self.history.append(block)
-        self._handle(self.detector.feed(block))
+        self._handle(self.detector.consume(batch))
 
     def _handle(self, bursts: Iterable[Burst]) -> None:
         for burst in bursts:
@@ -100,15 +108,61 @@ class Pipeline:
         return record
 
 
+def framed_blocks(source: Source, framer: Framer, block_samples: int,
+                  threaded: bool) -> Iterator[tuple[IQBlock, FrameBatch]]:
+    """Blocks with their spectrogram frames.  Threaded, reading, conversion and
+    the FFT run one block ahead on a second core (the kernels release the GIL)."""
+    if not threaded:
+        for block in source.blocks(block_samples):
+            yield block, framer.frame(block)
+        return
+    done = object()
+    q: queue.Queue = queue.Queue(maxsize=3)
+    stop = threading.Event()
+
+    def produce():
+        try:
+            for block in source.blocks(block_samples):
+                item = (block, framer.frame(block))
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as exc:   # handed to the consumer, raised there in order
+            q.put(exc)
+
+    worker = threading.Thread(target=produce, name="rfdetect-framer", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+
+
 def analyze_source(source: Source, emit: Emit, *, config: DetectorConfig | None = None,
                    all_bursts: bool = False, block_samples: int = DEFAULT_BLOCK_SAMPLES,
-                   progress: Callable[[int], None] | None = None) -> dict:
+                   progress: Callable[[int], None] | None = None, threads: int | None = None) -> dict:
     """Run a whole source; on a failure mid-stream, flush what was found, emit the
-    summary with the error, and re-raise."""
+    summary with the error, and re-raise.  ``threads``: 1 or 2 (default: 2 when
+    this process may use two cores)."""
     pipeline = Pipeline(source.info, emit, config=config, all_bursts=all_bursts)
+    if threads is None:
+        threads = min(2, len(os.sched_getaffinity(0)))
     try:
-        for block in source.blocks(block_samples):
-            pipeline.feed(block)
+        for block, batch in framed_blocks(source, pipeline.detector.framer, block_samples, threads > 1):
+            pipeline.feed_framed(block, batch)
             if progress:
                 progress(block.num_samples)
     except BaseException as exc:

@@ -191,3 +191,16 @@ def test_help_has_examples_and_version():
     proc = subprocess.run([sys.executable, "-m", "rfdetect", "--version"], capture_output=True, text=True,
                           timeout=120, cwd=ROOT)
     assert proc.stdout.startswith("rfdetect 0.")
+
+
+def test_threaded_and_serial_runs_agree(capsys, tmp_path):
+    x = scene(FS, 1_500_000, BURSTS + [TrueBurst(262_144 - 5_000, 10_512, 0, 500e3, 12)], seed=8)
+    path = write_hdf5(tmp_path / "long.h5", x, sample_rate_hz=FS, center_freq_hz=868e6)
+    outs = []
+    for threads in ("1", "2"):
+        code, recs, _ = analyze(capsys, path, "--all-bursts", "--threads", threads, "--quiet")
+        assert code == 0
+        outs.append([{k: v for k, v in r.items() if k not in ("wall_s", "throughput_msps", "realtime_factor")}
+                     for r in recs])
+    assert outs[0] == outs[1]
+    assert len([r for r in outs[0] if r["type"] == "burst"]) == 4   # one straddles a block boundary

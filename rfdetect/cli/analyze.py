@@ -34,6 +34,8 @@ def register(sub) -> None:
     p.add_argument("--progress", choices=["auto", "on", "off"], default="auto",
                    help="progress bar on stderr (auto: when stderr is a terminal)")
     p.add_argument("--quiet", action="store_true", help="no summary on stderr")
+    p.add_argument("--threads", type=int, choices=[1, 2], help="1: all on one thread; 2: FFT a block "
+                   "ahead on a second thread (default: 2 when two cores are available)")
     add_detector_options(p)
     p.set_defaults(func=run)
 
@@ -65,7 +67,7 @@ def _analyze_one(path, args, config, rate, freq, writer) -> dict:
         with tqdm(total=total, unit="S", unit_scale=True, desc=source.info.path[-32:], file=sys.stderr,
                   disable=disable, leave=False, dynamic_ncols=True) as bar:
             return analyze_source(source, writer, config=config, all_bursts=args.all_bursts,
-                                  progress=bar.update)
+                                  progress=bar.update, threads=args.threads)
 
 
 def _print_summary(s: dict) -> None:

@@ -1,14 +1,62 @@
-"""Streaming burst detector: IQ blocks in, Burst records out, independent of block size."""
+"""Streaming burst detector: IQ blocks in, Burst records out, independent of block size.
+
+Two halves: ``Framer`` turns blocks into spectrogram frames, ``BurstDetector``
+runs them through the floor, CFAR and region kernels.  ``feed`` chains both;
+a pipeline may run the framer on a second thread and hand frames to ``consume``.
+"""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
+from dataclasses import dataclass
+
 from ..kernels import bursts as K
 from ..model import Burst, IQBlock
 from .config import DetectorConfig, auto_fft_size
 from .spectrogram import Spectrogram
+
+
+@dataclass
+class FrameBatch:
+    """Spectrogram frames of one block, and whether a new segment starts with them."""
+    power: np.ndarray                 # (frames, nfft) float32, linear
+    restart_at: int | None            # absolute sample where a new segment starts, if one does
+    center_freq_hz: float
+
+
+class Framer:
+    """Cuts a stream of blocks into spectrogram frames.
+
+    The producer half of the detector: it owns the FFT plan and the samples
+    carried between blocks, so it can run on its own thread ahead of the rest.
+    Frame ``t`` of a segment starts at sample ``origin + t * hop``.
+    """
+
+    def __init__(self, nfft: int, hop: int, config: DetectorConfig, center_freq_hz: float,
+                 sample_index0: int = 0):
+        self.nfft, self.hop = nfft, hop
+        self.spectrogram = Spectrogram(nfft, hop, config.window, config.fft_backend, config.batch_frames)
+        self.center_freq_hz = float(center_freq_hz)
+        self._origin = int(sample_index0)
+        self._frames = 0
+        self._tail = np.zeros(0, np.complex64)
+
+    def frame(self, block: IQBlock) -> FrameBatch:
+        x = block.samples[0] if block.samples.ndim == 2 else block.samples
+        restart_at = None
+        if block.samples_lost_before or block.center_freq_hz != self.center_freq_hz \
+                or block.sample_index0 != self._origin + self._frames * self.hop + self._tail.size:
+            restart_at = self._origin = int(block.sample_index0)
+            self.center_freq_hz = float(block.center_freq_hz)
+            self._frames = 0
+            self._tail = np.zeros(0, np.complex64)
+        x = np.concatenate((self._tail, x)) if self._tail.size else np.ascontiguousarray(x)
+        n = self.spectrogram.n_frames(x.size)
+        self._tail = x[n * self.hop:].copy()
+        self._frames += n
+        return FrameBatch(self.spectrogram.compute(x), restart_at, self.center_freq_hz)
 
 
 class BurstDetector:
@@ -26,8 +74,7 @@ class BurstDetector:
         self.center_freq_hz = float(center_freq_hz)
         self.nfft = config.fft_size or auto_fft_size(self.sample_rate_hz)
         self.hop = max(1, int(round(self.nfft * config.hop_fraction)))
-        self.spectrogram = Spectrogram(self.nfft, self.hop, config.window, config.fft_backend,
-                                       config.batch_frames)
+        self.framer = Framer(self.nfft, self.hop, config, center_freq_hz, sample_index0)
         frame_s = self.hop / self.sample_rate_hz
         self._alpha = 1.0 - math.exp(-frame_s / config.floor_tau_s)
         self._alpha_step = 1.0 - math.exp(-frame_s / config.floor_step_tau_s)
@@ -56,8 +103,6 @@ class BurstDetector:
         self._origin = sample_index                  # absolute sample of the segment's frame 0
         self._seg_first_frame = int(self._state[K.S_FRAME]) + 1
         self._state[K.S_SEG0] = self._seg_first_frame
-        self._tail = np.zeros(0, np.complex64)
-        self._seg_frames = 0
         if reset_floor:
             self._floor_ready = False
             self._pending: list[np.ndarray] = []
@@ -74,20 +119,16 @@ class BurstDetector:
 
     # -- streaming ------------------------------------------------------------
     def feed(self, block: IQBlock) -> list[Burst]:
-        x = block.samples[0] if block.samples.ndim == 2 else block.samples
-        expected = self._origin + self._seg_frames * self.hop + self._tail.size
+        return self.consume(self.framer.frame(block))
+
+    def consume(self, batch: FrameBatch) -> list[Burst]:
+        """The consumer half: frames made by ``framer`` (possibly on another thread)."""
         out: list[Burst] = []
-        if block.samples_lost_before or block.sample_index0 != expected \
-                or block.center_freq_hz != self.center_freq_hz:
-            out += self.restart(block.sample_index0, block.center_freq_hz)
-        x = np.concatenate((self._tail, x)) if self._tail.size else np.ascontiguousarray(x)
-        n = self.spectrogram.n_frames(x.size)
-        self._tail = x[n * self.hop:].copy() if n else x.copy()
-        self._seg_frames += n
-        if n == 0:
-            return out
-        power = self.spectrogram.compute(x)
-        out += self._process(power)
+        if batch.restart_at is not None and not (batch.restart_at == self._origin
+                                                 and self._state[K.S_FRAME] + 1 == self._seg_first_frame):
+            out += self.restart(batch.restart_at, batch.center_freq_hz)
+        if batch.power.shape[0]:
+            out += self._process(batch.power)
         return out
 
     def finish(self) -> list[Burst]:

@@ -59,6 +59,7 @@ class Spectrogram:
                                  param="fft_backend", value=backend)
         self.nfft, self.hop, self.batch_frames = nfft, hop, batch_frames
         self.window = make_window(window, nfft)
+        self._window2 = np.repeat(self.window, 2)
         s = float(self.window.astype(np.float64).sum())
         self.scale = np.float32(1.0 / (s * s))
         self.backend = backend
@@ -92,9 +93,11 @@ class Spectrogram:
         if self.backend == "rocket":
             spectrogram_rocket(x, self.window, self.hop, out, self.batch_frames)
             return out
+        xf = x.view(np.float32)
+        inf, outf = self._in.view(np.float32), self._out.view(np.float32)
         for f0 in range(0, n, self.batch_frames):
             nb = min(self.batch_frames, n - f0)
-            window_frames(x, self.window, self.hop, f0, nb, self._in)
+            window_frames(xf, self._window2, self.hop, f0, nb, inf)
             self._fft()
-            shifted_power(self._out, nb, self.scale, out, f0)
+            shifted_power(outf, nb, self.scale, out, f0)
         return out

@@ -18,27 +18,36 @@ except ImportError:  # pragma: no cover - a core dependency
 
 
 @njit(cache=True, nogil=True)
-def window_frames(x, window, hop, first_frame, n_frames, buf):
-    """buf[i] = x[(first_frame+i)*hop : +nfft] * window, for i < n_frames."""
-    nfft = window.size
+def window_frames(xf, window2, hop, first_frame, n_frames, buff):
+    """buff[i] = x[(first_frame+i)*hop : +nfft] * window, on float32 views.
+
+    ``xf`` and ``buff`` are the complex64 arrays viewed as interleaved float32,
+    ``window2`` the window with each value repeated for I and Q: with plain
+    row slices the loop vectorises (about 4x faster than complex indexing).
+    """
+    m = window2.size
     for i in range(n_frames):
-        s = (first_frame + i) * hop
-        for k in range(nfft):
-            buf[i, k] = x[s + k] * window[k]
+        s = 2 * (first_frame + i) * hop
+        src = xf[s:s + m]
+        dst = buff[i]
+        for k in range(m):
+            dst[k] = src[k] * window2[k]
 
 
 @njit(cache=True, nogil=True)
-def shifted_power(spectra, n_frames, scale, out, out_row0):
-    """out[out_row0+i] = fftshift(|spectra[i]|^2) * scale, for i < n_frames."""
-    nfft = spectra.shape[1]
-    half = nfft // 2
+def shifted_power(spectraf, n_frames, scale, out, out_row0):
+    """out[out_row0+i] = fftshift(|spectra[i]|^2) * scale, for i < n_frames
+    (``spectraf``: the complex64 spectra viewed as interleaved float32)."""
+    half = spectraf.shape[1] // 4
     for i in range(n_frames):
-        row = out_row0 + i
+        src = spectraf[i]
+        dst = out[out_row0 + i]
+        lo = src[: 2 * half]
+        hi = src[2 * half:]
         for k in range(half):
-            v = spectra[i, k]
-            out[row, k + half] = (v.real * v.real + v.imag * v.imag) * scale
-            v = spectra[i, k + half]
-            out[row, k] = (v.real * v.real + v.imag * v.imag) * scale
+            dst[k + half] = (lo[2 * k] * lo[2 * k] + lo[2 * k + 1] * lo[2 * k + 1]) * scale
+        for k in range(half):
+            dst[k] = (hi[2 * k] * hi[2 * k] + hi[2 * k + 1] * hi[2 * k + 1]) * scale
 
 
 @njit(cache=True, nogil=True)
@@ -47,13 +56,16 @@ def spectrogram_rocket(x, window, hop, out, batch_frames):
     nfft = window.size
     n_frames = out.shape[0]
     buf = np.empty((batch_frames, nfft), np.complex64)
+    buff = buf.view(np.float32)
+    xf = x.view(np.float32)
+    window2 = np.repeat(window, 2)
     s = window.astype(np.float64).sum()
     scale = np.float32(1.0 / (s * s))
     for f0 in range(0, n_frames, batch_frames):
         nb = min(batch_frames, n_frames - f0)
-        window_frames(x, window, hop, f0, nb, buf)
+        window_frames(xf, window2, hop, f0, nb, buff)
         spectra = np.fft.fft(buf[:nb])
-        shifted_power(spectra, nb, scale, out, f0)
+        shifted_power(spectra.view(np.float32), nb, scale, out, f0)
 
 
 def frame_count(n_samples: int, nfft: int, hop: int) -> int:

@@ -1,0 +1,131 @@
+"""Core throughput benchmark: spectrogram kernel against SciPy, and `rfdetect analyze`
+end to end on a 2^27-sample cu8 recording, on one core and on two, plus cold start.
+
+    .venv/bin/python bench/bench_core.py [--samples-log2 27] [--repeat 3] [--out bench/core.json]
+
+Everything is measured side by side in one run; figures are medians.  Machines
+are shared and noisy: compare the ratios, not the absolute numbers.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+RTL_RATE_HZ = 2.4e6
+
+
+def median_time(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def bench_spectrogram(n: int, nfft: int, hop: int, repeat: int) -> dict:
+    import scipy.signal
+    from rfdetect.detect.spectrogram import Spectrogram
+
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(n) + 1j * rng.standard_normal(n)).astype(np.complex64)
+    window = scipy.signal.get_window("hann", nfft).astype(np.float32)
+    out = {}
+    t = median_time(lambda: scipy.signal.spectrogram(x, window=window, nperseg=nfft, noverlap=nfft - hop,
+                                                     detrend=False, return_onesided=False, scaling="spectrum"),
+                    repeat)
+    out["scipy.signal.spectrogram"] = n / t / 1e6
+    for backend in ("fftw", "rocket"):
+        sp = Spectrogram(nfft, hop, backend=backend)
+        buf = np.empty((sp.n_frames(n), nfft), np.float32)
+        sp.compute(x[: nfft * 4])  # compile / plan outside the timing
+        out[f"rfdetect {backend}"] = n / median_time(lambda: sp.compute(x, buf), repeat) / 1e6
+    return {k: round(v, 1) for k, v in out.items()}
+
+
+def make_recording(path: Path, n: int) -> None:
+    """cu8 noise with a few LoRa-like bursts, written in chunks (2^22 samples tiled)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from synth import TrueBurst, scene
+
+    chunk = 1 << 22
+    bursts = [TrueBurst(200_000 + i * 700_000, 10_512, (i - 2) * 300e3, 500e3, 15.0) for i in range(5)]
+    x = scene(RTL_RATE_HZ, chunk, bursts, seed=1, noise_power=0.01)
+    iq = np.empty(2 * chunk, np.uint8)
+    iq[0::2] = np.clip(np.round(x.real * 127.5 + 127.5), 0, 255)
+    iq[1::2] = np.clip(np.round(x.imag * 127.5 + 127.5), 0, 255)
+    with open(path, "wb") as f:
+        for _ in range(n // chunk):
+            iq.tofile(f)
+
+
+def run_analyze(path: Path, cpus: str, extra: list[str] | None = None) -> dict:
+    cmd = ["taskset", "-c", cpus, str(REPO / ".venv" / "bin" / "rfdetect"), "analyze", str(path),
+           "--sample-rate", "2.4M", "--center-freq", "868M", "--progress", "off", "--quiet", *(extra or [])]
+    env = dict(os.environ, NUMBA_NUM_THREADS=str(len(cpus.split(","))))
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    wall = time.perf_counter() - t0
+    summary = json.loads(proc.stdout.splitlines()[-1])
+    return {"process_wall_s": wall, "summary": summary}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--samples-log2", type=int, default=27)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--out", default=None, help="also write the figures as JSON here")
+    args = ap.parse_args()
+    report: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
+
+    print("spectrogram, 2^24 complex64 samples, one core (MS/s):")
+    os.sched_setaffinity(0, {0})
+    for nfft, hop in ((1024, 512), (256, 128)):
+        figures = bench_spectrogram(1 << 24, nfft, hop, args.repeat)
+        ratio = figures["rfdetect fftw"] / figures["scipy.signal.spectrogram"]
+        figures["fftw / scipy"] = round(ratio, 2)
+        report[f"spectrogram_{nfft}_{hop}"] = figures
+        print(f"  nfft {nfft} hop {hop}: {figures}")
+    os.sched_setaffinity(0, set(range(os.cpu_count())))
+
+    n = 1 << args.samples_log2
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.cu8"
+        make_recording(path, n)
+        run_analyze(path.with_name("warm.cu8") if False else path, "0")   # warm the JIT cache
+        rows = {}
+        for label, cpus in (("1 core", "0"), ("2 cores", "0,1")):
+            runs = [run_analyze(path, cpus) for _ in range(args.repeat)]
+            msps = statistics.median(r["summary"]["throughput_msps"] for r in runs)
+            rows[label] = {"msps": msps, "x_realtime_at_2.4MSps": round(msps * 1e6 / RTL_RATE_HZ, 1),
+                           "bursts": runs[0]["summary"]["bursts"]}
+            print(f"analyze {n} cu8 samples on {label}: {msps} MS/s = {rows[label]['x_realtime_at_2.4MSps']}x "
+                  f"real time at 2.4 MS/s ({rows[label]['bursts']} bursts)")
+        rows["2 cores / 1 core"] = round(rows["2 cores"]["msps"] / rows["1 core"]["msps"], 2)
+        print(f"  two-core speed-up: {rows['2 cores / 1 core']}x")
+        report["analyze"] = rows
+        # Cold start: a fresh process on a short file, JIT cache warm.
+        short = Path(tmp) / "short.cu8"
+        short.write_bytes(path.read_bytes()[: 2 * (1 << 20)])
+        cold = statistics.median(run_analyze(short, "0,1")["process_wall_s"] for _ in range(args.repeat))
+        report["cold_start_s"] = round(cold, 2)
+        print(f"cold start (fresh process, 2^20 samples, cache warm): {cold:.2f} s")
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
