@@ -53,8 +53,9 @@ class Pipeline:
         """A block whose frames ``detector.framer`` already made (maybe on another thread)."""
         if block.samples_lost_before:
             self.gaps += 1
+            self.emit(gap_record(block.sample_index0, block.samples_lost_before, self.info,
+                                 lost_before=self.samples_lost))
             self.samples_lost += block.samples_lost_before
-            self.emit(gap_record(block.sample_index0, block.samples_lost_before, self.info))
         self.samples += block.num_samples
         self.history.append(block)
         self._handle(self.detector.consume(batch))

@@ -57,8 +57,10 @@ def detection_record(det: Detection, info: RecordingInfo) -> dict:
     return _with_time(record, info, det.t_start_s)
 
 
-def gap_record(sample_index: int, samples_lost: int, info: RecordingInfo) -> dict:
-    t_s = sample_index / info.sample_rate_hz
+def gap_record(sample_index: int, samples_lost: int, info: RecordingInfo, lost_before: int = 0) -> dict:
+    """``sample_index``: first sample after the gap (indices count delivered samples);
+    ``lost_before``: samples lost in earlier gaps, so that ``t_s`` is stream time."""
+    t_s = (sample_index + lost_before) / info.sample_rate_hz
     return _with_time({"type": "gap", "schema": SCHEMA, "source": info.path,
                        "sample_index": int(sample_index), "samples_lost": int(samples_lost),
                        "t_s": _round(t_s)}, info, t_s)

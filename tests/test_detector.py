@@ -77,16 +77,16 @@ def test_floor_follows_a_rising_noise_level():
     assert all(1.0 <= b.t_start_s and b.t_end_s < 2.5 for b in found)
 
 
-def test_gap_splits_and_sample_indices_stay_absolute():
+def test_gap_splits_and_time_counts_lost_samples():
+    """Indices count delivered samples (positions in the recording); time counts lost ones too."""
     x = scene(FS, 200_000, [TrueBurst(150_000, 20_000, 0, 300e3, 20)], seed=2)
     det = BurstDetector(DetectorConfig(), FS, FC)
     out = det.feed(IQBlock(x[None, :100_000], 0, FC, FS))
-    # 50 000 samples lost: the next block starts at absolute index 150 000.
-    out += det.feed(IQBlock(x[None, 100_000:], 150_000, FC, FS, samples_lost_before=50_000))
+    out += det.feed(IQBlock(x[None, 100_000:], 100_000, FC, FS, samples_lost_before=50_000))
     out += det.finish()
     assert len(out) == 1
-    # In the stream after the gap the burst starts 50 000 samples into the block.
-    assert abs(out[0].sample_start - (150_000 + 50_000)) < 128
+    assert abs(out[0].sample_start - 150_000) < 128
+    assert abs(out[0].t_start_s - (150_000 + 50_000) / FS) < 128 / FS
 
 
 def test_retune_restarts_floor_and_uses_new_frequency():

@@ -24,6 +24,7 @@ class FrameBatch:
     power: np.ndarray                 # (frames, nfft) float32, linear
     restart_at: int | None            # absolute sample where a new segment starts, if one does
     center_freq_hz: float
+    samples_lost: int = 0             # lost before this batch since the stream began
 
 
 class Framer:
@@ -42,6 +43,7 @@ class Framer:
         self._origin = int(sample_index0)
         self._frames = 0
         self._tail = np.zeros(0, np.complex64)
+        self._samples_lost = 0
 
     def frame(self, block: IQBlock) -> FrameBatch:
         x = block.samples[0] if block.samples.ndim == 2 else block.samples
@@ -49,6 +51,7 @@ class Framer:
         if block.samples_lost_before or block.center_freq_hz != self.center_freq_hz \
                 or block.sample_index0 != self._origin + self._frames * self.hop + self._tail.size:
             restart_at = self._origin = int(block.sample_index0)
+            self._samples_lost += int(block.samples_lost_before)
             self.center_freq_hz = float(block.center_freq_hz)
             self._frames = 0
             self._tail = np.zeros(0, np.complex64)
@@ -56,7 +59,7 @@ class Framer:
         n = self.spectrogram.n_frames(x.size)
         self._tail = x[n * self.hop:].copy()
         self._frames += n
-        return FrameBatch(self.spectrogram.compute(x), restart_at, self.center_freq_hz)
+        return FrameBatch(self.spectrogram.compute(x), restart_at, self.center_freq_hz, self._samples_lost)
 
 
 class BurstDetector:
@@ -96,6 +99,7 @@ class BurstDetector:
         self._closed = np.zeros((config.max_active, K.O_COLS))
         self.overflows = 0
         self.frames_processed = 0
+        self._samples_lost = 0   # before the current segment: sample indices skip them, time does not
         self._start_segment(int(sample_index0), reset_floor=True)
 
     # -- segments -------------------------------------------------------------
@@ -127,6 +131,7 @@ class BurstDetector:
         if batch.restart_at is not None and not (batch.restart_at == self._origin
                                                  and self._state[K.S_FRAME] + 1 == self._seg_first_frame):
             out += self.restart(batch.restart_at, batch.center_freq_hz)
+        self._samples_lost = batch.samples_lost
         if batch.power.shape[0]:
             out += self._process(batch.power)
         return out
@@ -207,8 +212,9 @@ class BurstDetector:
         s1 = max(int(round(self.frame_to_sample(row[K.O_END]))), s0 + 1)
         snr = row[K.O_SNR]
         f_lo, f_hi = self.bin_to_hz(row[K.O_FLO]), self.bin_to_hz(row[K.O_FHI])
+        lost = self._samples_lost
         return Burst(
-            sample_start=s0, sample_end=s1, t_start_s=s0 / fs, t_end_s=s1 / fs,
+            sample_start=s0, sample_end=s1, t_start_s=(s0 + lost) / fs, t_end_s=(s1 + lost) / fs,
             f_lo_hz=f_lo, f_hi_hz=f_hi,
             snr_db=10 * math.log10(snr) if snr > 0 else -99.0,
             peak_power_db=10 * math.log10(max(row[K.O_PEAK], 1e-30)),
