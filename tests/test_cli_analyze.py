@@ -204,3 +204,18 @@ def test_threaded_and_serial_runs_agree(capsys, tmp_path):
                      for r in recs])
     assert outs[0] == outs[1]
     assert len([r for r in outs[0] if r["type"] == "burst"]) == 4   # one straddles a block boundary
+
+
+def test_gaps_become_records_and_shift_time(capsys, tmp_path):
+    x = scene(FS, 200_000, [TrueBurst(150_000, 20_000, 0, 300e3, 20)], seed=9)
+    path = write_hdf5(tmp_path / "gappy.h5", x, sample_rate_hz=FS, center_freq_hz=868e6,
+                      gaps=[(100_000, 50_000)])
+    code, recs, _ = analyze(capsys, path, "--all-bursts")
+    assert code == 0
+    (gap,) = [r for r in recs if r["type"] == "gap"]
+    assert gap["sample_index"] == 100_000 and gap["samples_lost"] == 50_000
+    assert gap["t_s"] == pytest.approx(100_000 / FS)
+    (burst,) = [r for r in recs if r["type"] == "burst"]
+    assert abs(burst["sample_start"] - 150_000) < 128
+    assert abs(burst["t_start_s"] - 200_000 / FS) < 128 / FS
+    assert recs[-1]["gaps"] == 1 and recs[-1]["samples_lost"] == 50_000
