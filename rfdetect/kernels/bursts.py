@@ -234,7 +234,7 @@ def _close(state, active, peak, i, closed, ring, floor, nfft, ring_frames, min_f
 def make_frame_kernel(h: int):
     """Kernel factory: the fused per-frame chain for CFAR cells of 2*h+1 bins."""
 
-    @njit(cache=True, nogil=True)
+    @njit(cache=True, nogil=True, fastmath=True)
     def process_frames(power, state, floor, ring, active, peak, closed, thr_lo_db_lin,
                        thr_hi_db_lin, alpha_, alpha_step_, step_ratio_, step_fraction,
                        release_fraction, step_frames, rise_, max_gap, min_frames, min_cells,
