@@ -21,12 +21,14 @@ from .records import SCHEMA, burst_record, detection_record, gap_record
 from .sources.base import DEFAULT_BLOCK_SAMPLES, Source
 
 Emit = Callable[[dict], None]
-HISTORY_S = 0.1   # IQ kept for confirmation kernels (longer than any control-link burst)
+HISTORY_S = 0.1        # IQ kept for confirmation kernels (longer than any control-link burst)
+BEARING_KEEP_S = 30.0  # per-burst bearings kept until their detection is reported
 
 
 class Pipeline:
     def __init__(self, info: RecordingInfo, emit: Emit, *, config: DetectorConfig | None = None,
-                 all_bursts: bool = False, classifier: Classifier | None = None):
+                 all_bursts: bool = False, classifier: Classifier | None = None,
+                 array_path: str | None = None):
         self.info = info
         self.emit = emit
         self.all_bursts = all_bursts
@@ -42,9 +44,11 @@ class Pipeline:
         self.bursts = 0
         self.detections = 0
         self.drone_detections = 0
+        self.bearing_records = 0
         self.links: dict[str, int] = {}
         self._t0 = time.perf_counter()
         self._finished = False
+        self.bearings = BearingStage.for_recording(info, array_path)
 
     def feed(self, block: IQBlock) -> None:
         self.feed_framed(block, self.detector.framer.frame(block))
@@ -68,6 +72,8 @@ class Pipeline:
             margin = int(self.detector.nfft)
             iq = self.history.snippet(burst.sample_start - margin, burst.sample_end + margin,
                                       max_samples=int(self.info.sample_rate_hz * HISTORY_S))
+            if self.bearings and iq is not None:
+                self.bearings.add(burst, iq)
             self._detections(self.classifier.add(burst, iq))
 
     def _detections(self, detections) -> None:
@@ -76,6 +82,11 @@ class Pipeline:
             self.drone_detections += det.drone is True
             self.links[det.link] = self.links.get(det.link, 0) + 1
             self.emit(detection_record(det, self.info))
+            if self.bearings:
+                record = self.bearings.for_detection(det)
+                if record:
+                    self.bearing_records += 1
+                    self.emit(record)
 
     def flush(self) -> None:
         """Emit everything found so far (end of stream, or before reporting a failure)."""
@@ -94,7 +105,7 @@ class Pipeline:
             "realtime_factor": round(signal_s / wall_s, 1) if wall_s > 0 else None,
             "bursts": self.bursts, "detections": self.detections,
             "drone_detections": self.drone_detections, "links": dict(sorted(self.links.items())),
-            "gaps": self.gaps, "samples_lost": self.samples_lost,
+            "gaps": self.gaps, "samples_lost": self.samples_lost, "bearings": self.bearing_records,
             "detector": {"fft_size": self.detector.nfft, "hop": self.detector.hop,
                          "overflows": self.detector.overflows},
         }
@@ -106,6 +117,62 @@ class Pipeline:
         self.flush()
         record = self.summary(error)
         self.emit(record)
+        return record
+
+
+class BearingStage:
+    """Bearings for multi-channel recordings: one per burst as it closes (while its
+    samples are held), combined per detection over the bursts of that detection."""
+
+    def __init__(self, info: RecordingInfo, array):
+        self.info = info
+        self.array = array
+        self._per_burst: list[tuple[Burst, dict]] = []
+
+    @classmethod
+    def for_recording(cls, info: RecordingInfo, array_path: str | None) -> "BearingStage | None":
+        if array_path is None and (info.num_channels < 2 or not info.array):
+            return None     # one channel, or no geometry: detections without bearings
+        from .bearing import array_for_recording
+        return cls(info, array_for_recording(info, array_path))
+
+    def add(self, burst: Burst, iq) -> None:
+        from .bearing import bearing_for_burst
+        record = bearing_for_burst(iq.samples, iq.sample_rate_hz, iq.center_freq_hz, burst, self.array,
+                                   sample_index0=iq.sample_index0)
+        self._per_burst.append((burst, record))
+        # Tracks report within seconds of their last burst: older bearings are no longer wanted.
+        horizon_s = burst.t_start_s - BEARING_KEEP_S
+        if self._per_burst[0][0].t_end_s < horizon_s:
+            self._per_burst = [(b, r) for b, r in self._per_burst if b.t_end_s >= horizon_s]
+
+    def for_detection(self, det) -> dict | None:
+        """The detection's bearing: its bursts' usable bearings combined (inverse variance)."""
+        from .bearing.gated import combine_bearings
+        channels = det.evidence.get("channels_hz") or [det.center_freq_hz]
+        half_bw = max(det.bandwidth_hz, 1.0) / 2
+        mine = [(b, r) for b, r in self._per_burst
+                if det.sample_start <= b.sample_start < det.sample_end
+                and any(abs(b.center_freq_hz - c) <= half_bw for c in channels)]
+        usable = [r for _, r in mine if r.get("usable")]
+        if not mine:
+            return None
+        combined = combine_bearings([r["bearing_deg"] for r in usable],
+                                    [r["bearing_sigma_deg"] for r in usable],
+                                    common_sigma_deg=getattr(self.array, "heading_sigma_deg", 0.0) or 0.0)
+        record = dict(usable[0] if usable else mine[0][1])
+        record.update({
+            "link": det.link, "track_id": det.track_id, "t_start_s": det.t_start_s, "t_end_s": det.t_end_s,
+            "bearing_deg": None if combined["bearing_deg"] is None else round(combined["bearing_deg"], 3),
+            "bearing_sigma_deg": None if combined["bearing_sigma_deg"] is None
+            else round(combined["bearing_sigma_deg"], 3),
+            "usable": combined["bearing_deg"] is not None,
+            "bursts_used": combined["bursts_used"], "bursts_rejected": combined["bursts_rejected"],
+        })
+        record.pop("others", None)
+        utc = self.info.time_utc(det.t_start_s)
+        if utc:
+            record["time_utc"] = utc
         return record
 
 
@@ -154,11 +221,12 @@ def framed_blocks(source: Source, framer: Framer, block_samples: int,
 
 def analyze_source(source: Source, emit: Emit, *, config: DetectorConfig | None = None,
                    all_bursts: bool = False, block_samples: int = DEFAULT_BLOCK_SAMPLES,
-                   progress: Callable[[int], None] | None = None, threads: int | None = None) -> dict:
+                   progress: Callable[[int], None] | None = None, threads: int | None = None,
+                   array_path: str | None = None) -> dict:
     """Run a whole source; on a failure mid-stream, flush what was found, emit the
     summary with the error, and re-raise.  ``threads``: 1 or 2 (default: 2 when
     this process may use two cores)."""
-    pipeline = Pipeline(source.info, emit, config=config, all_bursts=all_bursts)
+    pipeline = Pipeline(source.info, emit, config=config, all_bursts=all_bursts, array_path=array_path)
     if threads is None:
         threads = min(2, len(os.sched_getaffinity(0)))
     try:

@@ -67,7 +67,7 @@ def _analyze_one(path, args, config, rate, freq, writer) -> dict:
         with tqdm(total=total, unit="S", unit_scale=True, desc=source.info.path[-32:], file=sys.stderr,
                   disable=disable, leave=False, dynamic_ncols=True) as bar:
             return analyze_source(source, writer, config=config, all_bursts=args.all_bursts,
-                                  progress=bar.update, threads=args.threads)
+                                  progress=bar.update, threads=args.threads, array_path=args.array)
 
 
 def _print_summary(s: dict) -> None:
