@@ -8,6 +8,11 @@ can predict exactly what a reader must return (``quantized``).
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import textwrap
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -118,3 +123,28 @@ def write_sigmf(base, samples, datatype: str = "cf32_le", sample_rate_hz: float 
     if data:
         encode(x, datatype).tofile(base.with_name(base.name + ".sigmf-data"))
     return meta_path
+
+
+@contextmanager
+def held_open_for_writing(path):
+    """Another process holds ``path`` open as an HDF5Writer (a recording in progress)."""
+    code = textwrap.dedent(f"""
+        import sys
+        import numpy as np
+        from rfdetect.sources.hdf5 import HDF5Writer
+        w = HDF5Writer({str(path)!r}, 1e6, 1e8)
+        w.append(np.zeros(100, np.complex64)); w.flush()
+        print("ready", flush=True)
+        sys.stdin.readline()
+        w.close()
+    """)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, env=env)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        yield
+    finally:
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        proc.wait(timeout=30)

@@ -2,17 +2,15 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
-from iqgen import write_hdf5, write_raw, write_sigmf
+from iqgen import held_open_for_writing, write_hdf5, write_raw, write_sigmf
 from rfdetect.cli import main
 from synth import TrueBurst, scene
 
@@ -147,27 +145,9 @@ def test_nan_samples_keep_what_was_found(capsys, tmp_path):
 
 def test_file_still_being_written(capsys, tmp_path):
     p = tmp_path / "busy.h5"
-    code = textwrap.dedent(f"""
-        import sys
-        import numpy as np
-        from rfdetect.sources.hdf5 import HDF5Writer
-        w = HDF5Writer({str(p)!r}, 1e6, 1e8)
-        w.append(np.zeros(100, np.complex64)); w.flush()
-        print("ready", flush=True)
-        sys.stdin.readline()
-        w.close()
-    """)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True, env=env)
-    try:
-        assert proc.stdout.readline().strip() == "ready"
+    with held_open_for_writing(p):
         rc, _, err = analyze(capsys, p)
         one_line_error(rc, err, "busy.h5")
-    finally:
-        proc.stdin.write("\n")
-        proc.stdin.flush()
-        proc.wait(timeout=30)
 
 
 def test_one_bad_file_does_not_stop_the_others(capsys, tmp_path, scene_h5):

@@ -1,15 +1,13 @@
 """Source contract over every reader, HDF5 writer, conversions and bad input."""
 import os
-import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
-from iqgen import quantized, random_iq, write_hdf5, write_raw, write_sigmf
+from iqgen import held_open_for_writing, quantized, random_iq, write_hdf5, write_raw, write_sigmf
 from rfdetect.errors import InputError, ParameterError
 from rfdetect.model import Annotation, SensorPosition
 from rfdetect.sources import detect_format, open_source
@@ -378,26 +376,8 @@ def test_raw_file_growing_while_read(tmp_path):
 
 def test_hdf5_locked_by_writer_process(tmp_path):
     p = tmp_path / "busy.h5"
-    code = textwrap.dedent(f"""
-        import sys, time
-        from rfdetect.sources.hdf5 import HDF5Writer
-        import numpy as np
-        w = HDF5Writer({str(p)!r}, 1e6, 1e8)
-        w.append(np.zeros(100, np.complex64)); w.flush()
-        print("ready", flush=True)
-        sys.stdin.readline()
-        w.close()
-    """)
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True, env=env)
-    try:
-        assert proc.stdout.readline().strip() == "ready"
+    with held_open_for_writing(p):
         err(InputError, lambda: open_source(p), "busy.h5", "another process")
-    finally:
-        proc.stdin.write("\n")
-        proc.stdin.flush()
-        proc.wait(timeout=30)
     with open_source(p) as s:
         assert s.complete and s.info.num_samples == 100
 
