@@ -246,7 +246,8 @@ def make_frame_kernel(h: int):
         n_frames, nfft = power.shape
         ring_frames = ring.shape[0]
         s = np.empty(nfft, np.float32)
-        hot = np.empty(nfft, np.bool_)
+        hot = np.zeros(nfft, np.bool_)
+        hot64 = hot.view(np.uint64)     # nfft is a power of two >= 16
         thr_lo = np.float32(thr_lo_db_lin)
         thr_hi = np.float32(thr_hi_db_lin)
         alpha = np.float32(alpha_)
@@ -272,25 +273,45 @@ def make_frame_kernel(h: int):
                 n_hot += m
                 n_raised += s[k] > step_ratio * floor[k]
             # Runs of hot cells, with their peak and whether they hold a seed
-            # (a cell above the high threshold).
+            # (a cell above the high threshold).  Hot cells are sparse in noise:
+            # skip eight empty bins at a time.
             n_runs = 0
-            k = 0 if n_hot > 0 else nfft
-            while k < nfft:
-                if hot[k]:
-                    lo_k = k
-                    seeded = 0
-                    pk = np.float32(0.0)
-                    while k < nfft and hot[k]:
+            in_run = False
+            seeded = 0
+            pk = np.float32(0.0)
+            lo_k = 0
+            for w in range(nfft // 8 if n_hot > 0 else 0):
+                if hot64[w] == 0:
+                    if in_run:
+                        run_lo[n_runs] = lo_k
+                        run_hi[n_runs] = 8 * w - 1
+                        run_seed[n_runs] = seeded
+                        run_peak[n_runs] = pk
+                        n_runs += 1
+                        in_run = False
+                    continue
+                for k in range(8 * w, 8 * w + 8):
+                    if hot[k]:
+                        if not in_run:
+                            in_run = True
+                            lo_k = k
+                            seeded = 0
+                            pk = np.float32(0.0)
                         seeded |= s[k] > thr_hi * floor[k]
                         pk = max(pk, p[k])
-                        k += 1
-                    run_lo[n_runs] = lo_k
-                    run_hi[n_runs] = k - 1
-                    run_seed[n_runs] = seeded
-                    run_peak[n_runs] = pk
-                    n_runs += 1
-                else:
-                    k += 1
+                    elif in_run:
+                        run_lo[n_runs] = lo_k
+                        run_hi[n_runs] = k - 1
+                        run_seed[n_runs] = seeded
+                        run_peak[n_runs] = pk
+                        n_runs += 1
+                        in_run = False
+            if in_run:
+                run_lo[n_runs] = lo_k
+                run_hi[n_runs] = nfft - 1
+                run_seed[n_runs] = seeded
+                run_peak[n_runs] = pk
+                n_runs += 1
             # Engage after most of the band stayed up for step_frames; release
             # only once the raised share is back near its level in plain noise.
             if state[S_RAISED] > step_frames:
