@@ -10,7 +10,8 @@ from ..errors import RFDetectError
 from ..pipeline import analyze_source
 from ..sources import open_source
 from ..units import format_hz
-from .common import LineWriter, add_detector_options, add_input_options, detector_config, rate_and_freq
+from .common import (LineWriter, add_detector_options, add_input_options, detector_config, open_handoff,
+                     rate_and_freq)
 
 EXAMPLE = """examples:
   rfdetect analyze recordings/demo_868.h5
@@ -43,12 +44,14 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     config = detector_config(args)
     rate, freq = rate_and_freq(args)
+    handoff = open_handoff(args.handoff)
     writer = LineWriter(args.out)
+    emit = handoff.wrap(writer) if handoff else writer
     failures = 0
     try:
         for path in args.paths:
             try:
-                summary = _analyze_one(path, args, config, rate, freq, writer)
+                summary = _analyze_one(path, args, config, rate, freq, emit)
             except RFDetectError as exc:
                 failures += 1
                 print(f"rfdetect analyze: error: {exc}", file=sys.stderr)
@@ -57,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
                 _print_summary(summary)
     finally:
         writer.close()
+        if handoff:
+            handoff.close()
     return 2 if failures else 0
 
 

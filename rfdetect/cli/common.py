@@ -88,3 +88,34 @@ class LineWriter:
     def close(self) -> None:
         if self._fh is not sys.stdout:
             self._fh.close()
+
+
+class Handoff:
+    """The ``--handoff`` sinks of a command: every record goes to them and to the
+    local writer; the summary carries each sink's counters."""
+
+    def __init__(self, group):
+        self.group = group
+
+    def wrap(self, local):
+        def emit(record: dict) -> None:
+            if record["type"] == "summary":
+                record["handoff"] = self.group.stats()
+            self.group.send(record)
+            local(record)
+        return emit
+
+    def close(self, timeout_s: float = 10.0) -> dict:
+        counters = self.group.close(timeout_s=timeout_s)
+        for url, c in counters.items():
+            print(f"hand-off {url}: {c.get('sent', 0)} sent, {c.get('spooled', 0)} spooled, "
+                  f"{c.get('dropped', 0)} dropped", file=sys.stderr)
+        return counters
+
+
+def open_handoff(urls: list[str]) -> Handoff | None:
+    """Open the sinks named by repeated ``--handoff URL`` (a bad URL fails before any work)."""
+    if not urls:
+        return None
+    from ..sinks import open_sinks
+    return Handoff(open_sinks(urls))
