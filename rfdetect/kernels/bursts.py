@@ -378,6 +378,22 @@ def make_frame_kernel(h: int):
                     else:
                         i += 1
                 if target < 0:
+                    # A chirp wrapping from one edge of its band to the other (LoRa):
+                    # a sweeping region last seen at one edge of the band it has
+                    # covered, and a narrow run right after it at the other edge.
+                    for i in range(state[S_ACTIVE]):
+                        a = active[i]
+                        width = a[A_PHI] - a[A_PLO] + 1
+                        if not (a[A_LAST] >= t - 1 and a[A_HI] - a[A_LO] + 1 >= 3 * width
+                                and hi_k - lo_k + 1 <= 2 * width + 2
+                                and a[A_LO] - freq_tol <= lo_k and hi_k <= a[A_HI] + freq_tol):
+                            continue
+                        up = a[A_PHI] >= a[A_HI] - width and lo_k <= a[A_LO] + width
+                        down = a[A_PLO] <= a[A_LO] + width and hi_k >= a[A_HI] - width
+                        if up or down:
+                            target = i
+                            break
+                if target < 0:
                     if not seeded:
                         # Only a seed opens a region; weaker runs only extend one.
                         continue
