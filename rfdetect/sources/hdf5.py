@@ -123,12 +123,25 @@ class HDF5Writer:
             self.samples_written = i0 + n
         return i0
 
-    def _append_row(self, table: str, row: tuple) -> None:
+    def _append_rows(self, table: str, rows: list[tuple]) -> None:
+        """Rows in one resize: adding thousands one by one costs seconds."""
         self._check_open()
+        if not rows:
+            return
         ds = self._f[table]
         n = ds.shape[0]
-        ds.resize(n + 1, axis=0)
-        ds[n] = np.array(row, dtype=_TABLES[table])
+        ds.resize(n + len(rows), axis=0)
+        ds[n:] = np.array(rows, dtype=_TABLES[table])
+
+    def _append_row(self, table: str, row: tuple) -> None:
+        self._append_rows(table, [row])
+
+    def set_attribute(self, name: str, value) -> None:
+        """An extra root attribute (``rfdetect:`` namespace), e.g. how a file was made."""
+        self._check_open()
+        if not name.startswith("rfdetect:"):
+            raise ValueError(f"extra attributes live in the rfdetect: namespace, not {name!r}")
+        self._f.attrs[name] = value
 
     def add_retune(self, sample_index: int, center_freq_hz: float) -> None:
         """From ``sample_index`` on, the centre frequency is ``center_freq_hz``."""
@@ -139,12 +152,14 @@ class HDF5Writer:
         self._append_row("gaps", (int(sample_index), int(samples_lost)))
 
     def add_annotation(self, annotation: Annotation) -> None:
-        lo = annotation.freq_lower_edge_hz
-        hi = annotation.freq_upper_edge_hz
-        self._append_row("annotations", (int(annotation.sample_start), int(annotation.sample_count),
-                                         math.nan if lo is None else float(lo),
-                                         math.nan if hi is None else float(hi),
-                                         annotation.label or "", annotation.comment or ""))
+        self.add_annotations([annotation])
+
+    def add_annotations(self, annotations) -> None:
+        def row(a: Annotation) -> tuple:
+            lo, hi = a.freq_lower_edge_hz, a.freq_upper_edge_hz
+            return (int(a.sample_start), int(a.sample_count), math.nan if lo is None else float(lo),
+                    math.nan if hi is None else float(hi), a.label or "", a.comment or "")
+        self._append_rows("annotations", [row(a) for a in annotations])
 
     def flush(self) -> None:
         self._check_open()
