@@ -10,8 +10,8 @@ from ..errors import RFDetectError
 from ..pipeline import analyze_source
 from ..sources import open_source
 from ..units import format_hz
-from .common import (LineWriter, add_detector_options, add_input_options, detector_config, open_handoff,
-                     rate_and_freq)
+from .common import (LineWriter, add_detector_options, add_handoff_options, add_input_options,
+                     detector_config, open_handoff, rate_and_freq)
 
 EXAMPLE = """examples:
   rfdetect analyze recordings/demo_868.h5
@@ -30,21 +30,20 @@ def register(sub) -> None:
     p.add_argument("--out", metavar="FILE", help="write records here instead of stdout")
     p.add_argument("--all-bursts", action="store_true", help="also write one record per burst")
     p.add_argument("--array", metavar="FILE.toml", help="antenna array description for multi-channel input")
-    p.add_argument("--handoff", metavar="URL", action="append", default=[],
-                   help="also send records to this sink (repeatable)")
     p.add_argument("--progress", choices=["auto", "on", "off"], default="auto",
                    help="progress bar on stderr (auto: when stderr is a terminal)")
     p.add_argument("--quiet", action="store_true", help="no summary on stderr")
     p.add_argument("--threads", type=int, choices=[1, 2], help="1: all on one thread; 2: FFT a block "
                    "ahead on a second thread (default: 2 when two cores are available)")
     add_detector_options(p)
+    add_handoff_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     config = detector_config(args)
     rate, freq = rate_and_freq(args)
-    handoff = open_handoff(args.handoff)
+    handoff = open_handoff(args, sensor=_first_sensor(args.paths, args.format, rate, freq))
     writer = LineWriter(args.out)
     emit = handoff.wrap(writer) if handoff else writer
     failures = 0
@@ -63,6 +62,18 @@ def run(args: argparse.Namespace) -> int:
         if handoff:
             handoff.close()
     return 2 if failures else 0
+
+
+def _first_sensor(paths, fmt, rate, freq):
+    """The sensor position of the first readable recording, for the sinks' status reports."""
+    for path in paths:
+        try:
+            with open_source(path, fmt, rate, freq) as source:
+                if source.info.sensor.lat is not None:
+                    return source.info.sensor
+        except RFDetectError:
+            continue
+    return None
 
 
 def _analyze_one(path, args, config, rate, freq, writer) -> dict:

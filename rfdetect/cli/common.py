@@ -113,9 +113,21 @@ class Handoff:
         return counters
 
 
-def open_handoff(urls: list[str]) -> Handoff | None:
+def add_handoff_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("hand-off")
+    g.add_argument("--handoff", metavar="URL", action="append", default=[],
+                   help="also send records here (repeatable): file path, tcp:// udp:// mqtt:// "
+                   "cot+tcp:// cot+udp:// sapient:// (see docs/records.md)")
+    g.add_argument("--spool-dir", metavar="DIR",
+                   help="keep records for a receiver that is down here, sent again by the next run")
+    g.add_argument("--sensor-id", metavar="NAME", help="this sensor's name in MQTT topics, CoT uids and "
+                   "SAPIENT node ids (default rfdetect-HOSTNAME)")
+
+
+def open_handoff(args: argparse.Namespace, sensor=None) -> Handoff | None:
     """Open the sinks named by repeated ``--handoff URL`` (a bad URL fails before any work)."""
-    if not urls:
+    if not args.handoff:
         return None
     from ..sinks import open_sinks
-    return Handoff(open_sinks(urls))
+    return Handoff(open_sinks(args.handoff, spool_dir=args.spool_dir, sensor_id=args.sensor_id,
+                              sensor=sensor))

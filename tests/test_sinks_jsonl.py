@@ -1,0 +1,284 @@
+"""JSON Lines sinks (file, stdout, TCP, UDP) and the shared delivery machinery."""
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+
+import pytest
+
+from rfdetect.errors import ParameterError
+from rfdetect.sinks import check_url, open_sink, open_sinks
+from rfdetect.sinks.base import Spool, new_ulid
+from test_sinks_support import (ALL, DETECTION, SilentServer, free_port, sample, stream,
+                                wait_until)
+
+
+class LineServer:
+    """A JSON Lines TCP receiver that can be stopped and restarted on the same port."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.records: list[dict] = []
+        self.lifetimes = 0
+        self._threads = []
+        self.start()
+
+    def start(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", self.port))
+        self.sock.listen(8)
+        self.sock.settimeout(0.05)
+        self.conns = []
+        self.running = True
+        self.lifetimes += 1
+        t = threading.Thread(target=self._accept, daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def _accept(self):
+        while self.running:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.conns.append(conn)
+            t = threading.Thread(target=self._read, args=(conn,), daemon=True)
+            t.start()
+
+    def _read(self, conn):
+        buf = b""
+        conn.settimeout(0.05)
+        while self.running:
+            try:
+                data = conn.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            buf += data
+            *lines, buf = buf.split(b"\n")
+            self.records.extend(json.loads(line) for line in lines if line)
+        conn.close()
+
+    def stop(self):
+        self.running = False
+        for c in self.conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            c.close()
+        self.sock.close()
+        time.sleep(0.1)
+
+    def ids(self):
+        return {r["id"] for r in self.records}
+
+
+@pytest.fixture
+def line_server():
+    srv = LineServer(free_port())
+    yield srv
+    srv.stop()
+
+
+def test_file_sink_writes_every_record_unchanged_plus_id(tmp_path):
+    out = tmp_path / "out.jsonl"
+    sink = open_sink(str(out), spool_dir=tmp_path / "spool", sensor_id="s1")
+    sent = [sample(r) for r in ALL]
+    for r in sent:
+        sink.send(r)
+    counters = sink.close(timeout_s=5)
+    assert counters["sent"] == len(ALL) and counters["spooled"] == 0 and counters["dropped"] == 0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == len(ALL)
+    for original, got in zip(ALL, lines):
+        assert got["id"] and len(got["id"]) == 26
+        assert {k: v for k, v in got.items() if k != "id"} == original
+
+
+def test_send_adds_id_in_place_and_group_shares_it(tmp_path):
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    group = open_sinks([str(a), f"file:{b}"], spool_dir=tmp_path / "spool", sensor_id="s1")
+    rec = sample(DETECTION)
+    group.send(rec)
+    assert len(rec["id"]) == 26
+    counters = group.close(timeout_s=5)
+    assert [c["sent"] for c in counters.values()] == [1, 1]
+    assert json.loads(a.read_text())["id"] == json.loads(b.read_text())["id"] == rec["id"]
+
+
+def test_non_finite_and_numpy_values_give_strict_json(tmp_path):
+    np = pytest.importorskip("numpy")
+    out = tmp_path / "out.jsonl"
+    sink = open_sink(str(out), spool_dir=tmp_path, sensor_id="s1")
+    sink.send(sample(DETECTION, snr_db=float("nan"), bursts=np.int64(7),
+                     confidence=np.float32(0.5)))
+    sink.close(timeout_s=5)
+    got = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
+    assert got["snr_db"] is None and got["bursts"] == 7 and got["confidence"] == 0.5
+
+
+def test_ulids_are_unique_and_time_ordered():
+    ids = [new_ulid(1_700_000_000 + i) for i in range(1000)]
+    assert len(set(ids)) == 1000
+    assert ids == sorted(ids)
+    assert all(len(i) == 26 and set(i) <= set("0123456789ABCDEFGHJKMNPQRSTVWXYZ") for i in ids)
+
+
+@pytest.mark.parametrize("url, words", [
+    ("foo://127.0.0.1:1", "unknown scheme"),
+    ("tcp://127.0.0.1", "missing port"),
+    ("udp://:9000", "missing host"),
+    ("sapient://127.0.0.1:99999", "bad port"),
+    ("mqtt://127.0.0.1:1883/a/#", "must not contain"),
+    ("cot+tcp://127.0.0.1:8087?line_m=abc", "not a number"),
+    ("cot+tcp://127.0.0.1:8087?colour=red", "unknown option"),
+    ("tcp://127.0.0.1:5000/path", "takes no path"),
+    ("", "empty"),
+])
+def test_malformed_urls_fail_at_start_with_one_line(url, words):
+    with pytest.raises(ParameterError) as err:
+        open_sink(url)
+    text = str(err.value)
+    assert words in text and "\n" not in text and "--handoff" in text
+    with pytest.raises(ParameterError):
+        check_url(url)
+
+
+def test_open_sinks_checks_every_url_before_opening_any(tmp_path):
+    good = tmp_path / "never.jsonl"
+    with pytest.raises(ParameterError):
+        open_sinks([str(good), "nope://x"], spool_dir=tmp_path)
+    assert not good.exists()
+
+
+def test_tcp_sink_delivers_and_survives_receiver_restart(tmp_path, line_server):
+    sink = open_sink(f"tcp://127.0.0.1:{line_server.port}", spool_dir=tmp_path, sensor_id="s1")
+    records = stream(400)
+    for r in records[:150]:
+        sink.send(r)
+    wait_until(lambda: len(line_server.ids()) >= 150, 5, "first part")
+    line_server.stop()
+    for r in records[150:300]:          # receiver down: these go to the spool
+        sink.send(r)
+        time.sleep(0.001)
+    wait_until(lambda: sink.stats()["spooled"] > 0, 5, "records spooled while down")
+    line_server.start()
+    for r in records[300:]:
+        sink.send(r)
+    wait_until(lambda: line_server.ids() >= {r["id"] for r in records}, 10, "every record")
+    counters = sink.close(timeout_s=5)
+    assert line_server.ids() == {r["id"] for r in records}
+    assert counters["sent"] == len(records) and counters["spooled"] == 0
+    assert counters["dropped"] == 0 and counters["spooled_total"] > 0
+
+
+def test_records_spooled_at_close_are_sent_by_the_next_run(tmp_path, line_server):
+    dead = free_port()
+    url = f"tcp://127.0.0.1:{dead}"
+    sink = open_sink(url, spool_dir=tmp_path, sensor_id="s1")
+    records = stream(50)
+    for r in records:
+        sink.send(r)
+    counters = sink.close(timeout_s=3)
+    assert counters == {"sent": 0, "spooled": 50, "dropped": 0, "filtered": 0, "resent": 0,
+                        "spooled_total": 50, "last_error": counters["last_error"],
+                        "spool_path": str(sink.spool.path)}
+    assert "refused" in counters["last_error"]
+    # Same URL and spool directory later, receiver now listening on that port.
+    line_server.stop()
+    line_server.port = dead
+    line_server.start()
+    again = open_sink(url, spool_dir=tmp_path, sensor_id="s1")
+    wait_until(lambda: len(line_server.ids()) == 50, 5, "replayed spool")
+    assert again.close(timeout_s=5)["sent"] == 50
+    assert line_server.ids() == {r["id"] for r in records}
+
+
+def test_full_queue_spills_to_spool_and_nothing_is_lost(tmp_path, line_server):
+    sink = open_sink(f"tcp://127.0.0.1:{line_server.port}?queue=4", spool_dir=tmp_path,
+                     sensor_id="s1")
+    records = stream(2000)
+    t0 = time.perf_counter()
+    for r in records:
+        sink.send(r)
+    assert time.perf_counter() - t0 < 2.0      # 1 ms per record at most, disk included
+    counters = sink.close(timeout_s=10)
+    assert counters["sent"] == 2000 and counters["dropped"] == 0
+    assert counters["spooled_total"] > 0
+    assert line_server.ids() == {r["id"] for r in records}
+
+
+def test_unwritable_spool_counts_drops(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    sink = open_sink(f"tcp://127.0.0.1:{free_port()}?queue=1", spool_dir=tmp_path,
+                     sensor_id="s1")
+    sink.spool.path = blocker / "cannot" / "exist.jsonl"     # a path below a file
+    for r in stream(20):
+        sink.send(r)
+    counters = sink.close(timeout_s=2)
+    assert counters["dropped"] > 0
+    assert counters["sent"] + counters["spooled"] + counters["dropped"] == 20
+
+
+def test_send_never_blocks_on_a_receiver_that_does_not_read(tmp_path):
+    silent = SilentServer()
+    try:
+        sink = open_sink(f"tcp://127.0.0.1:{silent.port}?timeout_s=0.5&queue=100",
+                         spool_dir=tmp_path, sensor_id="s1")
+        big = sample(DETECTION, evidence={"blob": "x" * 20000})
+        t0 = time.perf_counter()
+        for _ in range(1500):       # 30 MB: far beyond the socket buffers
+            sink.send(big)
+        assert time.perf_counter() - t0 < 10
+        t1 = time.monotonic()
+        counters = sink.close(timeout_s=2)
+        assert time.monotonic() - t1 < 3
+        assert counters["spooled"] > 0
+        assert counters["sent"] + counters["spooled"] + counters["dropped"] >= 1500
+    finally:
+        silent.close()
+
+
+def test_udp_sink_one_record_per_datagram(tmp_path):
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(2)
+    try:
+        sink = open_sink(f"udp://127.0.0.1:{rx.getsockname()[1]}", spool_dir=tmp_path,
+                         sensor_id="s1")
+        for r in ALL:
+            sink.send(sample(r))
+        got = [json.loads(rx.recv(65536)) for _ in ALL]
+        assert sink.close(timeout_s=2)["sent"] == len(ALL)
+        assert [g["type"] for g in got] == [r["type"] for r in ALL]
+    finally:
+        rx.close()
+
+
+def test_spool_survives_an_interrupted_replay(tmp_path):
+    sp = Spool(tmp_path / "s.jsonl")
+    sp.append([{"id": "a"}, {"id": "b"}])
+    (tmp_path / "s.jsonl").rename(tmp_path / "s.replaying")     # as a crash mid-replay leaves it
+    again = Spool(tmp_path / "s.jsonl")
+    assert again.count == 2
+    assert [r["id"] for r in again.take_all()] == ["a", "b"]
+    assert again.count == 0 and again.take_all() == []
+
+
+def test_stdout_sink_and_sensor_position_dataclass(tmp_path, capfd):
+    from rfdetect.model import SensorPosition
+    sink = open_sink("-", spool_dir=tmp_path, sensor_id="s1", sensor=SensorPosition(52.0, 4.0))
+    sink.send(sample(DETECTION))
+    assert sink.close(timeout_s=5)["sent"] == 1
+    got = json.loads(capfd.readouterr().out)
+    assert got["type"] == "detection" and got["link"] == DETECTION["link"]
+    with pytest.raises(ParameterError):
+        open_sink("-", sensor=(52.0, 4.0))
