@@ -185,7 +185,9 @@ def framed_blocks(source: Source, framer: Framer, block_samples: int,
             yield block, framer.frame(block)
         return
     done = object()
-    q: queue.Queue = queue.Queue(maxsize=3)
+    # Batches in flight: queued, one being consumed, one being made: within the
+    # framer's buffer rotation.
+    q: queue.Queue = queue.Queue(maxsize=Framer.BUFFERS - 3)
     stop = threading.Event()
 
     def produce():

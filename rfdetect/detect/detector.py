@@ -35,6 +35,10 @@ class Framer:
     Frame ``t`` of a segment starts at sample ``origin + t * hop``.
     """
 
+    # Output buffers are reused in turn (fresh arrays cost page faults on every
+    # block): a batch stays valid until this many later batches have been made.
+    BUFFERS = 6
+
     def __init__(self, nfft: int, hop: int, config: DetectorConfig, center_freq_hz: float,
                  sample_index0: int = 0):
         self.nfft, self.hop = nfft, hop
@@ -44,6 +48,9 @@ class Framer:
         self._frames = 0
         self._tail = np.zeros(0, np.complex64)
         self._samples_lost = 0
+        self._x = np.zeros(0, np.complex64)
+        self._power = [np.zeros((0, nfft), np.float32) for _ in range(self.BUFFERS)]
+        self._turn = 0
 
     def frame(self, block: IQBlock) -> FrameBatch:
         x = block.samples[0] if block.samples.ndim == 2 else block.samples
@@ -55,11 +62,20 @@ class Framer:
             self.center_freq_hz = float(block.center_freq_hz)
             self._frames = 0
             self._tail = np.zeros(0, np.complex64)
-        x = np.concatenate((self._tail, x)) if self._tail.size else np.ascontiguousarray(x)
-        n = self.spectrogram.n_frames(x.size)
-        self._tail = x[n * self.hop:].copy()
+        total = self._tail.size + x.size
+        if self._x.size < total:
+            self._x = np.empty(max(total, 2 * self._x.size), np.complex64)
+        buf = self._x[:total]
+        buf[: self._tail.size] = self._tail
+        buf[self._tail.size:] = x
+        n = self.spectrogram.n_frames(total)
+        self._tail = buf[n * self.hop:].copy()
         self._frames += n
-        return FrameBatch(self.spectrogram.compute(x), restart_at, self.center_freq_hz, self._samples_lost)
+        self._turn = (self._turn + 1) % self.BUFFERS
+        if self._power[self._turn].shape[0] < n:
+            self._power[self._turn] = np.empty((n, self.nfft), np.float32)
+        power = self.spectrogram.compute(buf, self._power[self._turn][:n])
+        return FrameBatch(power, restart_at, self.center_freq_hz, self._samples_lost)
 
 
 class BurstDetector:
@@ -148,7 +164,7 @@ class BurstDetector:
 
     def _process(self, power: np.ndarray) -> list[Burst]:
         if not self._floor_ready:
-            self._pending.append(power)
+            self._pending.append(power.copy())     # the framer reuses its buffers
             self._pending_frames += power.shape[0]
             if self._pending_frames < self._init_frames:
                 return []
