@@ -1,4 +1,4 @@
 """Bursts -> tracks -> named detections."""
-from .matcher import Classifier, Detection, match_burst
+from .matcher import Classifier, Detection, feature_scores, match_burst
 
-__all__ = ["Classifier", "Detection", "match_burst"]
+__all__ = ["Classifier", "Detection", "feature_scores", "match_burst"]

@@ -1,21 +1,48 @@
-"""Match bursts to signatures and group them into tracks, one per link and emitter.
+"""Match bursts to signatures, bind them into emitter tracks, report detections.
 
-A burst's measured features (centre frequency, occupied bandwidth, duration)
-are tested against each signature's ranges; bursts that fit the same signature
-form a track, which becomes a detection once it holds the signature's minimum
-number of bursts.  Bursts that fit nothing are grouped by frequency into
-``unknown`` tracks, so an unexplained emitter is still reported, with
-``drone: null``.  "Not my signature" is counted per signature, not raised.
+Per burst: every signature whose band holds the burst gets a score per feature
+(bandwidth, duration: +1 inside the range, falling to -1 at a factor
+``SLACK`` outside it); signatures that own a confirmation kernel add the
+kernel's verdict (+3 match, -3 mismatch).  Kernels run only for bursts that are
+candidates of a signature needing them, and only until a track has confirmed
+its modulation on ``CONFIRM_BURSTS`` bursts.
+
+Per track: bursts are bound by timing lattice, bandwidth, duration and
+modulation (tracker.py), not frequency, for anything that may hop; known
+non-hopping emitters (ADS-B, LoRaWAN, ISM) are kept per channel.  The track's
+link is the signature with the best mean score plus the packet-interval term;
+a track that fits nothing is ``unknown-fhss`` when it is periodic on three or
+more channels, else ``unknown`` (``drone: null`` for both).
+
+A detection is returned when its track ends (idle for ``track_timeout_s``, or
+``finish``): one record per emitter.  With ``early_reports=True`` it is also
+returned by ``add`` as soon as the track holds the signature's minimum number
+of bursts and a positive score (``evidence["report"] == "first"``), and the
+record at the track's end carries the same ``track_id`` with
+``evidence["report"] == "update"``: consumers supersede by track id.  "Not my signature" is counted
+per signature in ``rejections``, never raised.
 """
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 
 from ..model import Burst
-from ..signatures import UNKNOWN, Signature, load_all
+from ..signatures import UNKNOWN, UNKNOWN_FHSS, Signature, get, load_all
+from . import evidence as ev_mod
+from .assembler import Assembler
+from .calibration import confidence_from
+from .tracker import Track, timing_tolerance_s
 
+SLACK = 1.6               # a feature this factor outside its range scores -1
+KERNEL_MATCH = 3.0
+KERNEL_MISMATCH = -3.0
+CONFIRM_BURSTS = 3        # kernels stop running on a track once this many bursts confirmed it
+REPORT_SCORE = 1.0        # mean track score a link needs to be named
 UNKNOWN_MIN_BURSTS = 3
+FHSS_MIN_BURSTS = 6
+FHSS_MIN_CHANNELS = 3
 
 
 @dataclass
@@ -37,126 +64,470 @@ class Detection:
     provisional: bool = False
 
 
+def _fit(value: float, rng: tuple[float, float]) -> float:
+    """+1 inside the range, falling linearly in log distance to -1 at SLACK outside."""
+    lo, hi = rng
+    if lo <= value <= hi:
+        return 1.0
+    if value <= 0:
+        return -1.0
+    edge = lo if value < lo else hi
+    if edge <= 0 or not math.isfinite(edge):
+        return -1.0
+    d = abs(math.log(value / edge)) / math.log(SLACK)
+    return max(-1.0, 1.0 - 2.0 * d)
+
+
 def match_burst(burst: Burst, sig: Signature) -> dict:
-    """Feature-by-feature verdicts of one burst against one signature."""
-    bw = burst.bandwidth_hz
-    dur = burst.duration_s
+    """Feature-by-feature verdicts (bool) of one burst against one signature."""
+    dur_ok = sig.burst_s[0] <= burst.duration_s <= sig.burst_s[1]
     return {
         "band": sig.in_band(burst.center_freq_hz),
-        "bandwidth": sig.bandwidth_hz[0] <= bw <= sig.bandwidth_hz[1],
-        "duration": sig.burst_s[0] <= dur <= sig.burst_s[1],
+        "bandwidth": sig.bandwidth_hz[0] <= burst.bandwidth_hz <= sig.bandwidth_hz[1],
+        "duration": dur_ok,
     }
 
 
-@dataclass
-class _Track:
-    track_id: int
-    key: tuple
-    signature: Signature | None
-    bursts: list[Burst] = field(default_factory=list)
-
-    @property
-    def last_end_s(self) -> float:
-        return max(b.t_end_s for b in self.bursts)
+def feature_scores(burst: Burst, sig: Signature) -> dict | None:
+    """Per-feature scores of a burst against a signature, or None when out of band."""
+    if not sig.in_band(burst.center_freq_hz):
+        return None
+    dur = burst.duration_s
+    dur_fit = 1.0 if sig.continuous and dur >= sig.burst_s[0] else _fit(dur, sig.burst_s)
+    return {"bandwidth": _fit(burst.bandwidth_hz, sig.bandwidth_hz), "duration": dur_fit,
+            "short": dur < sig.burst_s[0]}
 
 
 class Classifier:
-    """Streaming: ``add`` each burst as it closes; tracks idle for ``track_timeout_s``
-    are finished and returned as detections (if they hold enough bursts)."""
+    """Streaming: ``add`` each burst as it closes (with its samples when held);
+    ``finish`` at the end of the stream."""
 
-    def __init__(self, signatures: list[Signature] | None = None, track_timeout_s: float = 2.0):
+    def __init__(self, signatures: list[Signature] | None = None, track_timeout_s: float = 2.0,
+                 run_kernels: bool = True, early_reports: bool = False):
         self.signatures = signatures if signatures is not None else load_all()
+        self.early_reports = early_reports
+        self._assembler = Assembler(self._holds)
+        self._band_cache: dict[int, list[Signature]] = {}
         self.track_timeout_s = track_timeout_s
-        self._tracks: dict[tuple, _Track] = {}
+        self.run_kernels = run_kernels
+        self._tracks: list[Track] = []
+        self._keyed: dict[tuple, Track] = {}
         self._next_id = 1
         self.rejections: Counter = Counter()   # signature id -> bursts that did not fit it
+        self.kernel_runs: Counter = Counter()  # kernel -> runs
 
+    # ---- per burst -------------------------------------------------------------------
     def add(self, burst: Burst, iq=None) -> list[Detection]:
-        """``iq``: the burst's samples with a margin (history.IQSnippet), or None when
-        they are no longer held; used by confirmation kernels."""
-        out = self._expire(burst.t_start_s)
-        sig = self._best_signature(burst)
-        if sig is not None:
-            key = (sig.id,)
-        else:
-            # Unexplained bursts group by frequency, to the nearest of their own bandwidth.
-            step = max(burst.bandwidth_hz, 1.0)
-            key = (UNKNOWN, round(burst.center_freq_hz / step), round(burst.bandwidth_hz / step * 4))
-        track = self._tracks.get(key)
-        if track is None:
-            track = _Track(self._next_id, key, sig)
-            self._next_id += 1
-            self._tracks[key] = track
-        track.bursts.append(burst)
+        """``iq``: the burst's samples with a margin (history.IQSnippet), or None when they
+        are no longer held."""
+        out = []
+        for b, snip in self._assembler.push(burst, iq):
+            out.extend(self._add(b, snip))
         return out
 
-    def finish(self) -> list[Detection]:
-        out = [d for t in self._tracks.values() if (d := self._to_detection(t))]
-        self._tracks.clear()
-        return sorted(out, key=lambda d: (d.t_start_s, d.link))
+    def _in_band(self, f_hz: float) -> list[Signature]:
+        """Signatures with a band near ``f_hz`` (cached per 50 kHz; feature_scores
+        checks the exact edges)."""
+        key = int(f_hz // 50e3)
+        sigs = self._band_cache.get(key)
+        if sigs is None:
+            lo, hi = key * 50e3 - 50e3, key * 50e3 + 100e3
+            sigs = [s for s in self.signatures if any(b.lo_hz <= hi and b.hi_hz >= lo for b in s.bands)]
+            if len(self._band_cache) < 4096:
+                self._band_cache[key] = sigs
+        return sigs
 
-    def _expire(self, now_s: float) -> list[Detection]:
-        out = []
-        for key in [k for k, t in self._tracks.items() if now_s - t.last_end_s > self.track_timeout_s]:
-            det = self._to_detection(self._tracks.pop(key))
-            if det:
+    def _holds(self, burst: Burst) -> bool:
+        return any(s.kernel == "lora" and s.in_band(burst.center_freq_hz)
+                   and burst.bandwidth_hz <= 1.5 * s.bandwidth_hz[1] for s in self._in_band(burst.center_freq_hz))
+
+    def _add(self, burst: Burst, iq=None) -> list[Detection]:
+        out = self._expire(burst.t_start_s)
+        host = self._splinter_host(burst)
+        if host is not None:
+            host.add(burst, fragment=True)
+            return out
+        feats = {}
+        for sig in self._in_band(burst.center_freq_hz):
+            f = feature_scores(burst, sig)
+            if f is None or not _candidate(f, sig):
+                self.rejections[sig.id] += 1
+                continue
+            feats[sig.id] = f
+        track = self._find_track(burst, feats)
+        kernels = self._kernels(burst, iq, feats, track)
+        if _modulation(kernels) != ("?",) or (track is not None and not _compatible(kernels, track)):
+            # What the kernels measured binds the burst (a fragment of a packet, a burst
+            # measured short) to the emitter with the same modulation.
+            bad = track if track is not None and not _compatible(kernels, track) else None
+            track = self._find_track(burst, feats, exclude=bad, kernels=kernels) or \
+                (track if bad is None else None)
+        scores, verdicts = {}, {}
+        verdict_of = {sid: ev_mod.verdict(get(sid), kernels.get(get(sid).kernel))
+                      for sid in feats if get(sid).kernel}
+        for sid, f in feats.items():
+            sig = get(sid)
+            v = ev_mod.verdict(sig, kernels.get(sig.kernel)) if sig.kernel else "none"
+            if sig.kernel and v == "none" and track is not None:
+                # The track confirmed this modulation already: its verdict stands for the burst.
+                v = track.verdicts.get(sid, {}).get("inherited", "none")
+            if v == "match" and any(verdict_of.get(y) == "match" for y in sig.extra.get("yields_to", ())):
+                v = "mismatch"      # a more specific signature's kernel claimed this burst
+            if sig.kernel_required and v != "match":
+                self.rejections[sid] += 1
+                continue
+            k = KERNEL_MATCH if v == "match" else KERNEL_MISMATCH if v == "mismatch" else 0.0
+            bw_fit = f["bandwidth"]
+            if v == "match" and sig.kernel == "lora":
+                # The dechirp measured the chirp bandwidth itself; the edge measurement of a
+                # channel half outside the receiver's window is the weaker witness.
+                bw_fit = 1.0
+            scores[sid] = bw_fit + f["duration"] + k
+            verdicts[sid] = v
+        modulation = _modulation(kernels)
+        if track is None:
+            track = self._new_track(burst, scores, modulation)
+        elif track.modulation == ("?",) and modulation != ("?",):
+            track.modulation = modulation
+        fragment = _continues(burst, track) or (track.modulation != ("?",) and track.within_packet(burst))
+        track.add(burst, fragment=fragment)
+        for sid, s in (scores.items() if not fragment or not track.scores else ()):
+            # A piece of a packet already scored says nothing new about the link.
+            track.scores[sid] = track.scores.get(sid, 0.0) + s
+            track.candidates[sid] = track.candidates.get(sid, 0) + 1
+            vc = track.verdicts.setdefault(sid, {"match": 0, "mismatch": 0, "none": 0})
+            vc[verdicts[sid]] += 1
+            if vc["match"] >= CONFIRM_BURSTS:
+                vc["inherited"] = "match"
+            elif vc["match"] + vc["mismatch"] >= CONFIRM_BURSTS:
+                vc["inherited"] = "match" if vc["match"] > vc["mismatch"] else "mismatch"
+        for name, result in kernels.items():
+            track.kernel_results.setdefault(name, []).append(result)
+        if self.early_reports and not track.reported:
+            det = self._to_detection(track, early=True)
+            if det is not None:
+                track.reported = True
+                track.reported_link = det.link
                 out.append(det)
         return out
 
-    def _best_signature(self, burst: Burst) -> Signature | None:
-        best = None
-        for sig in self.signatures:
-            verdict = match_burst(burst, sig)
-            if all(verdict.values()):
-                best = best or sig
-            else:
-                self.rejections[sig.id] += 1
+    def _kernels(self, burst: Burst, iq, feats: dict, track: Track | None) -> dict:
+        if not self.run_kernels or iq is None:
+            return {}
+        need: dict[str, list[Signature]] = {}
+        for sid in feats:
+            sig = get(sid)
+            if sig.kernel is None:
+                continue
+            vc = track.verdicts.get(sid, {}) if track is not None else {}
+            if vc.get("inherited") or vc.get("match", 0) + vc.get("mismatch", 0) >= CONFIRM_BURSTS:
+                continue      # the track's verdict on this modulation is settled
+            need.setdefault(sig.kernel, []).append(sig)
+        out = {}
+        # A kernel that could only tell two non-drone links apart is not worth its time
+        # on every sensor burst: it runs when a drone link (or a required check) needs it.
+        # LoRa bursts are long and rare, and their evidence is what keeps a LoRaWAN
+        # gateway from being taken for a LoRa drone link: the dechirp always runs.
+        need = {k: v for k, v in need.items()
+                if k == "lora" or any(s.drone or s.kernel_required for s in v)}
+        for name, sigs in need.items():
+            self.kernel_runs[name] += 1
+            out[name] = ev_mod.run_kernel(name, burst, iq, sigs)
+        return out
+
+    # ---- tracks ------------------------------------------------------------------------
+    def _key(self, burst: Burst, feats: dict) -> tuple | None:
+        """Known non-hopping emitters are kept per channel; anything else hops or may."""
+        if not feats or any(get(s).hopping for s in feats):
+            return None
+        best = max(feats, key=lambda s: feats[s]["bandwidth"] + feats[s]["duration"])
+        sig = get(best)
+        # One channel: half the widest burst the link makes (centroids of short or
+        # weak bursts scatter by about that much).
+        quantum = max(25e3, 0.5 * sig.bandwidth_hz[1])
+        return (best, round(burst.center_freq_hz / quantum))
+
+    def _find_track(self, burst: Burst, feats: dict, exclude: Track | None = None,
+                    kernels: dict | None = None) -> Track | None:
+        key = self._key(burst, feats)
+        if key is not None:
+            t = self._keyed.get(key)
+            return None if t is exclude else t
+        best, best_res = None, None
+        for t in self._tracks:
+            if t.key is not None or not t.bursts or t is exclude:
+                continue
+            if kernels is not None and not _compatible(kernels, t):
+                continue
+            same_mod = kernels is not None and _modulation(kernels) != ("?",) \
+                and _modulation(kernels) == t.modulation
+            if not _similar(burst, t, ignore_duration=same_mod):
+                continue
+            res = t.timing_residual_s(burst.t_start_s)
+            if res is not None and t.period and res > timing_tolerance_s(t.period[0]) \
+                    and not (same_mod and (_continues(burst, t) or t.within_packet(burst))):
+                continue      # an established lattice this burst is off: another emitter
+            r = res if res is not None else 1.0
+            if best is None or r < best_res:
+                best, best_res = t, r
         return best
 
-    def _to_detection(self, track: _Track) -> Detection | None:
-        sig = track.signature
-        bursts = sorted(track.bursts, key=lambda b: b.sample_start)
+    def _splinter_host(self, burst: Burst) -> Track | None:
+        """A confirmed track whose last packet holds this burst in time and frequency:
+        a splinter of that packet (a chirp's sweep, a weak packet's strong part)."""
+        for t in self._tracks:
+            if t.key is not None or t.modulation == ("?",) or not t.bursts:
+                continue
+            last = t.bursts[-1]
+            if burst.bandwidth_hz > last.bandwidth_hz:
+                continue
+            slack = max(0.3e-3, 0.1 * last.duration_s)
+            if (last.t_start_s - slack <= burst.t_start_s <= last.t_end_s + slack
+                    and last.f_lo_hz - 0.25 * last.bandwidth_hz <= burst.center_freq_hz
+                    <= last.f_hi_hz + 0.25 * last.bandwidth_hz):
+                return t
+        return None
+
+    def _new_track(self, burst: Burst, scores: dict, modulation: tuple) -> Track:
+        key = self._key(burst, {s: {"bandwidth": v, "duration": 0.0} for s, v in scores.items()}) if scores else None
+        hopping = key is None
+        t = Track(self._next_id, key, hopping, modulation=modulation)
+        self._next_id += 1
+        self._tracks.append(t)
+        if key is not None:
+            self._keyed[key] = t
+        return t
+
+    def _expire(self, now_s: float) -> list[Detection]:
+        out = []
+        for t in list(self._tracks):
+            timeout = self.track_timeout_s
+            if t.period:
+                timeout = max(timeout, 20 * t.period[0])
+            if now_s - t.last_end_s > timeout:
+                out.extend(self._close(t))
+        return out
+
+    def _close(self, track: Track) -> list[Detection]:
+        self._tracks.remove(track)
+        if track.key is not None:
+            self._keyed.pop(track.key, None)
+        det = self._to_detection(track, early=False)
+        return [det] if det is not None else []
+
+    def finish(self) -> list[Detection]:
+        out = []
+        for b, snip in self._assembler.finish():
+            out.extend(self._add(b, snip))
+        for t in list(self._tracks):
+            out.extend(self._close(t))
+        return sorted(out, key=lambda d: (d.t_start_s, d.link))
+
+    # ---- naming ------------------------------------------------------------------------
+    def _track_scores(self, track: Track) -> dict[str, tuple[float, dict]]:
+        # Scored bursts: the packets (fragments of a packet are not scored again).
+        n = max(1, track.packets, max(track.candidates.values(), default=0))
+        out = {}
+        for sid, total in track.scores.items():
+            sig = get(sid)
+            seen = track.candidates[sid]
+            # Bursts this signature did not fit at all count as a full mismatch.
+            mean = (total - 2.0 * (n - seen)) / n
+            terms = {"features": round(mean, 3)}
+            kres = _kernel_summary(track, sig) if sig.kernel else None
+            sf = kres.get("sf") if kres and kres.get("confirmed") else None
+            if sig.interval_s and track.period:
+                # The packet interval must fit a declared mode (with that mode's spreading
+                # factor, where both are known), not just the link's overall range.
+                period = track.period[0]
+                with_iv = [m for m in sig.modes if "interval_s" in m]
+                if with_iv:
+                    dur = track.median("duration_s")
+                    ok = any(_fits_interval(m["interval_s"], period) and (sf is None or m.get("sf", sf) == sf)
+                             and ("burst_s" not in m or dur <= m["burst_s"][1])   # split packets: shorter
+                             for m in with_iv)
+                else:
+                    ok = _fits_interval(sig.interval_s, period)
+                terms["interval"] = 1.0 if ok else -1.5
+            elif sig.interval_s and n >= 2 * max(3, sig.min_bursts):
+                terms["interval"] = -0.5      # many bursts, no lattice: not this periodic link
+            if not sig.hopping and track.key is None and track.period and n >= 6 \
+                    and len(track.channels_hz(max(25e3, 0.5 * track.median("bandwidth_hz")))) >= 3:
+                terms["hopping"] = -1.5       # a periodic hopper is not a fixed-channel link
+            if sig.provisional:
+                terms["provisional"] = -0.25  # on a tie, the link whose facts are confirmed wins
+            out[sid] = (sum(terms.values()), terms)
+        return out
+
+    def _to_detection(self, track: Track, early: bool) -> Detection | None:
+        bursts = track.bursts
         n = len(bursts)
-        if n < (sig.min_bursts if sig else UNKNOWN_MIN_BURSTS):
+        if n == 0:
             return None
-        durations = sorted(b.duration_s for b in bursts)
-        median_dur = durations[n // 2]
-        evidence = {
+        ranked = sorted(self._track_scores(track).items(), key=lambda kv: -kv[1][0])
+        sig = None
+        if ranked and ranked[0][1][0] >= REPORT_SCORE and n >= get(ranked[0][0]).min_bursts:
+            sig = get(ranked[0][0])
+        link, fallback = (sig.id, None) if sig else (None, None)
+        quantum = max(25e3, 0.5 * track.median("bandwidth_hz"))
+        channels = track.channels_hz(quantum)
+        if sig is None:
+            if early and track.reported is False and n < FHSS_MIN_BURSTS:
+                return None
+            if track.period and len(channels) >= FHSS_MIN_CHANNELS and n >= FHSS_MIN_BURSTS:
+                fallback = get(UNKNOWN_FHSS)
+            elif n >= UNKNOWN_MIN_BURSTS and not early:
+                fallback = get(UNKNOWN)
+            else:
+                return None
+            link = fallback.id
+        elif early and n < sig.min_bursts:
+            return None
+        if early and sig is None and fallback is not None and fallback.id == UNKNOWN:
+            return None
+        median_dur = track.median("duration_s")
+        evidence: dict = {
+            "report": "first" if early or not track.reported else "update",
             "median_burst_s": median_dur,
-            "median_bandwidth_hz": sorted(b.bandwidth_hz for b in bursts)[n // 2],
+            "median_bandwidth_hz": track.median("bandwidth_hz"),
+            "channels": len(channels),
+            "channels_hz": [round(f, -3) for f in channels[:64]],
         }
+        if track.period:
+            evidence["packet_interval_s"] = round(track.period[0], 7)
+            evidence["periodic_share"] = round(track.period[1], 3)
         mode = None
+        chosen = sig or fallback
         if sig is not None:
-            evidence["matched"] = ["band", "bandwidth", "duration"]
+            score, terms = ranked[0][1]
+            evidence["score"] = round(score, 3)
+            evidence["matched"], evidence["not_matched"] = _feature_lists(track, sig, terms)
             evidence["modulation"] = sig.modulation
-            mode = sig.mode_for(median_dur)
-            if mode is not None:
-                mode = {k: v for k, v in mode.items() if k != "burst_s"}
-            if n >= 2:
-                gaps = sorted(b2.t_start_s - b1.t_start_s for b1, b2 in zip(bursts, bursts[1:]))
-                evidence["median_interval_s"] = gaps[len(gaps) // 2]
-            # Heuristic until calibrated: more agreeing bursts, more confidence.
-            confidence = min(0.99, 1.0 - 0.5 ** (n / sig.min_bursts + 1))
+            kres = _kernel_summary(track, sig)
+            if kres:
+                evidence["kernel"] = kres
+            if len(ranked) > 1:
+                evidence["runner_up"] = {"link": ranked[1][0], "score": round(ranked[1][1][0], 3)}
+            sf = kres.get("sf") if kres else None
+            mode = sig.describe_mode(sig.mode_for(median_dur, track.period[0] if track.period else None, sf))
+            margin = score - (ranked[1][1][0] if len(ranked) > 1 else -2.0)
+            confidence = confidence_from(score, margin, n, sig.min_bursts, bool(kres and kres.get("confirmed")),
+                                         sig.provisional)
         else:
+            if ranked:
+                evidence["nearest"] = {"link": ranked[0][0], "score": round(ranked[0][1][0], 3)}
             confidence = min(0.9, 1.0 - 0.5 ** (n / UNKNOWN_MIN_BURSTS))
-        # A hopping link's detection reports its typical burst; its channels go in evidence.
-        channels_hz = sorted({round(b.center_freq_hz, -4) for b in bursts})
-        evidence["channels_hz"] = channels_hz[:64]
         snrs = sorted(b.snr_db for b in bursts)
         return Detection(
-            link=sig.id if sig else UNKNOWN,
-            drone=sig.drone if sig else None,
+            link=link,
+            drone=chosen.drone,
             confidence=round(confidence, 3),
             center_freq_hz=sorted(b.center_freq_hz for b in bursts)[n // 2],
             bandwidth_hz=evidence["median_bandwidth_hz"],
             t_start_s=bursts[0].t_start_s,
             t_end_s=max(b.t_end_s for b in bursts),
-            sample_start=bursts[0].sample_start,
+            sample_start=min(b.sample_start for b in bursts),
             sample_end=max(b.sample_end for b in bursts),
             snr_db=snrs[n // 2],
             bursts=n,
             track_id=track.track_id,
             evidence=evidence,
             mode=mode,
-            provisional=bool(sig and sig.provisional),
+            provisional=bool(chosen.provisional),
         )
+
+
+def _fits_interval(rng: tuple[float, float], period_s: float) -> bool:
+    """A hopper seen through a narrow window misses packets: small whole multiples fit."""
+    return any(rng[0] * k <= period_s <= rng[1] * k for k in (1, 2, 3, 4))
+
+
+def _candidate(f: dict, sig: Signature) -> bool:
+    """Bandwidth must roughly fit; a burst shorter than the link's may be a fragment of
+    one (the detector splits weak or chirped packets) when a kernel can confirm it."""
+    if f["bandwidth"] <= -0.5 and sig.kernel != "lora":
+        # (A LoRa link's chirp bandwidth is the dechirp's to judge: a channel at the edge
+        # of the receiver's window is measured narrow.)
+        return False
+    return f["duration"] > -0.5 or (sig.kernel is not None and f.get("short", False))
+
+
+def _similar(burst: Burst, track: Track, ignore_duration: bool = False) -> bool:
+    bw, dur = track.median("bandwidth_hz"), track.median("duration_s")
+    if not (bw / 1.45 <= burst.bandwidth_hz <= bw * 1.45):
+        return False
+    return ignore_duration or dur / 1.4 <= burst.duration_s <= dur * 1.4
+
+
+def _continues(burst: Burst, track: Track) -> bool:
+    """A fragment of the track's last packet: same channel, starting where it ended."""
+    if not track.bursts:
+        return False
+    last = track.bursts[-1]
+    gap = burst.t_start_s - last.t_end_s
+    return (abs(burst.center_freq_hz - last.center_freq_hz) < 0.5 * max(last.bandwidth_hz, 1.0)
+            and gap < max(0.3e-3, 0.1 * last.duration_s))
+
+
+def _compatible(kernels: dict, track: Track) -> bool:
+    """False when a kernel confirmed on one side and ran without confirming on the other,
+    or both confirmed different modulations."""
+    for name, r in kernels.items():
+        if r is None or name not in ("droneid_zc", "lora"):
+            continue      # the other kernels' negatives are too weak to split a track
+        past = [x for x in track.kernel_results.get(name, []) if x is not None]
+        if not past:
+            continue
+        track_yes = any(x.get("confirmed") for x in past)
+        if name == "droneid_zc" and bool(r.get("confirmed")) != track_yes:
+            return False
+        if name == "lora" and r.get("confirmed") and track_yes:
+            last = [x for x in past if x.get("confirmed")][-1]
+            if (last["sf"], last["bw_hz"], last["direction"]) != (r["sf"], r["bw_hz"], r["direction"]):
+                return False
+    return True
+
+
+def _modulation(kernels: dict) -> tuple:
+    for name, r in kernels.items():
+        if r and r.get("confirmed"):
+            if name == "lora":
+                return ("lora", r["bw_hz"], r["sf"], r["direction"])
+            return (name,)
+    return ("?",)
+
+
+def _feature_lists(track: Track, sig: Signature, terms: dict) -> tuple[list, list]:
+    matched, not_matched = ["band"], []
+    n = len(track.bursts)
+    for feat, rng in (("bandwidth", sig.bandwidth_hz), ("duration", sig.burst_s)):
+        inside = sum(rng[0] <= (b.bandwidth_hz if feat == "bandwidth" else b.duration_s) <= rng[1]
+                     for b in track.bursts)
+        (matched if inside * 2 >= n else not_matched).append(feat)
+    if "interval" in terms:
+        (matched if terms["interval"] > 0 else not_matched).append("packet_interval")
+    if sig.kernel:
+        vc = track.verdicts.get(sig.id, {})
+        if vc.get("match", 0) > 0 and vc.get("match", 0) >= vc.get("mismatch", 0):
+            matched.append(sig.kernel)
+        elif vc.get("mismatch", 0) > 0:
+            not_matched.append(sig.kernel)
+    if sig.hopping and len(track.channels_hz(max(25e3, 0.5 * track.median("bandwidth_hz")))) > 1:
+        matched.append("hopping")
+    return matched, not_matched
+
+
+def _kernel_summary(track: Track, sig: Signature) -> dict | None:
+    if not sig.kernel:
+        return None
+    results = [r for r in track.kernel_results.get(sig.kernel, []) if r]
+    if not results:
+        return None
+    confirmed = [r for r in results if r.get("confirmed")]
+    best = confirmed[-1] if confirmed else results[-1]
+    out = {"name": sig.kernel, "runs": len(results), "confirmed_bursts": len(confirmed)}
+    for k, v in best.items():
+        if isinstance(v, (int, float, str, bool)) or v is None:
+            out[k] = round(v, 9) if isinstance(v, float) else v
+    out["confirmed"] = bool(confirmed)
+    return out

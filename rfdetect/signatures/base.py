@@ -1,7 +1,17 @@
-"""What a signature declares: a link's physical facts as data, each with its unit."""
+"""What a signature declares: a link's physical facts as data, each with its unit.
+
+Ranges are ``(min, max)`` and already include the tolerance of the link and of
+our measurement (the nominal value and the tolerance are in the module's
+comments and in ``modes``).  A signature names the confirmation kernel that can
+prove its modulation (``kernel``) and the values that kernel must find
+(``kernel_params``); simple links need no kernel, only data.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+# Confirmation kernels a signature may ask for (rfdetect/classify/evidence.py runs them).
+KERNELS = ("lora", "fsk", "ofdm_cp", "droneid_zc", "fm_video")
 
 
 @dataclass(frozen=True)
@@ -9,14 +19,13 @@ class Band:
     name: str
     lo_hz: float
     hi_hz: float
+    channels: int | None = None        # hop channels in this band plan, if known
+    raster_hz: float | None = None     # channel spacing, if known
 
 
 @dataclass(frozen=True)
 class Signature:
-    """A link, described by the features a burst detector can measure.
-
-    Ranges are (min, max) and already include the tolerance of the measurement.
-    """
+    """A link, described by the features a burst detector and the kernels can measure."""
     id: str                                   # permanent string id (output "link")
     name: str
     drone: bool | None                        # None only for unexplained emitters
@@ -26,22 +35,76 @@ class Signature:
     modulation: str
     min_bursts: int = 2                       # bursts needed before a track is reported
     interval_s: tuple[float, float] | None = None   # packet interval, if periodic
-    modes: tuple[dict, ...] = ()              # named modes with their burst durations
+    modes: tuple[dict, ...] = ()              # named modes: burst_s, interval_s, sf, ...
     sources: tuple[str, ...] = ()
     provisional: bool = False                 # parameters not confirmed by a source
+    unverified: tuple[str, ...] = ()          # which parameters lack a source
+    hopping: bool = False                     # frequency hopping: bind bursts by timing
+    continuous: bool = False                  # always on (analog video): no packet timing
+    kernel: str | None = None                 # confirmation kernel (one of KERNELS)
+    kernel_params: dict = field(default_factory=dict)
+    kernel_required: bool = False             # the kernel must confirm before a report
     notes: str = ""
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.kernel is not None and self.kernel not in KERNELS:
+            raise ValueError(f"signature {self.id}: unknown kernel {self.kernel!r}")
+        if self.unverified and not self.provisional:
+            raise ValueError(f"signature {self.id}: unverified parameters {self.unverified} "
+                             "but not marked provisional")
 
     def in_band(self, f_hz: float) -> bool:
         return any(b.lo_hz <= f_hz <= b.hi_hz for b in self.bands)
 
-    def mode_for(self, duration_s: float) -> dict | None:
-        """The mode whose burst duration is nearest, if within its tolerance."""
-        best = None
+    def band_for(self, f_hz: float) -> Band | None:
+        for b in self.bands:
+            if b.lo_hz <= f_hz <= b.hi_hz:
+                return b
+        return None
+
+    def mode_for(self, duration_s: float, interval_s: float | None = None,
+                 sf: int | None = None) -> dict | None:
+        """The mode that best fits the measured burst duration, packet interval and
+        spreading factor (each where known and declared); None if none fits any."""
+        best, best_cost = None, None
         for mode in self.modes:
-            lo, hi = mode["burst_s"]
-            if lo <= duration_s <= hi:
-                mid = 0.5 * (lo + hi)
-                if best is None or abs(duration_s - mid) < abs(duration_s - 0.5 * sum(best["burst_s"])):
-                    best = mode
+            cost, known = 0.0, 0
+            if "burst_s" in mode:
+                lo, hi = mode["burst_s"]
+                # Durations are measured short when the detector splits a packet.
+                cost += 0.0 if lo <= duration_s <= hi else 1.0
+                known += 1
+            if interval_s is not None and "interval_s" in mode:
+                lo, hi = mode["interval_s"]
+                # A hopper seen through a narrow window misses packets: whole multiples fit.
+                k = max(1, round(interval_s / (0.5 * (lo + hi))))
+                cost += 0.0 if lo * k <= interval_s <= hi * k else 1.5
+                known += 1
+            if sf is not None and "sf" in mode:
+                cost += 0.0 if mode["sf"] == sf else 2.0
+                known += 1
+            if known == 0 or cost >= 1.0 * known:
+                continue
+            if best_cost is None or cost < best_cost:
+                best, best_cost = mode, cost
         return best
+
+    def describe_mode(self, mode: dict | None) -> dict | None:
+        """A mode as reported: its name and parameters, without the matching ranges."""
+        if mode is None:
+            return None
+        return {k: v for k, v in mode.items() if k not in ("burst_s", "interval_s")}
+
+
+def tol(nominal: float, rel: float) -> tuple[float, float]:
+    """``nominal`` +- ``rel`` (relative): a range with its tolerance."""
+    return (nominal * (1.0 - rel), nominal * (1.0 + rel))
+
+
+def band(name: str, first_hz: float, last_hz: float, channels: int | None = None,
+         half_width_hz: float = 0.0, raster_hz: float | None = None) -> Band:
+    """A band plan from its first and last channel centre, widened by half a channel."""
+    if raster_hz is None and channels and channels > 1:
+        raster_hz = (last_hz - first_hz) / (channels - 1)
+    return Band(name, first_hz - half_width_hz, last_hz + half_width_hz, channels, raster_hz)

@@ -1,28 +1,49 @@
-"""ExpressLRS 900 MHz, LoRa on SX127x: control link of FPV drones."""
-from .base import Band, Signature
+"""ExpressLRS 900 MHz (and 433 MHz), LoRa on SX127x / LR1121: control link of FPV drones.
 
-# Time on air per packet rate (ExpressLRS src/src/common.cpp, LoRa SX127x table),
-# with +-8 % for our edge measurement.
-_AIR_S = {"200Hz": 4.38e-3, "100Hz": 8.77e-3, "50Hz": 18.56e-3, "25Hz": 29.95e-3}
+Nominal values (ExpressLRS ``src/src/common.cpp``, SX127x rate table): BW 500 kHz;
+per packet rate the spreading factor and the time on air (each about 34 LoRa
+symbols).  Tolerances: +-8 % on burst duration for our edge measurement, +-2 %
+on the packet interval (crystal and our timing), 380-620 kHz occupied bandwidth.
+Hop every 4 packets (every 2 at 25 Hz), channels spread over the whole domain
+(``src/lib/FHSS/FHSS.cpp``).
+"""
+from .base import Signature, band, tol
+
+_HALF = 0.25e6    # half a 500 kHz channel
+
+# packet rate -> (packet interval s, time on air s, spreading factor, hop every N packets)
+_RATES = {
+    "250Hz": (4e-3, 3.216e-3, 5, 4),      # LR1121 only
+    "200Hz": (5e-3, 4.38e-3, 6, 4),
+    "100Hz": (10e-3, 8.77e-3, 7, 4),
+    "50Hz": (20e-3, 18.56e-3, 8, 4),
+    "25Hz": (40e-3, 29.95e-3, 9, 2),
+}
 
 SIGNATURE = Signature(
     id="expresslrs-lora",
     name="ExpressLRS 900 (LoRa)",
     drone=True,
     bands=(
-        Band("FCC915", 903.5e6 - 0.25e6, 926.9e6 + 0.25e6),
-        Band("EU868", 863.275e6 - 0.25e6, 869.575e6 + 0.25e6),
-        Band("AU915", 915.5e6 - 0.25e6, 926.9e6 + 0.25e6),
-        Band("IN866", 865.375e6 - 0.25e6, 866.95e6 + 0.25e6),
-        Band("EU433", 433.1e6 - 0.25e6, 434.45e6 + 0.25e6),
-        Band("US433W", 423.5e6 - 0.25e6, 438.0e6 + 0.25e6),
+        band("FCC915", 903.5e6, 926.9e6, 40, _HALF),
+        band("EU868", 863.275e6, 869.575e6, 13, _HALF),
+        band("AU915", 915.5e6, 926.9e6, 20, _HALF),
+        band("IN866", 865.375e6, 866.95e6, 4, _HALF),
+        band("EU433", 433.1e6, 434.45e6, 3, _HALF),
+        band("US433", 433.25e6, 438.0e6, 8, _HALF),
+        band("US433W", 423.5e6, 438.0e6, 20, _HALF),
     ),
     bandwidth_hz=(380e3, 620e3),
-    burst_s=(4.38e-3 * 0.92, 29.95e-3 * 1.08),
-    modulation="LoRa CSS, BW 500 kHz, SF6-SF9",
+    burst_s=(3.216e-3 * 0.92, 29.95e-3 * 1.08),
+    modulation="LoRa CSS, BW 500 kHz, SF5-SF9, up-chirps",
     min_bursts=3,
-    interval_s=(5e-3 * 0.98, 40e-3 * 1.02),
-    modes=tuple({"packet_rate": rate, "burst_s": (t * 0.92, t * 1.08)} for rate, t in _AIR_S.items()),
+    interval_s=(4e-3 * 0.98, 40e-3 * 1.02),
+    modes=tuple({"packet_rate": rate, "packet_rate_hz": round(1 / iv), "sf": sf, "hop_every_packets": hop,
+                 "burst_s": tol(air, 0.08), "interval_s": tol(iv, 0.02)}
+                for rate, (iv, air, sf, hop) in _RATES.items()),
     sources=("ExpressLRS src/lib/FHSS/FHSS.cpp (band plans)",
-             "ExpressLRS src/src/common.cpp (packet rates, time on air)"),
+             "ExpressLRS src/src/common.cpp (packet rates, spreading factors, time on air)"),
+    hopping=True,
+    kernel="lora",
+    kernel_params={"bw_hz": 500e3, "sf": (5, 9), "direction": "up"},
 )

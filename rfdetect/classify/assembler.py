@@ -1,0 +1,145 @@
+"""Reassemble packets the burst detector split into pieces.
+
+A chirp spread spectrum packet sweeps its band once per symbol, so a
+spectrogram detector often closes one region per symbol: a LoRa frame arrives
+as a train of contiguous bursts on one channel.  Pieces that touch in time
+(gap below ``max(MIN_GAP_S, GAP_FRACTION x duration)``), sit on the same
+channel and have similar bandwidth are joined into one burst, with their
+samples stitched together, before matching.  Only bursts inside the band of a
+signature that asked for it (``Signature.kernel == "lora"``) are held back;
+everything else passes straight through.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ..history import IQSnippet
+from ..model import Burst
+
+MIN_GAP_S = 60e-6
+GAP_FRACTION = 0.08
+
+
+@dataclass
+class _Pending:
+    pieces: list[Burst] = field(default_factory=list)
+    snippets: list = field(default_factory=list)
+    splinters: int = 0
+    splinter_end_s: float = -1.0
+
+    @property
+    def end_s(self) -> float:
+        return max(max(b.t_end_s for b in self.pieces), self.splinter_end_s)
+
+
+def joins(piece: Burst, pending: _Pending) -> bool:
+    last = pending.pieces[-1]
+    bw = max(last.bandwidth_hz, 1.0)
+    if not (bw / 1.5 <= piece.bandwidth_hz <= bw * 1.5):
+        return False
+    if abs(piece.center_freq_hz - last.center_freq_hz) > 0.25 * bw:
+        return False
+    gap = piece.t_start_s - pending.end_s
+    return -last.duration_s <= gap <= max(MIN_GAP_S, GAP_FRACTION * last.duration_s)
+
+
+def splinter_of(piece: Burst, pending: _Pending) -> bool:
+    """A narrower burst inside the packet's time span and band: a piece of its sweep."""
+    start = min(b.t_start_s for b in pending.pieces)
+    lo = min(b.f_lo_hz for b in pending.pieces)
+    hi = max(b.f_hi_hz for b in pending.pieces)
+    slack = max(MIN_GAP_S, GAP_FRACTION * pending.pieces[-1].duration_s)
+    return (piece.bandwidth_hz < 0.8 * (hi - lo) and start <= piece.t_start_s <= pending.end_s + slack
+            and lo <= piece.center_freq_hz <= hi)
+
+
+def merge(pieces: list[Burst], splinters: int = 0) -> Burst:
+    if len(pieces) == 1 and not splinters:
+        return pieces[0]
+    first = min(pieces, key=lambda b: b.sample_start)
+    last = max(pieces, key=lambda b: b.sample_end)
+    w = np.array([b.duration_s for b in pieces])
+    centre = float(np.sum(w * np.array([b.center_freq_hz for b in pieces])) / w.sum())
+    snr = float(10 * np.log10(np.sum(w * 10 ** (np.array([b.snr_db for b in pieces]) / 10)) / w.sum()))
+    bws = sorted(b.bandwidth_hz for b in pieces)
+    half = 0.5 * bws[len(bws) // 2]
+    features = dict(first.features)
+    features["pieces"] = len(pieces)
+    if splinters:
+        features["splinters"] = splinters
+    return replace(first, sample_end=last.sample_end, t_end_s=last.t_end_s, f_lo_hz=centre - half,
+                   f_hi_hz=centre + half, snr_db=snr, peak_power_db=max(b.peak_power_db for b in pieces),
+                   center_freq_hz=centre, features=features)
+
+
+def stitch(snippets: list) -> IQSnippet | None:
+    """The longest contiguous run of samples the snippets cover (they may overlap)."""
+    snips = sorted((s for s in snippets if s is not None), key=lambda s: s.sample_index0)
+    if not snips:
+        return None
+    runs = [[snips[0]]]
+    for s in snips[1:]:
+        prev_end = max(x.sample_index0 + x.samples.shape[-1] for x in runs[-1])
+        if s.sample_index0 <= prev_end and s.center_freq_hz == runs[-1][0].center_freq_hz:
+            runs[-1].append(s)
+        else:
+            runs.append([s])
+    best = max(runs, key=lambda r: max(x.sample_index0 + x.samples.shape[-1] for x in r) - r[0].sample_index0)
+    start = best[0].sample_index0
+    stop = max(x.sample_index0 + x.samples.shape[-1] for x in best)
+    out = np.empty((best[0].samples.shape[0], stop - start), best[0].samples.dtype)
+    for x in best:
+        out[:, x.sample_index0 - start: x.sample_index0 - start + x.samples.shape[-1]] = x.samples
+    return IQSnippet(out, start, best[0].sample_rate_hz, best[0].center_freq_hz)
+
+
+class Assembler:
+    """Streaming: ``push`` returns the (burst, snippet) pairs that are complete."""
+
+    def __init__(self, holds):
+        self._holds = holds          # callable(burst) -> bool: may this be a piece?
+        self._pending: list[_Pending] = []
+
+    def push(self, burst: Burst, iq) -> list[tuple[Burst, object]]:
+        out = self._flush_before(burst.t_start_s)
+        if not self._holds(burst):
+            out.append((burst, iq))
+            return out
+        for p in self._pending:
+            if joins(burst, p):
+                p.pieces.append(burst)
+                p.snippets.append(iq)
+                return out
+        for p in self._pending:
+            if splinter_of(burst, p):
+                # A piece of the sweep the detector saw narrow (a symbol boundary): part
+                # of the packet, and it bridges the packet to its next full piece.
+                p.splinters += 1
+                p.splinter_end_s = max(p.splinter_end_s, burst.t_end_s)
+                return out
+        self._pending.append(_Pending([burst], [iq]))
+        return out
+
+    def _flush_before(self, t_s: float) -> list:
+        out, keep = [], []
+        for p in self._pending:
+            # Pieces close in order; one that ended well before this start is complete.
+            if t_s - p.end_s > max(4 * MIN_GAP_S, GAP_FRACTION * 4 * p.pieces[-1].duration_s):
+                out.append(self._emit(p))
+            else:
+                keep.append(p)
+        self._pending = keep
+        return out
+
+    def finish(self) -> list:
+        out = [self._emit(p) for p in self._pending]
+        self._pending = []
+        return out
+
+    @staticmethod
+    def _emit(p: _Pending):
+        if len(p.pieces) == 1:
+            return merge(p.pieces, p.splinters), p.snippets[0]
+        return merge(p.pieces, p.splinters), stitch(p.snippets)

@@ -1,0 +1,120 @@
+"""Run confirmation kernels on one burst's samples, once per kernel, on a bounded snippet.
+
+Which kernels run is decided by the signatures a burst is a candidate for: a
+burst that fits no signature needing a kernel costs nothing here.  Each result
+is a plain dict (the kernel's measurements plus ``confirmed``) that the matcher
+turns into per-signature verdicts with :func:`verdict`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..kernels.evidence_droneid import droneid_confirmed, droneid_zc
+from ..kernels.evidence_fmvideo import fm_video_evidence
+from ..kernels.evidence_fsk import fsk_evidence
+from ..kernels.evidence_lora import lora_evidence
+from ..kernels.evidence_ofdm import ofdm_evidence
+from ..model import Burst
+from ..signatures import Signature
+
+# Longest stretch of a burst each kernel looks at (seconds) and at most this many
+# input samples: enough for its statistic, bounded so a long burst costs no more.
+MAX_SPAN_S = {"lora": 0.012, "fsk": 0.002, "ofdm_cp": 0.0015, "droneid_zc": 0.0009, "fm_video": 0.012}
+MAX_SAMPLES = 400_000
+
+
+def burst_samples(burst: Burst, iq, kernel: str) -> np.ndarray | None:
+    """Channel 0 of the snippet restricted to the burst (plus a little margin), bounded."""
+    if iq is None:
+        return None
+    x = iq.samples[0] if iq.samples.ndim == 2 else iq.samples
+    fs = iq.sample_rate_hz
+    margin = int(20e-6 * fs) if kernel == "droneid_zc" else 0
+    a = max(0, burst.sample_start - iq.sample_index0 - margin)
+    b = min(x.shape[0], burst.sample_end - iq.sample_index0 + margin)
+    span = min(int(MAX_SPAN_S[kernel] * fs) + 2 * margin, MAX_SAMPLES)
+    if b - a > span:
+        # LoRa and FSK: the middle of the burst (no ramp); OFDM: its start (preamble, ZC).
+        if kernel in ("lora", "fsk", "fm_video"):
+            a += (b - a - span) // 2
+        b = a + span
+    if b - a < 16:
+        return None
+    return x[a:b]
+
+
+def run_kernel(kernel: str, burst: Burst, iq, candidates: list[Signature]) -> dict | None:
+    x = burst_samples(burst, iq, kernel)
+    if x is None:
+        return None
+    fs = iq.sample_rate_hz
+    offset = burst.center_freq_hz - iq.center_freq_hz
+    if kernel == "lora":
+        bws = set()
+        for s in candidates:
+            bw = s.kernel_params.get("bw_hz")
+            for v in (bw if isinstance(bw, tuple) else (bw,)):
+                if v and 0.6 * v <= burst.bandwidth_hz <= 1.4 * v:
+                    bws.add(float(v))
+        if not bws:
+            return None
+        dur = x.shape[0] / fs
+        # At least 4 half-overlapping windows of 2^SF / BW in the burst.
+        # A LoRa packet holds at least a dozen symbols (8 preamble, 4.25 sync, payload):
+        # the burst's own duration bounds the spreading factor (one step of slack for a
+        # packet measured short).
+        sfs = [sf for sf in range(5, 13) if any((1 << sf) / bw * 2.5 <= dur and
+                                                (1 << sf) / bw <= burst.duration_s / 5.0 for bw in bws)]
+        if not sfs:
+            return None
+        return lora_evidence(x, fs, offset, bandwidths_hz=tuple(sorted(bws)), sfs=sfs)
+    if kernel == "fsk":
+        return fsk_evidence(x, fs, offset, burst.bandwidth_hz)
+    if kernel == "ofdm_cp":
+        n = np.arange(x.shape[0])
+        y = x * np.exp(-2j * np.pi * offset / fs * n)
+        return ofdm_evidence(y, fs, burst.bandwidth_hz)
+    if kernel == "droneid_zc":
+        ev = droneid_zc(x, fs, offset)
+        if ev is not None:
+            ev["confirmed"] = droneid_confirmed(ev)
+        return ev
+    if kernel == "fm_video":
+        return fm_video_evidence(x, fs, offset)
+    raise ValueError(f"unknown kernel {kernel!r}")
+
+
+def _inside(value, rng) -> bool:
+    if value is None:
+        return False
+    if isinstance(rng, tuple):
+        return rng[0] <= value <= rng[1]
+    return abs(value - rng) <= 1e-6 * max(abs(rng), 1.0)
+
+
+def verdict(sig: Signature, ev: dict | None) -> str:
+    """'match', 'mismatch' or 'none' (no evidence: no samples, or a rate too low)."""
+    if ev is None:
+        return "none"
+    p = sig.kernel_params
+    if not ev.get("confirmed"):
+        return "mismatch"
+    if sig.kernel == "lora":
+        sf_ok = _inside(ev["sf"], p.get("sf", (5, 12)))
+        bw = p.get("bw_hz")
+        bw_ok = any(abs(ev["bw_hz"] - b) < 0.05 * b for b in (bw if isinstance(bw, tuple) else (bw,)))
+        dir_ok = p.get("direction", "either") in ("either", ev["direction"])
+        return "match" if sf_ok and bw_ok and dir_ok else "mismatch"
+    if sig.kernel == "fsk":
+        ok = _inside(ev["deviation_hz"], p["deviation_hz"]) and _inside(ev["symbol_rate_hz"], p["symbol_rate_hz"])
+        return "match" if ok else "mismatch"
+    if sig.kernel == "ofdm_cp":
+        lo, hi = p["useful_symbol_s"]
+        # The real DroneID/OcuSync frames correlate best at one whole symbol period
+        # (useful symbol plus CP); accept that lag too.
+        t = ev["useful_symbol_s"]
+        ok = lo <= t <= hi or lo * 1.05 <= t <= hi * 1.12
+        return "match" if ok else "mismatch"
+    if sig.kernel in ("droneid_zc", "fm_video"):
+        return "match"
+    return "none"

@@ -1,0 +1,1 @@
+"""Live operation: band plans, sweeping, status line, evidence clips and recording."""

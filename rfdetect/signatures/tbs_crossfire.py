@@ -1,0 +1,30 @@
+"""TBS Crossfire: 868/915 MHz control link.
+
+RF modes 4 / 50 / 150 Hz are known from the CRSF telemetry enums in flight
+controller code.  The PHY is not confirmed by a source (commonly described as
+FSK at 150 Hz and LoRa at 50 Hz), so bandwidth, burst duration and modulation
+ranges below are wide guesses: provisional.
+"""
+from .base import Signature, band, tol
+
+SIGNATURE = Signature(
+    id="tbs-crossfire",
+    name="TBS Crossfire",
+    drone=True,
+    bands=(band("EU868", 863.275e6, 869.575e6, 13, 0.25e6),
+           band("FCC915", 903.5e6, 926.9e6, 40, 0.25e6)),
+    bandwidth_hz=(50e3, 600e3),
+    burst_s=(0.5e-3, 20e-3),
+    modulation="FSK (150 Hz) or LoRa (50 Hz), unverified",
+    min_bursts=4,
+    interval_s=(1 / 150 * 0.97, 0.25 * 1.03),
+    modes=({"rf_mode": "150Hz", "packet_rate_hz": 150, "modulation": "FSK", "interval_s": tol(1 / 150, 0.03)},
+           {"rf_mode": "50Hz", "packet_rate_hz": 50, "modulation": "LoRa", "interval_s": tol(20e-3, 0.03)},
+           {"rf_mode": "4Hz", "packet_rate_hz": 4, "interval_s": tol(0.25, 0.03)}),
+    sources=("CRSF telemetry RF mode enums (4/50/150 Hz) in flight-controller code (Betaflight, ArduPilot)",),
+    provisional=True,
+    unverified=("bandwidth_hz", "burst_s", "modulation", "band plan"),
+    hopping=True,
+    kernel="fsk",
+    kernel_params={"deviation_hz": (10e3, 300e3), "symbol_rate_hz": (20e3, 400e3)},
+)

@@ -1,0 +1,149 @@
+"""Classifier end to end on generated scenes (detector + tracker + matcher)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import signal
+
+from rfdetect.classify import Classifier, feature_scores, match_burst
+from rfdetect.classify.assembler import merge
+from rfdetect.classify.tracker import estimate_period
+from rfdetect.model import Burst
+from rfdetect.signatures import get
+from test_classify_signals import Scene, droneid_native, lora, run_pipeline
+
+FS, FC = 2.4e6, 868.0e6
+EU868 = np.linspace(863.275e6, 869.575e6, 13)
+
+
+def elrs(scene, t0, interval, sf, snr_db, seed, duration_s, n_symbols=26, hop_every=4):
+    """An ExpressLRS-like hopper: LoRa BW 500 kHz packets every ``interval`` on the EU868
+    plan, hopping every ``hop_every`` packets; only channels inside the window are placed."""
+    seq = np.random.default_rng(seed).permutation(13)
+    t, k = t0, 0
+    while t < duration_s - 0.04:
+        ch = EU868[seq[(k // hop_every) % 13]]
+        if abs(ch - scene.fc) < 0.95e6:
+            scene.place(lora(scene.fs, sf, 500e3, n_symbols, scene.rng), t, ch, snr_db, 500e3)
+        t += interval
+        k += 1
+
+
+def detections(recs):
+    return [r for r in recs if r["type"] == "detection"]
+
+
+def test_expresslrs_hopper_is_named_with_its_mode():
+    sc = Scene(FS, FC, 0.6, np.random.default_rng(1))
+    elrs(sc, 0.0013, 5e-3, 6, 10.0, seed=1, duration_s=0.6)
+    dets = detections(run_pipeline(sc))
+    assert [d["link"] for d in dets] == ["expresslrs-lora"], dets
+    d = dets[0]
+    assert d["drone"] is True and d["confidence"] >= 0.9
+    assert d["mode"]["packet_rate"] == "200Hz" and d["mode"]["sf"] == 6
+    assert d["evidence"]["packet_interval_s"] == pytest.approx(5e-3, rel=0.01)
+    assert d["evidence"]["channels"] >= 2                       # bound across hops
+    assert "lora" in d["evidence"]["matched"] and d["evidence"]["kernel"]["sf"] == 6
+    assert d["t_start_s"] < 0.1                                 # from its first visible packets
+
+
+def test_two_pilots_at_the_same_rate_stay_apart():
+    sc = Scene(FS, FC, 1.0, np.random.default_rng(2))
+    elrs(sc, 0.0013, 5e-3, 6, 10.0, seed=1, duration_s=1.0)
+    elrs(sc, 0.0038, 5e-3, 6, 10.0, seed=2, duration_s=1.0)
+    dets = [d for d in detections(run_pipeline(sc)) if d["drone"]]
+    assert [d["link"] for d in dets] == ["expresslrs-lora"] * 2, dets
+    assert len({d["track_id"] for d in dets}) == 2
+    phases = sorted(round((d["t_start_s"] - 0.0013) % 5e-3 * 1e3, 1) for d in dets)
+    assert phases == pytest.approx([0.0, 2.5], abs=0.3)        # one track per lattice
+
+
+def test_lorawan_next_to_expresslrs_is_not_a_drone():
+    rng = np.random.default_rng(3)
+    sc = Scene(FS, FC, 1.0, rng)
+    elrs(sc, 0.0013, 5e-3, 6, 10.0, seed=1, duration_s=1.0)
+    for t0 in (0.05, 0.35, 0.65):
+        sc.place(lora(FS, 9, 125e3, 20, rng), t0, 868.1e6, 10.0, 125e3)
+    dets = detections(run_pipeline(sc))
+    links = [d["link"] for d in dets]
+    assert links.count("expresslrs-lora") == 1 and "lorawan" in links, links
+    lw = [d for d in dets if d["link"] == "lorawan"][0]
+    assert lw["drone"] is False and lw["evidence"]["kernel"]["sf"] == 9 and lw["evidence"]["kernel"]["bw_hz"] == 125e3
+    assert [d for d in dets if d["drone"]] == [d for d in dets if d["link"] == "expresslrs-lora"]
+
+
+def test_unknown_hopper_is_unknown_fhss_with_null_drone():
+    rng = np.random.default_rng(4)
+    sc = Scene(20e6, 2440e6, 0.3, rng)
+    chans = 2440e6 + np.array([-6, -3, 0, 3, 6]) * 1e6
+    for k, t0 in enumerate(np.arange(0.002, 0.29, 3e-3)):
+        burst = np.repeat(np.exp(1j * np.pi / 2 * rng.integers(0, 4, 100)), 20)      # 1 MBd, 100 us
+        sc.place(burst, t0, chans[(k * 3) % 5], 12.0, 1.5e6)
+    dets = detections(run_pipeline(sc))
+    assert [d["link"] for d in dets] == ["unknown-fhss"], dets
+    d = dets[0]
+    assert d["drone"] is None and d["evidence"]["channels"] == 5
+    assert d["evidence"]["packet_interval_s"] == pytest.approx(3e-3, rel=0.02)
+
+
+def test_synthetic_droneid_burst_named_with_zc():
+    rng = np.random.default_rng(5)
+    fs = 30.72e6
+    sc = Scene(fs, 2440e6, 0.004, rng)
+    burst = signal.resample_poly(droneid_native(rng), 2, 1)                         # 15.36 -> 30.72 MS/s
+    sc.place(burst, 0.001, 2444.5e6 + 23e3, 15.0, 9e6)
+    dets = detections(run_pipeline(sc))
+    assert [d["link"] for d in dets] == ["dji-droneid"], dets
+    assert dets[0]["evidence"]["kernel"]["confirmed"] and dets[0]["evidence"]["kernel"]["zc_lag_diff"] == 2192
+
+
+def test_noise_alone_gives_nothing():
+    dets = detections(run_pipeline(Scene(FS, FC, 0.5, np.random.default_rng(6))))
+    assert dets == []
+
+
+def test_early_reports_then_one_update_per_track():
+    sc = Scene(FS, FC, 0.6, np.random.default_rng(1))
+    elrs(sc, 0.0013, 5e-3, 6, 10.0, seed=1, duration_s=0.6)
+    dets = detections(run_pipeline(sc, early_reports=True))
+    assert [d["evidence"]["report"] for d in dets] == ["first", "update"], dets
+    assert dets[0]["track_id"] == dets[1]["track_id"] and dets[0]["bursts"] < dets[1]["bursts"]
+    assert dets[0]["t_end_s"] < 0.2                       # reported long before the end
+
+
+def _burst(t0, dur, f, bw, snr=10.0):
+    return Burst(int(t0 * FS), int((t0 + dur) * FS), t0, t0 + dur, f - bw / 2, f + bw / 2, snr, -40.0, f)
+
+
+def test_feature_scores_and_match():
+    s = get("expresslrs-lora")
+    good = _burst(0.0, 4.4e-3, 868e6, 500e3)
+    assert match_burst(good, s) == {"band": True, "bandwidth": True, "duration": True}
+    f = feature_scores(good, s)
+    assert f["bandwidth"] == 1.0 and f["duration"] == 1.0
+    assert feature_scores(_burst(0.0, 4.4e-3, 2440e6, 500e3), s) is None        # out of band
+    assert feature_scores(_burst(0.0, 4.4e-3, 868e6, 80e3), s)["bandwidth"] == -1.0
+
+
+def test_period_estimate_tolerates_missing_packets():
+    t = 0.0013 + 5e-3 * np.array([0, 1, 2, 3, 9, 10, 11, 12, 30, 31])
+    period, share = estimate_period(t)
+    assert period == pytest.approx(5e-3, rel=1e-3) and share == 1.0
+    assert estimate_period(np.random.default_rng(0).uniform(0, 1, 20)) is None
+
+
+def test_assembler_merge_keeps_extent():
+    pieces = [_burst(0.01 + 0.001 * k, 0.001, 868e6 + 1e3 * k, 480e3) for k in range(4)]
+    m = merge(pieces, splinters=2)
+    assert m.sample_start == pieces[0].sample_start and m.sample_end == pieces[-1].sample_end
+    assert m.duration_s == pytest.approx(0.004) and m.features["pieces"] == 4 and m.features["splinters"] == 2
+
+
+def test_classifier_without_samples_still_names_by_features():
+    c = Classifier()
+    out = []
+    for k in range(6):
+        out += c.add(_burst(0.001 + 5e-3 * k, 4.4e-3, EU868[6 + (k // 4)], 520e3), None)
+    out += c.finish()
+    assert [d.link for d in out] == ["expresslrs-lora"]
+    assert "lora" not in out[0].evidence["matched"]      # no samples, no kernel claim

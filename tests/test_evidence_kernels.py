@@ -1,0 +1,178 @@
+"""Evidence kernels against slow, obviously correct NumPy twins (seeded inputs, edges)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rfdetect.kernels.evidence_droneid import sliding_energy, zc_cfo_search
+from rfdetect.kernels.evidence_fsk import discriminator, slicer_runs
+from rfdetect.kernels.evidence_lora import chirp_reference, dechirp_par
+from rfdetect.kernels.evidence_ofdm import normalised_autocorr
+
+
+def cnoise(rng, n):
+    return rng.standard_normal(n) + 1j * rng.standard_normal(n)
+
+
+# ---- DroneID: correlation over lags and carrier offsets ----------------------------------
+def twin_zc(x, refs, shifts, n_fft):
+    """Direct: mix by -k bins, correlate with each unit-energy reference at every lag."""
+    L = refs.shape[1]
+    lags = x.shape[0] - L + 1
+    corr = np.zeros((refs.shape[0], len(shifts)))
+    lag = np.zeros((refs.shape[0], len(shifts)), np.int64)
+    n = np.arange(x.shape[0])
+    for s, k in enumerate(shifts):
+        y = x * np.exp(-2j * np.pi * k * n / n_fft)
+        for r in range(refs.shape[0]):
+            vals = []
+            for m in range(lags):
+                seg = y[m:m + L]
+                e = np.vdot(seg, seg).real
+                vals.append(abs(np.vdot(refs[r], seg)) ** 2 / e if e > 0 else 0.0)
+            corr[r, s] = max(vals)
+            lag[r, s] = int(np.argmax(vals))
+    return corr, lag
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_zc_cfo_search_matches_direct_correlation(seed):
+    rng = np.random.default_rng(seed)
+    L, n = 16, 40
+    refs = cnoise(rng, 2 * L).reshape(2, L)
+    refs /= np.linalg.norm(refs, axis=1, keepdims=True)
+    x = cnoise(rng, n)
+    x[7:7 + L] += 20 * refs[0] * np.exp(2j * np.pi * 3 * np.arange(7, 7 + L) / 64)   # 3 bins up
+    n_fft = 64
+    X = np.fft.fft(x, n_fft)
+    R = np.conj(np.fft.fft(refs, n_fft, axis=1))
+    shifts = np.array([-4, 0, 3, 5], np.int64)
+    energy = np.empty(n - L + 1)
+    sliding_energy(x, L, energy)
+    corr = np.empty((2, 4))
+    lag = np.empty((2, 4), np.int64)
+    zc_cfo_search(X, R, shifts, energy, corr, lag)
+    twin_corr, twin_lag = twin_zc(x, refs, shifts, n_fft)
+    np.testing.assert_allclose(corr, twin_corr, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(lag, twin_lag)
+    assert lag[0, 2] == 7 and corr[0, 2] > 0.8     # the planted symbol, at its offset
+
+
+def test_sliding_energy_edges():
+    rng = np.random.default_rng(2)
+    x = cnoise(rng, 10)
+    out = np.empty(7)
+    sliding_energy(x, 4, out)
+    np.testing.assert_allclose(out, [np.sum(np.abs(x[m:m + 4]) ** 2) for m in range(7)], rtol=1e-12)
+    out1 = np.empty(1)
+    sliding_energy(x[:1], 1, out1)
+    assert out1[0] == pytest.approx(abs(x[0]) ** 2)
+
+
+# ---- LoRa: dechirp + FFT peak-to-average -----------------------------------------------
+def twin_dechirp(x, ref, hop, windows):
+    n = ref.shape[0]
+    out = []
+    for w in range(windows):
+        p = np.abs(np.fft.fft(x[w * hop:w * hop + n] * ref)) ** 2
+        out.append(p.max() / p.mean())
+    return np.array(out)
+
+
+@pytest.mark.parametrize("n,hop,direction", [(32, 16, 1), (64, 64, -1), (8, 3, 1)])
+def test_dechirp_par_matches_numpy(n, hop, direction):
+    rng = np.random.default_rng(n)
+    x = cnoise(rng, 5 * n)
+    windows = (x.shape[0] - n) // hop + 1
+    out = np.empty(windows)
+    ref = chirp_reference(n, direction)
+    dechirp_par(x, ref, hop, out)
+    np.testing.assert_allclose(out, twin_dechirp(x, ref, hop, windows), rtol=1e-9)
+
+
+def test_dechirp_of_a_chirp_is_one_tone():
+    n = 128
+    up = np.conj(chirp_reference(n, 1))            # the up-chirp itself
+    out = np.empty(1)
+    dechirp_par(np.roll(up, 0), chirp_reference(n, 1), n, out)
+    assert out[0] == pytest.approx(n, rel=1e-6)    # all energy in one of n bins
+    dechirp_par(up, chirp_reference(n, -1), n, out)
+    assert out[0] < 0.2 * n                        # wrong direction: spread
+
+
+def test_dechirp_zero_input_gives_zero():
+    out = np.empty(2)
+    dechirp_par(np.zeros(32, complex), chirp_reference(16, 1), 16, out)
+    assert (out == 0).all()
+
+
+# ---- FSK: discriminator and hysteresis slicer ---------------------------------------------
+def test_discriminator_matches_numpy():
+    rng = np.random.default_rng(3)
+    x = cnoise(rng, 257)
+    out = np.empty(256)
+    discriminator(x, out)
+    np.testing.assert_allclose(out, np.angle(x[1:] * np.conj(x[:-1])), atol=1e-12)
+    empty = np.empty(0)
+    discriminator(x[:1], empty)      # one sample: no frequency, no failure
+
+
+def twin_runs(d, thr):
+    state, last, runs, first = 0, 0, [], True
+    signs = d >= 0
+    for i, v in enumerate(d):
+        s = 1 if v > thr else -1 if v < -thr else state
+        if s != state:
+            zc = max([j for j in range(1, i + 1) if signs[j] != signs[j - 1]], default=0)
+            if state != 0:
+                if first:
+                    first = False
+                else:
+                    runs.append(zc - last)
+            state, last = s, zc
+    return runs
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6])
+def test_slicer_runs_match_numpy(seed):
+    rng = np.random.default_rng(seed)
+    d = rng.standard_normal(500)
+    out = np.empty(500, np.int64)
+    n = slicer_runs(d, 0.5, out)
+    assert list(out[:n]) == twin_runs(d, 0.5)
+    # Bounded output: never writes past its end.
+    small = np.empty(3, np.int64)
+    assert slicer_runs(d, 0.5, small) == 3
+
+
+def test_slicer_counts_symbol_runs():
+    sym = np.repeat([1, 1, -1, 1, -1, -1, -1, 1, -1, 1], 8).astype(float)
+    out = np.empty(20, np.int64)
+    n = slicer_runs(sym, 0.5, out)
+    assert list(out[:n]) == [8, 8, 24, 8, 8]
+
+
+# ---- OFDM: normalised autocorrelation ------------------------------------------------------
+def test_normalised_autocorr_matches_numpy():
+    rng = np.random.default_rng(7)
+    x = cnoise(rng, 300)
+    out = np.zeros(101)
+    normalised_autocorr(x, 100, out)
+    for lag in (0, 1, 17, 64, 100):
+        a, b = x[:300 - lag], x[lag:]
+        want = abs(np.vdot(b, a)) / np.sqrt(np.vdot(a, a).real * np.vdot(b, b).real)
+        assert out[lag] == pytest.approx(want, rel=1e-9, abs=1e-12)
+    assert out[0] == pytest.approx(1.0)
+
+
+def test_normalised_autocorr_finds_cyclic_prefix():
+    rng = np.random.default_rng(8)
+    parts = []
+    for _ in range(10):
+        s = cnoise(rng, 64)
+        parts += [s[-16:], s]
+    x = np.concatenate(parts)
+    out = np.zeros(120)
+    normalised_autocorr(x, 119, out)
+    assert int(np.argmax(out[8:])) + 8 == 64
+    assert out[64] == pytest.approx(16 / 80, abs=0.05)
