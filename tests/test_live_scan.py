@@ -39,9 +39,12 @@ def test_scan_detects_records_and_keeps_evidence(vdongle_dir, shadow_dir, elrs_c
     env = child_env(vdongle_dir, shadow_dir, iq=elrs_cu8)
     rec = tmp_path / "capture.h5"
     ev = tmp_path / "evidence"
+    handoff = tmp_path / "handoff.jsonl"
     proc, records = _scan(env, "--freq", "868.4M", "--duration", 3.2, "--record", rec, "--record-evidence", ev,
-                          "--status", "on")
+                          "--status", "on", "--handoff", handoff)
     assert proc.returncode == 0, proc.stderr
+    # every record also went to the hand-off sink, with the same ids
+    assert [json.loads(l)["id"] for l in handoff.read_text().splitlines()] == [r["id"] for r in records]
     summary = records[-1]
     assert summary["type"] == "summary"
     live = summary["live"]

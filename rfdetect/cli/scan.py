@@ -15,7 +15,7 @@ from ..live.sweep import SweepPlan, plan_sweep
 from ..live.status import StatusLine
 from ..sources.accounting import LiveConfig, LiveSource, check_rate, chunk_to_block
 from ..units import format_hz, parse_positive, parse_si
-from .common import LineWriter, add_detector_options, detector_config
+from .common import LineWriter, add_detector_options, add_handoff_options, detector_config, open_handoff
 
 _END = object()
 
@@ -123,6 +123,7 @@ def register(sub) -> None:
                    help="live status line on stderr (auto: when stderr is a terminal)")
     p.add_argument("--quiet", action="store_true", help="no plan or summary on stderr")
     add_detector_options(p)
+    add_handoff_options(p)
     p.set_defaults(func=run)
 
 
@@ -137,7 +138,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         _print_plan(plan)
     source = open_live_source(args, rate, plan.steps[0].center_freq_hz)
+    handoff = open_handoff(args)
     writer = LineWriter(args.out)
+    emit = handoff.wrap(writer) if handoff else writer
     recorder = evidence = None
     try:
         if plan.sweeping:
@@ -160,13 +163,15 @@ def run(args: argparse.Namespace) -> int:
             from ..live.evidence import EvidenceRecorder
             evidence = EvidenceRecorder(args.record_evidence, rate, hardware=source.hardware, gain_db=source.gain_db)
         status = StatusLine(enabled={"on": True, "off": False}.get(args.status))
-        summary = run_scan(source, writer, factory, plan=plan, duration_s=args.duration, recorder=recorder,
+        summary = run_scan(source, emit, factory, plan=plan, duration_s=args.duration, recorder=recorder,
                            evidence=evidence, status=status, label=plan.band.name)
     finally:
         source.close()
         if recorder is not None:
             recorder.close()
         writer.close()
+        if handoff:
+            handoff.close()
     if not args.quiet:
         _print_summary(summary)
     return 0
