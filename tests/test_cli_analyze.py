@@ -199,3 +199,14 @@ def test_gaps_become_records_and_shift_time(capsys, tmp_path):
     assert abs(burst["sample_start"] - 150_000) < 128
     assert abs(burst["t_start_s"] - 200_000 / FS) < 128 / FS
     assert recs[-1]["gaps"] == 1 and recs[-1]["samples_lost"] == 50_000
+
+
+def test_workers_option_gives_the_serial_output(capsys, scene_h5, tmp_path):
+    strip = lambda recs: [{k: v for k, v in r.items() if k not in ("wall_s", "throughput_msps", "realtime_factor")}
+                          for r in recs]
+    code, serial, _ = analyze(capsys, scene_h5, "--all-bursts", "--quiet")
+    assert code == 0
+    code, dask, _ = analyze(capsys, scene_h5, "--all-bursts", "--quiet", "--workers", "2")
+    assert code == 0
+    assert strip([r for r in dask if r["type"] != "summary"]) == strip([r for r in serial if r["type"] != "summary"])
+    assert [r["type"] for r in dask].count("burst") == 3

@@ -17,6 +17,7 @@ EXAMPLE = """examples:
   rfdetect analyze recordings/demo_868.h5
   rfdetect analyze capture.cu8 --sample-rate 2.4M --center-freq 868.3M --all-bursts --out found.jsonl
   rfdetect analyze g001_1090M_2000k.cu8          (rate and frequency from rtl_433's file-name convention)
+  rfdetect analyze archive/*.h5 --workers 2 --out all.jsonl      (a local Dask cluster of 2 processes)
 """
 
 
@@ -37,6 +38,8 @@ def register(sub) -> None:
                    "ahead on a second thread (default: 2 when two cores are available)")
     add_detector_options(p)
     add_handoff_options(p)
+    from ..scale import add_arguments as add_scale_arguments
+    add_scale_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -46,6 +49,14 @@ def run(args: argparse.Namespace) -> int:
     handoff = open_handoff(args, sensor=_first_sensor(args.paths, args.format, rate, freq))
     writer = LineWriter(args.out)
     emit = handoff.wrap(writer) if handoff else writer
+    if args.workers or args.scheduler:
+        from ..scale import run_from_args
+        try:
+            return run_from_args(args, args.paths, config, emit)
+        finally:
+            writer.close()
+            if handoff:
+                handoff.close()
     failures = 0
     try:
         for path in args.paths:

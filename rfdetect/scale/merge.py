@@ -1,0 +1,152 @@
+"""Join chunk results into exactly the records a serial run emits.
+
+Workers return the bursts (and gaps) their chunk owns, each keyed by the
+serial block in which it closed and its position among the bursts that block
+closed.  Sorted by that key they are in the serial run's order, so feeding
+them here, in order, to one ``Classifier`` gives the serial tracks,
+detections and summary.  Results may arrive in any order; records are
+emitted as soon as no chunk still missing can hold an earlier one.
+"""
+from __future__ import annotations
+
+import heapq
+from functools import cached_property
+from typing import Callable
+
+import numpy as np
+
+from ..detect import DetectorConfig
+from ..model import RecordingInfo
+from ..pipeline import Pipeline
+from ..records import gap_record
+from ..sources.base import Source
+from .worker import ChunkResult, SnippetRef, kernel_cache
+
+Emit = Callable[[dict], None]
+
+
+class LazySnippet:
+    """An ``IQSnippet`` whose samples are read from the recording only when used."""
+
+    def __init__(self, ref: SnippetRef, open_reader: Callable[[], Source], sample_rate_hz: float):
+        self.sample_index0 = ref.sample_index0
+        self.center_freq_hz = ref.center_freq_hz
+        self.sample_rate_hz = sample_rate_hz
+        self._ref = ref
+        self._open = open_reader
+
+    @cached_property
+    def samples(self) -> np.ndarray:
+        src = self._open()
+        a, n = self._ref.sample_index0, self._ref.num_samples
+        parts = [b.samples for b in src.blocks(max(n, 1), start=a, stop=a + n)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+
+
+class _GivenSnippets:
+    """Stands in for the pipeline's IQ history: hands back the snippet the worker
+    found for the burst being handled, so ``Pipeline._handle`` runs unchanged."""
+
+    def __init__(self):
+        self.current = None
+
+    def snippet(self, start: int, stop: int, max_samples: int | None = None):
+        return self.current
+
+
+class FileMerger:
+    """One file's chunk results in, its serial records out (through ``emit``).
+
+    The records are made by a ``Pipeline`` that is fed bursts instead of
+    blocks, so counts, detections, bearings and the summary are the serial
+    pipeline's own.
+    """
+
+    def __init__(self, info: RecordingInfo, emit: Emit, count: int, first_blocks: list[int], *,
+                 config: DetectorConfig | None = None, all_bursts: bool = False,
+                 open_reader: Callable[[], Source] | None = None, array_path: str | None = None):
+        self.info = info
+        self.count = count
+        self.first_blocks = first_blocks
+        self.pipeline = Pipeline(info, emit, config=config, all_bursts=all_bursts, array_path=array_path)
+        self._given = _GivenSnippets()
+        self.pipeline.history = self._given
+        self._open_reader = open_reader
+        self._reader: Source | None = None
+        self._results: dict[int, ChunkResult] = {}
+        self.kernels: dict = {}           # workers' kernel results, see worker.kernel_cache
+        self._prefix = 0                  # chunks 0.._prefix-1 have been queued
+        self._queue: list = []            # (key, seq, kind, payload)
+        self._seq = 0
+        self.done = False
+
+    @property
+    def complete(self) -> bool:
+        return self._prefix == self.count
+
+    @property
+    def merged_chunks(self) -> int:
+        return self._prefix
+
+    def add(self, result: ChunkResult) -> None:
+        """A chunk's result (a second copy of one, after a re-run, is ignored)."""
+        if result.index in self._results or self.done:
+            return
+        self._results[result.index] = result
+        while self._prefix in self._results:
+            r = self._results[self._prefix]
+            self.pipeline.samples += r.samples
+            self.pipeline.detector.overflows += r.overflows
+            self.kernels.update(r.kernels)
+            for key, sample_index, lost, lost_before in r.gaps:
+                heapq.heappush(self._queue, (key, self._next(), "gap", (sample_index, lost, lost_before)))
+            for key, burst, ref in r.bursts:
+                heapq.heappush(self._queue, (key, self._next(), "burst", (burst, ref)))
+            self._results[self._prefix] = None     # merged: keep the index, drop the data
+            self._prefix += 1
+        bound = self.first_blocks[self._prefix] if self._prefix < self.count else None
+        while self._queue and (bound is None or self._queue[0][0][0] < bound):
+            self._pop()
+
+    def _next(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _pop(self) -> None:
+        _, _, kind, payload = heapq.heappop(self._queue)
+        (self._gap if kind == "gap" else self._burst)(*payload)
+
+    def _gap(self, sample_index: int, lost: int, lost_before: int) -> None:
+        p = self.pipeline
+        p.gaps += 1
+        p.emit(gap_record(sample_index, lost, self.info, lost_before=lost_before))
+        p.samples_lost += lost
+
+    def _burst(self, burst, ref: SnippetRef | None) -> None:
+        iq = None
+        if ref is not None and self._open_reader is not None:
+            iq = LazySnippet(ref, self._reader_source, self.info.sample_rate_hz)
+        self._given.current = iq
+        with kernel_cache(lookup=self.kernels):
+            self.pipeline._handle([burst])
+        self._given.current = None
+
+    def _reader_source(self) -> Source:
+        if self._reader is None:
+            self._reader = self._open_reader()
+        return self._reader
+
+    def finish(self, error: str | None = None) -> dict:
+        """Close the tracks and emit the summary (with ``error`` when a chunk failed:
+        then only the chunks before the failed one have been merged)."""
+        if self.done:
+            raise RuntimeError("finish called twice")
+        self.done = True
+        while self._queue:
+            self._pop()
+        try:
+            with kernel_cache(lookup=self.kernels):
+                return self.pipeline.finish(error=error)
+        finally:
+            if self._reader is not None:
+                self._reader.close()
