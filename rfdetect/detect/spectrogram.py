@@ -1,19 +1,12 @@
 """Spectrogram front-end: picks the FFT back-end and owns its buffers and plans."""
 from __future__ import annotations
 
-import pickle
-from pathlib import Path
-
 import numpy as np
 
 from ..errors import ParameterError
 from ..kernels.spectrogram import frame_count, shifted_power, spectrogram_rocket, window_frames
 
 BACKENDS = ("fftw", "rocket")
-
-
-# FFTW plans measured once are kept beside Numba's cache, so later runs start fast.
-_WISDOM = Path(__file__).resolve().parent.parent / "kernels" / "__pycache__" / "fftw_wisdom.pickle"
 
 
 def make_window(name: str, nfft: int) -> np.ndarray:
@@ -27,23 +20,6 @@ def make_window(name: str, nfft: int) -> np.ndarray:
         return scipy.signal.get_window(name, nfft, fftbins=True).astype(np.float32)
     except ValueError as exc:
         raise ParameterError(str(exc), param="window", value=name) from None
-
-
-def _load_wisdom(pyfftw) -> None:
-    try:
-        pyfftw.import_wisdom(pickle.loads(_WISDOM.read_bytes()))
-    except (OSError, ValueError, pickle.UnpicklingError, EOFError, TypeError):
-        pass
-
-
-def _save_wisdom(pyfftw) -> None:
-    try:
-        _WISDOM.parent.mkdir(exist_ok=True)
-        tmp = _WISDOM.with_suffix(".tmp")
-        tmp.write_bytes(pickle.dumps(pyfftw.export_wisdom()))
-        tmp.replace(_WISDOM)
-    except OSError:
-        pass  # read-only install: plans are measured again next time
 
 
 class Spectrogram:
@@ -71,14 +47,11 @@ class Spectrogram:
             else:
                 self._in = pyfftw.empty_aligned((batch_frames, nfft), np.complex64)
                 self._out = pyfftw.empty_aligned((batch_frames, nfft), np.complex64)
-                _load_wisdom(pyfftw)
-                try:
-                    self._fft = pyfftw.FFTW(self._in, self._out, axes=(1,),
-                                            flags=("FFTW_MEASURE", "FFTW_WISDOM_ONLY"), threads=1)
-                except RuntimeError:  # no plan in the wisdom yet: measure one and keep it
-                    self._fft = pyfftw.FFTW(self._in, self._out, axes=(1,),
-                                            flags=("FFTW_MEASURE",), threads=1)
-                    _save_wisdom(pyfftw)
+                # FFTW_ESTIMATE, not MEASURE: a measured plan depends on timing, and
+                # plans that differ round differently, so reprocessing a recording
+                # would not give the same records every time (ESTIMATE costs 5-10 %).
+                self._fft = pyfftw.FFTW(self._in, self._out, axes=(1,), flags=("FFTW_ESTIMATE",),
+                                        threads=1)
 
     def n_frames(self, n_samples: int) -> int:
         return frame_count(n_samples, self.nfft, self.hop)
