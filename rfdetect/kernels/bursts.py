@@ -230,6 +230,15 @@ def _close(state, active, peak, i, closed, ring, floor, nfft, ring_frames, min_f
     state[S_ACTIVE] = last
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _store_run(runs, run_peak, n, lo, hi, seeded, peak):
+    runs[n, 0] = lo
+    runs[n, 1] = hi
+    runs[n, 2] = seeded
+    run_peak[n] = peak
+    return n + 1
+
+
 @functools.lru_cache(maxsize=None)
 def make_frame_kernel(h: int):
     """Kernel factory: the fused per-frame chain for CFAR cells of 2*h+1 bins."""
@@ -255,9 +264,7 @@ def make_frame_kernel(h: int):
         step_ratio = np.float32(step_ratio_)
         rise = np.float32(rise_)
         status = 0
-        run_lo = np.empty(nfft // 2 + 1, np.int64)
-        run_hi = np.empty(nfft // 2 + 1, np.int64)
-        run_seed = np.empty(nfft // 2 + 1, np.int64)
+        runs = np.empty((nfft // 2 + 1, 3), np.int64)      # lo, hi, seeded
         run_peak = np.empty(nfft // 2 + 1)
         for f in range(n_frames):
             t = state[S_FRAME] + 1
@@ -283,11 +290,7 @@ def make_frame_kernel(h: int):
             for w in range(nfft // 8 if n_hot > 0 else 0):
                 if hot64[w] == 0:
                     if in_run:
-                        run_lo[n_runs] = lo_k
-                        run_hi[n_runs] = 8 * w - 1
-                        run_seed[n_runs] = seeded
-                        run_peak[n_runs] = pk
-                        n_runs += 1
+                        n_runs = _store_run(runs, run_peak, n_runs, lo_k, 8 * w - 1, seeded, pk)
                         in_run = False
                     continue
                 for k in range(8 * w, 8 * w + 8):
@@ -300,18 +303,10 @@ def make_frame_kernel(h: int):
                         seeded |= s[k] > thr_hi * floor[k]
                         pk = max(pk, p[k])
                     elif in_run:
-                        run_lo[n_runs] = lo_k
-                        run_hi[n_runs] = k - 1
-                        run_seed[n_runs] = seeded
-                        run_peak[n_runs] = pk
-                        n_runs += 1
+                        n_runs = _store_run(runs, run_peak, n_runs, lo_k, k - 1, seeded, pk)
                         in_run = False
             if in_run:
-                run_lo[n_runs] = lo_k
-                run_hi[n_runs] = nfft - 1
-                run_seed[n_runs] = seeded
-                run_peak[n_runs] = pk
-                n_runs += 1
+                n_runs = _store_run(runs, run_peak, n_runs, lo_k, nfft - 1, seeded, pk)
             # Engage after most of the band stayed up for step_frames; release
             # only once the raised share is back near its level in plain noise.
             if state[S_RAISED] > step_frames:
@@ -339,9 +334,7 @@ def make_frame_kernel(h: int):
                     floor[k] = fk * rise if hot[k] else fk + alpha * (s[k] - fk)
             # Join each run to the active regions it touches (merging them), or open one.
             for r in range(n_runs):
-                lo_k = run_lo[r]
-                hi_k = run_hi[r]
-                seeded = run_seed[r]
+                lo_k, hi_k, seeded = runs[r, 0], runs[r, 1], runs[r, 2]
                 pk = run_peak[r]
                 target = -1
                 i = 0
