@@ -1,39 +1,46 @@
-"""rfdetect bench: benchmarks that measure the engine (accuracy harness)."""
+"""rfdetect bench: run the benchmark scripts of the repository's bench/ folder."""
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 from ..errors import InputError
 
 EXAMPLE = """examples:
-  rfdetect bench accuracy --trials 20
+  rfdetect bench core                       spectrogram vs SciPy, analyze end to end on 1 and 2 cores, cold start
+  rfdetect bench accuracy --trials 20       detection and naming against SNR, confusion matrix, plots
   rfdetect bench accuracy --trials 3 --snr -10,0,10 --links expresslrs-lora,dji-droneid --out /tmp/acc
+  rfdetect bench latency --seconds 60       live-path latency on the virtual dongle
+(figures and how they were measured: bench/README.md)
 """
 
 BENCH_DIR = Path(__file__).resolve().parents[2] / "bench"
+BENCHMARKS = {
+    "core": "throughput of the core engine",
+    "accuracy": "detection and classification against SNR",
+    "simulate": "simulator speed",
+    "bearing": "direction-finding accuracy against the Cramer-Rao bound",
+    "sinks": "hand-off sinks, records per second",
+    "latency": "live-path detection latency",
+    "scale": "Dask archive throughput",
+}
 
 
 def register(sub) -> None:
-    p = sub.add_parser("bench", help="accuracy benchmark (simulated trials, reliability table)",
-                       description="Run a benchmark script from the repository's bench/ folder.",
+    p = sub.add_parser("bench", help="throughput and accuracy benchmarks",
+                       description="Run one of the benchmark scripts in the repository's bench/ folder: "
+                       + "; ".join(f"{k}: {v}" for k, v in BENCHMARKS.items()) + ".",
                        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("which", choices=["accuracy"], help="which benchmark")
-    p.add_argument("rest", nargs=argparse.REMAINDER,
-                   help="options of the benchmark (see: rfdetect bench accuracy --help)")
+    p.add_argument("which", choices=sorted(BENCHMARKS), help="which benchmark")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="options of that benchmark (NAME --help lists them)")
     p.set_defaults(func=run)
 
 
-def _load(name: str):
-    path = BENCH_DIR / f"bench_{name}.py"
-    if not path.exists():
-        raise InputError(f"benchmark script {path} not found (the bench/ folder ships with the source tree)")
-    spec = importlib.util.spec_from_file_location(f"rfdetect_bench_{name}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def run(args: argparse.Namespace) -> int:
-    return int(_load(args.which).main(args.rest) or 0)
+    path = BENCH_DIR / f"bench_{args.which}.py"
+    if not path.exists():
+        raise InputError("benchmark script not found (the bench/ folder ships with the source tree, "
+                         "not with an installed wheel)", path=path)
+    return subprocess.call([sys.executable, str(path), *args.rest])
