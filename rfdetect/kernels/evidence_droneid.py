@@ -20,6 +20,8 @@ from functools import lru_cache
 import numpy as np
 from numba import njit
 
+from .resample import resample_poly
+
 ZC_RATE_HZ = 15.36e6
 ZC_NFFT = 1024
 ZC_USED = 601
@@ -107,8 +109,7 @@ def to_zc_rate(samples: np.ndarray, sample_rate_hz: float, offset_hz: float) -> 
     fr = Fraction(ZC_RATE_HZ / sample_rate_hz).limit_denominator(2000)
     if fr.numerator == fr.denominator:
         return x
-    from scipy import signal  # imported on first use: it costs a second of start-up
-    return signal.resample_poly(x, fr.numerator, fr.denominator)
+    return resample_poly(x, fr.numerator, fr.denominator)
 
 
 def droneid_zc(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, *,

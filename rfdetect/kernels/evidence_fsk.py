@@ -15,6 +15,8 @@ from functools import lru_cache
 import numpy as np
 from numba import njit
 
+from .resample import firwin_lowpass
+
 
 
 @njit(cache=True)
@@ -62,8 +64,7 @@ def slicer_runs(d, threshold, out_runs):
 
 @lru_cache(maxsize=32)
 def _lowpass(cutoff: float) -> np.ndarray:
-    from scipy import signal  # imported on first use: it costs a second of start-up
-    return signal.firwin(33, cutoff)
+    return firwin_lowpass(33, cutoff)
 
 
 def symbol_period(runs: np.ndarray) -> tuple[float, float]:

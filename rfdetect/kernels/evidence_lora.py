@@ -21,6 +21,8 @@ from functools import lru_cache
 import numpy as np
 from numba import njit
 
+from .resample import firwin_lowpass, resample_poly
+
 EULER_GAMMA = 0.5772156649
 
 
@@ -61,8 +63,7 @@ def noise_par(n: int) -> float:
 @lru_cache(maxsize=64)
 def _taps(up: int, down: int) -> np.ndarray:
     m = max(up, down)
-    from scipy import signal  # imported on first use: it costs a second of start-up
-    return signal.firwin(2 * 8 * m + 1, 1.0 / m, window=("kaiser", 6.0))
+    return firwin_lowpass(2 * 8 * m + 1, 1.0 / m, window=("kaiser", 6.0))
 
 
 def to_rate(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, out_rate_hz: float) -> np.ndarray:
@@ -74,8 +75,7 @@ def to_rate(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, out_ra
     fr = Fraction(out_rate_hz / sample_rate_hz).limit_denominator(1000)
     if fr.numerator == fr.denominator:
         return x
-    from scipy import signal  # imported on first use: it costs a second of start-up
-    return signal.resample_poly(x, fr.numerator, fr.denominator, window=_taps(fr.numerator, fr.denominator))
+    return resample_poly(x, fr.numerator, fr.denominator, window=_taps(fr.numerator, fr.denominator))
 
 
 def band_to_rate(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, out_rate_hz: float) -> np.ndarray:
