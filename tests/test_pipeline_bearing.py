@@ -97,3 +97,40 @@ def test_array_file_with_wrong_channel_count_is_one_clear_error(tmp_path, capsys
     assert main(["analyze", str(path), "--array", str(toml), "--progress", "off"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "three" in err[0] and "5" in err[0], err
+
+
+def sensor_recording(path, sensor: SensorPosition, bearing_deg: float, seed: int):
+    """One emitter's bursts, as a 5-element array at ``sensor`` sees them."""
+    arr = uca(5, 0.35 * C / FC)
+    ems = [Emitter(bearing_deg, -300e3, 200e3, 0.02 + 0.03 * k, 2e-3, 15.0) for k in range(6)]
+    x, _ = synth(arr.positions_m, FS, FC, ems, 480_000, np.random.default_rng(seed))
+    geo = {"name": arr.name, "elements_m": [list(e) for e in arr.elements_m], "heading_deg": 0.0}
+    with HDF5Writer(path, FS, FC, num_channels=5, sensor=sensor, array=geo) as w:
+        w.append(x)
+
+
+def test_two_sensors_give_a_fix_near_the_emitter(tmp_path, capsys):
+    """Sensors 1.37 km apart; the emitter 1.1 km north of their midpoint."""
+    import math
+    target = (52.01, 4.01)
+    paths = []
+    for i, lon in enumerate((4.0, 4.02)):
+        east_m = (target[1] - lon) * 111_320 * math.cos(math.radians(52.0))
+        north_m = (target[0] - 52.0) * 111_195
+        bearing = math.degrees(math.atan2(east_m, north_m)) % 360
+        path = tmp_path / f"sensor{i}.h5"
+        sensor_recording(path, SensorPosition(52.0, lon, 10.0, 0.0), bearing, seed=i)
+        paths.append(str(path))
+    assert main(["analyze", *paths, "--progress", "off", "--quiet"]) == 0
+    recs = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
+    bearings = [r for r in recs if r["type"] == "bearing" and r["usable"]]
+    assert len({(b["sensor"]["lat"], b["sensor"]["lon"]) for b in bearings}) == 2
+    (fix,) = [r for r in recs if r["type"] == "fix"]
+    assert recs[-1] is fix or recs.index(fix) > max(i for i, r in enumerate(recs) if r["type"] == "summary")
+    north_err_m = (fix["lat"] - target[0]) * 111_195
+    east_err_m = (fix["lon"] - target[1]) * 111_320 * math.cos(math.radians(52.0))
+    error_m = math.hypot(north_err_m, east_err_m)
+    print(f"fix error {error_m:.1f} m, ellipse {fix['semi_major_m']} x {fix['semi_minor_m']} m")
+    assert error_m < 60, (fix, error_m)
+    assert 0 < fix["semi_minor_m"] <= fix["semi_major_m"] < 200
+    assert len(fix["sensors"]) == 2

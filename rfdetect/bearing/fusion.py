@@ -207,3 +207,36 @@ def fix_from_records(bearing_records: list[dict], *, link: str | None = None, **
     lk = link if link is not None else (bearing_records[0].get("link", "unknown") if bearing_records else "unknown")
     return fix_record(fix, link=lk, t_start_s=min(starts) if starts else None,
                       t_end_s=max(ends) if ends else None)
+
+
+class FixCollector:
+    """Bearing records seen during a run, fused per link into ``fix`` records at its end.
+
+    For recordings from several sensors (``analyze`` given one file per sensor): each
+    sensor contributes its most precise usable bearing of the link, and a link seen
+    by two or more sensors at different positions gets one fix.
+    """
+
+    def __init__(self):
+        self._best: dict[str, dict[tuple, dict]] = {}
+
+    def add(self, record: dict) -> None:
+        if record.get("type") != "bearing" or not record.get("usable"):
+            return
+        s = record.get("sensor") or {}
+        if s.get("lat") is None or s.get("lon") is None:
+            return
+        where = (s.get("id"), round(s["lat"], 6), round(s["lon"], 6))
+        per_sensor = self._best.setdefault(record.get("link", "unknown"), {})
+        held = per_sensor.get(where)
+        if held is None or record["bearing_sigma_deg"] < held["bearing_sigma_deg"]:
+            per_sensor[where] = record
+
+    def fixes(self) -> list[dict]:
+        out = []
+        for link, per_sensor in sorted(self._best.items()):
+            if len(per_sensor) >= 2:
+                fix = fix_from_records(list(per_sensor.values()), link=link)
+                if fix is not None:
+                    out.append(fix)
+        return out

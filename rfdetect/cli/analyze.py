@@ -58,6 +58,15 @@ def run(args: argparse.Namespace) -> int:
             if handoff:
                 handoff.close()
     failures = 0
+    fixes = None
+    if len(args.paths) > 1:
+        from ..bearing.fusion import FixCollector
+        fixes = FixCollector()
+        local_emit = emit
+
+        def emit(record: dict) -> None:
+            fixes.add(record)
+            local_emit(record)
     try:
         for path in args.paths:
             try:
@@ -68,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
                 continue
             if not args.quiet:
                 _print_summary(summary)
+        # Bearings of one link from several sensors' recordings: triangulated into fixes.
+        for record in fixes.fixes() if fixes else []:
+            emit(record)
     finally:
         writer.close()
         if handoff:
