@@ -42,10 +42,9 @@ class Pipeline:
         self.samples_lost = 0
         self.gaps = 0
         self.bursts = 0
-        self.detections = 0
-        self.drone_detections = 0
+        self._tracks: dict[int, tuple[str, bool | None]] = {}
+        self.detection_records = 0
         self.bearing_records = 0
-        self.links: dict[str, int] = {}
         self._t0 = time.perf_counter()
         self._finished = False
         self.bearings = BearingStage.for_recording(info, array_path)
@@ -78,9 +77,10 @@ class Pipeline:
 
     def _detections(self, detections) -> None:
         for det in detections:
-            self.detections += 1
-            self.drone_detections += det.drone is True
-            self.links[det.link] = self.links.get(det.link, 0) + 1
+            # A live run may report a track when first confirmed and again when it
+            # ends (same track id, the later record supersedes): count emitters once.
+            self._tracks[det.track_id] = (det.link, det.drone)
+            self.detection_records += 1
             self.emit(detection_record(det, self.info))
             if self.bearings:
                 record = self.bearings.for_detection(det)
@@ -96,6 +96,9 @@ class Pipeline:
             self._detections(self.classifier.finish())
 
     def summary(self, error: str | None = None) -> dict:
+        links: dict[str, int] = {}
+        for link, _ in self._tracks.values():
+            links[link] = links.get(link, 0) + 1
         wall_s = time.perf_counter() - self._t0
         signal_s = self.samples / self.info.sample_rate_hz
         record = {
@@ -103,8 +106,9 @@ class Pipeline:
             "samples": self.samples, "signal_s": round(signal_s, 9), "wall_s": round(wall_s, 4),
             "throughput_msps": round(self.samples / wall_s / 1e6, 2) if wall_s > 0 else None,
             "realtime_factor": round(signal_s / wall_s, 1) if wall_s > 0 else None,
-            "bursts": self.bursts, "detections": self.detections,
-            "drone_detections": self.drone_detections, "links": dict(sorted(self.links.items())),
+            "bursts": self.bursts, "detections": len(self._tracks),
+            "drone_detections": sum(drone is True for _, drone in self._tracks.values()),
+            "detection_records": self.detection_records, "links": dict(sorted(links.items())),
             "gaps": self.gaps, "samples_lost": self.samples_lost, "bearings": self.bearing_records,
             "detector": {"fft_size": self.detector.nfft, "hop": self.detector.hop,
                          "overflows": self.detector.overflows},
