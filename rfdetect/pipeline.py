@@ -28,7 +28,7 @@ BEARING_KEEP_S = 30.0  # per-burst bearings kept until their detection is report
 class Pipeline:
     def __init__(self, info: RecordingInfo, emit: Emit, *, config: DetectorConfig | None = None,
                  all_bursts: bool = False, classifier: Classifier | None = None,
-                 array_path: str | None = None):
+                 array_path: str | None = None, heading_log_path: str | None = None):
         self.info = info
         self.emit = emit
         self.all_bursts = all_bursts
@@ -47,7 +47,7 @@ class Pipeline:
         self.bearing_records = 0
         self._t0 = time.perf_counter()
         self._finished = False
-        self.bearings = BearingStage.for_recording(info, array_path)
+        self.bearings = BearingStage.for_recording(info, array_path, heading_log_path)
 
     def feed(self, block: IQBlock) -> None:
         self.feed_framed(block, self.detector.framer.frame(block))
@@ -71,7 +71,7 @@ class Pipeline:
             margin = int(self.detector.nfft)
             iq = self.history.snippet(burst.sample_start - margin, burst.sample_end + margin,
                                       max_samples=int(self.info.sample_rate_hz * HISTORY_S))
-            if self.bearings and iq is not None:
+            if self.bearings:
                 self.bearings.add(burst, iq)
             self._detections(self.classifier.add(burst, iq))
 
@@ -125,58 +125,93 @@ class Pipeline:
 
 
 class BearingStage:
-    """Bearings for multi-channel recordings: one per burst as it closes (while its
-    samples are held), combined per detection over the bursts of that detection."""
+    """Bearings per detection, from the bursts that make it up.
 
-    def __init__(self, info: RecordingInfo, array):
+    With an antenna array (multi-channel recording), each burst gets a
+    burst-gated bearing as it closes, while its samples are held, and a
+    detection's bearing combines them.  With one channel and a heading log
+    (an operator sweeping a directional antenna), a detection's bearing comes
+    from its bursts' power against the antenna's heading at their times.
+    """
+
+    def __init__(self, info: RecordingInfo, array=None, heading_log=None):
         self.info = info
         self.array = array
-        self._per_burst: list[tuple[Burst, dict]] = []
+        self.heading_log = heading_log          # (t_s array, heading_deg array)
+        self._per_burst: list[tuple[Burst, dict | None]] = []
 
     @classmethod
-    def for_recording(cls, info: RecordingInfo, array_path: str | None) -> "BearingStage | None":
+    def for_recording(cls, info: RecordingInfo, array_path: str | None,
+                      heading_log_path: str | None = None) -> "BearingStage | None":
+        if heading_log_path is not None:
+            from .bearing.amplitude import load_heading_log
+            return cls(info, heading_log=load_heading_log(heading_log_path, t0_utc=info.datetime_utc))
         if array_path is None and (info.num_channels < 2 or not info.array):
             return None     # one channel, or no geometry: detections without bearings
         from .bearing import array_for_recording
-        return cls(info, array_for_recording(info, array_path))
+        return cls(info, array=array_for_recording(info, array_path))
 
     def add(self, burst: Burst, iq) -> None:
-        from .bearing import bearing_for_burst
-        record = bearing_for_burst(iq.samples, iq.sample_rate_hz, iq.center_freq_hz, burst, self.array,
-                                   sample_index0=iq.sample_index0)
+        record = None
+        if self.array is not None:
+            if iq is None:
+                return
+            from .bearing import bearing_for_burst
+            record = bearing_for_burst(iq.samples, iq.sample_rate_hz, iq.center_freq_hz, burst, self.array,
+                                       sample_index0=iq.sample_index0)
         self._per_burst.append((burst, record))
-        # Tracks report within seconds of their last burst: older bearings are no longer wanted.
+        # Tracks report within seconds of their last burst: older bursts are no longer wanted.
         horizon_s = burst.t_start_s - BEARING_KEEP_S
         if self._per_burst[0][0].t_end_s < horizon_s:
             self._per_burst = [(b, r) for b, r in self._per_burst if b.t_end_s >= horizon_s]
 
-    def for_detection(self, det) -> dict | None:
-        """The detection's bearing: its bursts' usable bearings combined (inverse variance)."""
-        from .bearing.gated import combine_bearings
+    def _bursts_of(self, det) -> list[tuple[Burst, dict | None]]:
         channels = det.evidence.get("channels_hz") or [det.center_freq_hz]
         half_bw = max(det.bandwidth_hz, 1.0) / 2
-        mine = [(b, r) for b, r in self._per_burst
+        return [(b, r) for b, r in self._per_burst
                 if det.sample_start <= b.sample_start < det.sample_end
                 and any(abs(b.center_freq_hz - c) <= half_bw for c in channels)]
-        usable = [r for _, r in mine if r.get("usable")]
+
+    def for_detection(self, det) -> dict | None:
+        mine = self._bursts_of(det)
         if not mine:
             return None
+        record = self._from_array(mine) if self.array is not None else self._from_heading_log(mine)
+        record.update({"link": det.link, "track_id": det.track_id, "t_start_s": det.t_start_s,
+                       "t_end_s": det.t_end_s})
+        utc = self.info.time_utc(det.t_start_s)
+        if utc:
+            record["time_utc"] = utc
+        return record
+
+    def _from_array(self, mine) -> dict:
+        """The bursts' usable bearings combined (inverse variance, outliers rejected)."""
+        from .bearing.gated import combine_bearings
+        usable = [r for _, r in mine if r.get("usable")]
         combined = combine_bearings([r["bearing_deg"] for r in usable],
                                     [r["bearing_sigma_deg"] for r in usable],
                                     common_sigma_deg=getattr(self.array, "heading_sigma_deg", 0.0) or 0.0)
         record = dict(usable[0] if usable else mine[0][1])
+        record.pop("others", None)
         record.update({
-            "link": det.link, "track_id": det.track_id, "t_start_s": det.t_start_s, "t_end_s": det.t_end_s,
             "bearing_deg": None if combined["bearing_deg"] is None else round(combined["bearing_deg"], 3),
             "bearing_sigma_deg": None if combined["bearing_sigma_deg"] is None
             else round(combined["bearing_sigma_deg"], 3),
             "usable": combined["bearing_deg"] is not None,
             "bursts_used": combined["bursts_used"], "bursts_rejected": combined["bursts_rejected"],
         })
-        record.pop("others", None)
-        utc = self.info.time_utc(det.t_start_s)
-        if utc:
-            record["time_utc"] = utc
+        return record
+
+    def _from_heading_log(self, mine) -> dict:
+        """Amplitude comparison: each burst's peak power against the heading at its middle."""
+        from .bearing.amplitude import amplitude_bearing
+        from .bearing.records import bearing_record, sensor_dict
+        log_t, log_heading = self.heading_log
+        t = [0.5 * (b.t_start_s + b.t_end_s) for b, _ in mine]
+        result = amplitude_bearing(log_t, log_heading, t, [b.peak_power_db for b, _ in mine])
+        s = self.info.sensor
+        record = bearing_record(result, sensor=sensor_dict(s.lat, s.lon, s.alt_m, s.heading_deg))
+        record["bursts_used"] = result.points
         return record
 
 
@@ -228,11 +263,12 @@ def framed_blocks(source: Source, framer: Framer, block_samples: int,
 def analyze_source(source: Source, emit: Emit, *, config: DetectorConfig | None = None,
                    all_bursts: bool = False, block_samples: int = DEFAULT_BLOCK_SAMPLES,
                    progress: Callable[[int], None] | None = None, threads: int | None = None,
-                   array_path: str | None = None) -> dict:
+                   array_path: str | None = None, heading_log_path: str | None = None) -> dict:
     """Run a whole source; on a failure mid-stream, flush what was found, emit the
     summary with the error, and re-raise.  ``threads``: 1 or 2 (default: 2 when
     this process may use two cores)."""
-    pipeline = Pipeline(source.info, emit, config=config, all_bursts=all_bursts, array_path=array_path)
+    pipeline = Pipeline(source.info, emit, config=config, all_bursts=all_bursts, array_path=array_path,
+                        heading_log_path=heading_log_path)
     if threads is None:
         threads = min(2, len(os.sched_getaffinity(0)))
     try:

@@ -31,6 +31,8 @@ def register(sub) -> None:
     p.add_argument("--out", metavar="FILE", help="write records here instead of stdout")
     p.add_argument("--all-bursts", action="store_true", help="also write one record per burst")
     p.add_argument("--array", metavar="FILE.toml", help="antenna array description for multi-channel input")
+    p.add_argument("--heading-log", metavar="FILE.csv", help="single dongle with a directional antenna: "
+                   "CSV of t_s (or time_utc) and heading_deg; each detection gets an amplitude bearing")
     p.add_argument("--progress", choices=["auto", "on", "off"], default="auto",
                    help="progress bar on stderr (auto: when stderr is a terminal)")
     p.add_argument("--quiet", action="store_true", help="no summary on stderr")
@@ -106,7 +108,8 @@ def _analyze_one(path, args, config, rate, freq, writer) -> dict:
         with tqdm(total=total, unit="S", unit_scale=True, desc=source.info.path[-32:], file=sys.stderr,
                   disable=disable, leave=False, dynamic_ncols=True) as bar:
             return analyze_source(source, writer, config=config, all_bursts=args.all_bursts,
-                                  progress=bar.update, threads=args.threads, array_path=args.array)
+                                  progress=bar.update, threads=args.threads, array_path=args.array,
+                                  heading_log_path=args.heading_log)
 
 
 def _print_summary(s: dict) -> None:
