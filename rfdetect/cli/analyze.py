@@ -48,7 +48,9 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     config = detector_config(args)
     rate, freq = rate_and_freq(args)
-    handoff = open_handoff(args, sensor=_first_sensor(args.paths, args.format, rate, freq))
+    # The sinks' status reports carry a position: look for one only when there are sinks.
+    handoff = open_handoff(args, sensor=_first_sensor(args.paths, args.format, rate, freq)) \
+        if args.handoff else None
     writer = LineWriter(args.out)
     emit = handoff.wrap(writer) if handoff else writer
     if args.workers or args.scheduler:
