@@ -11,44 +11,18 @@ import pytest
 from rfdetect.errors import ParameterError
 from rfdetect.sinks import check_url, open_sink, open_sinks
 from rfdetect.sinks.base import Spool, new_ulid
-from test_sinks_support import (ALL, DETECTION, SilentServer, free_port, sample, stream,
-                                wait_until)
+from test_sinks_support import (ALL, DETECTION, LoopbackServer, SilentServer, free_port, sample,
+                                stream, wait_until)
 
 
-class LineServer:
+class LineServer(LoopbackServer):
     """A JSON Lines TCP receiver that can be stopped and restarted on the same port."""
 
     def __init__(self, port: int):
-        self.port = port
         self.records: list[dict] = []
-        self.lifetimes = 0
-        self._threads = []
-        self.start()
+        super().__init__(port)
 
-    def start(self):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", self.port))
-        self.sock.listen(8)
-        self.sock.settimeout(0.05)
-        self.conns = []
-        self.running = True
-        self.lifetimes += 1
-        t = threading.Thread(target=self._accept, daemon=True)
-        t.start()
-        self._threads.append(t)
-
-    def _accept(self):
-        while self.running:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.conns.append(conn)
-            t = threading.Thread(target=self._read, args=(conn,), daemon=True)
-            t.start()
-
-    def _read(self, conn):
+    def serve(self, conn):
         buf = b""
         conn.settimeout(0.05)
         while self.running:
@@ -64,17 +38,6 @@ class LineServer:
             *lines, buf = buf.split(b"\n")
             self.records.extend(json.loads(line) for line in lines if line)
         conn.close()
-
-    def stop(self):
-        self.running = False
-        for c in self.conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            c.close()
-        self.sock.close()
-        time.sleep(0.1)
 
     def ids(self):
         return {r["id"] for r in self.records}

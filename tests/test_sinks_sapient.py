@@ -15,43 +15,25 @@ from sapient_msg.bsi_flex_335_v2_0 import (location_pb2, range_bearing_pb2,  # n
 
 from rfdetect.sinks import open_sink  # noqa: E402
 from test_sinks_support import (BEARING, BURST, DETECTION, DETECTION_NO_SENSOR, FIX,  # noqa: E402
-                                SENSOR, free_port, sample, stream, wait_until)
+                                SENSOR, LoopbackServer, free_port, sample, stream, wait_until)
 
 Reg = registration_pb2.Registration
 Status = status_report_pb2.StatusReport
 
 
-class SapientReceiver:
+class SapientReceiver(LoopbackServer):
     """A fusion-node stand-in: acks registrations (unless told not to), keeps every message."""
 
+    backlog = 4
+
     def __init__(self, port: int, ack: bool = True):
-        self.port = port
         self.ack = ack
         self.messages: list[sapient_message_pb2.SapientMessage] = []
         self.registrations = 0
         self.lock = threading.Lock()
-        self.start()
+        super().__init__(port)
 
-    def start(self):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", self.port))
-        self.sock.listen(4)
-        self.sock.settimeout(0.05)
-        self.running = True
-        self.conns = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while self.running:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.conns.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn):
+    def serve(self, conn):
         conn.settimeout(0.05)
         buf = b""
         registered = False
@@ -89,17 +71,6 @@ class SapientReceiver:
                 with self.lock:
                     self.messages.append(msg)
         conn.close()
-
-    def stop(self):
-        self.running = False
-        for c in self.conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            c.close()
-        self.sock.close()
-        time.sleep(0.1)
 
     def of(self, kind):
         with self.lock:

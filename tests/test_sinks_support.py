@@ -123,3 +123,47 @@ class SilentServer:
         for c in self.conns:
             c.close()
         self.sock.close()
+
+
+class LoopbackServer:
+    """A TCP receiver on 127.0.0.1 that can be stopped and restarted on the same port:
+    ``serve(conn)`` runs in a thread per connection while ``self.running``."""
+
+    backlog = 8
+
+    def __init__(self, port: int):
+        self.port = port
+        self.start()
+
+    def start(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", self.port))
+        self.sock.listen(self.backlog)
+        self.sock.settimeout(0.05)
+        self.conns = []
+        self.running = True
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while self.running:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.conns.append(conn)
+            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+
+    def serve(self, conn):
+        raise NotImplementedError
+
+    def stop(self):
+        self.running = False
+        for c in self.conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            c.close()
+        self.sock.close()
+        time.sleep(0.1)

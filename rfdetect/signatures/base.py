@@ -108,3 +108,17 @@ def band(name: str, first_hz: float, last_hz: float, channels: int | None = None
     if raster_hz is None and channels and channels > 1:
         raster_hz = (last_hz - first_hz) / (channels - 1)
     return Band(name, first_hz - half_width_hz, last_hz + half_width_hz, channels, raster_hz)
+
+
+# ExpressLRS 900 MHz FHSS domains (src/lib/FHSS/FHSS.cpp): first and last channel
+# centre and channel count, each widened by half a 500 kHz channel.  Shared by the
+# LoRa and GFSK modes, which hop over the same plans.
+EXPRESSLRS_900_BANDS = {
+    "FCC915": band("FCC915", 903.5e6, 926.9e6, 40, 0.25e6),
+    "EU868": band("EU868", 863.275e6, 869.575e6, 13, 0.25e6),
+    "AU915": band("AU915", 915.5e6, 926.9e6, 20, 0.25e6),
+    "IN866": band("IN866", 865.375e6, 866.95e6, 4, 0.25e6),
+    "EU433": band("EU433", 433.1e6, 434.45e6, 3, 0.25e6),
+    "US433": band("US433", 433.25e6, 438.0e6, 8, 0.25e6),
+    "US433W": band("US433W", 423.5e6, 438.0e6, 20, 0.25e6),
+}

@@ -7,22 +7,13 @@ discriminator reports the median |f|, which Gaussian shaping (BT 0.5) at h = 0.6
 pulls to 0.7-0.8 of the peak deviation); occupied bandwidth about Carson's
 2 x (100 + 150) kHz, 250-800 kHz as measured.
 """
-from .base import Signature, band, tol
-
-_HALF = 0.25e6
+from .base import EXPRESSLRS_900_BANDS, Signature, tol
 
 SIGNATURE = Signature(
     id="expresslrs-fsk",
     name="ExpressLRS 900 (GFSK, LR1121)",
     drone=True,
-    bands=(
-        band("FCC915", 903.5e6, 926.9e6, 40, _HALF),
-        band("EU868", 863.275e6, 869.575e6, 13, _HALF),
-        band("AU915", 915.5e6, 926.9e6, 20, _HALF),
-        band("IN866", 865.375e6, 866.95e6, 4, _HALF),
-        band("EU433", 433.1e6, 434.45e6, 3, _HALF),
-        band("US433W", 423.5e6, 438.0e6, 20, _HALF),
-    ),
+    bands=tuple(b for name, b in EXPRESSLRS_900_BANDS.items() if name != "US433"),
     bandwidth_hz=(250e3, 800e3),
     burst_s=tol(0.658e-3, 0.12),
     modulation="GFSK 300 kb/s, deviation 100 kHz",

@@ -7,9 +7,7 @@ on the packet interval (crystal and our timing), 380-620 kHz occupied bandwidth.
 Hop every 4 packets (every 2 at 25 Hz), channels spread over the whole domain
 (``src/lib/FHSS/FHSS.cpp``).
 """
-from .base import Signature, band, tol
-
-_HALF = 0.25e6    # half a 500 kHz channel
+from .base import EXPRESSLRS_900_BANDS, Signature, tol
 
 # packet rate -> (packet interval s, time on air s, spreading factor, hop every N packets)
 _RATES = {
@@ -24,15 +22,7 @@ SIGNATURE = Signature(
     id="expresslrs-lora",
     name="ExpressLRS 900 (LoRa)",
     drone=True,
-    bands=(
-        band("FCC915", 903.5e6, 926.9e6, 40, _HALF),
-        band("EU868", 863.275e6, 869.575e6, 13, _HALF),
-        band("AU915", 915.5e6, 926.9e6, 20, _HALF),
-        band("IN866", 865.375e6, 866.95e6, 4, _HALF),
-        band("EU433", 433.1e6, 434.45e6, 3, _HALF),
-        band("US433", 433.25e6, 438.0e6, 8, _HALF),
-        band("US433W", 423.5e6, 438.0e6, 20, _HALF),
-    ),
+    bands=tuple(EXPRESSLRS_900_BANDS.values()),
     bandwidth_hz=(380e3, 620e3),
     burst_s=(3.216e-3 * 0.92, 29.95e-3 * 1.08),
     modulation="LoRa CSS, BW 500 kHz, SF5-SF9, up-chirps",
