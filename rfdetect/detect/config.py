@@ -25,6 +25,13 @@ class DetectorConfig:
     floor_step_release_margin: float = 0.05   # until the raised share is within this of plain noise's
     noise_init_s: float = 0.02         # the floor starts as the median of this much signal
     noise_init_min_frames: int = 32
+    # Integrated test beside the per-cell one, for bursts near 0 dB in-band SNR:
+    # power averaged over integrate_frames frames (odd; 1 turns it off) and
+    # 2*integrate_half_bins+1 bins.  Thresholds set from its distribution in noise.
+    integrate_frames: int = 1
+    integrate_half_bins: int = 4
+    integrated_threshold_db: float = 2.0
+    integrated_seed_threshold_db: float = 4.3
     max_gap_frames: int = 1            # frames without energy that still join a region
     min_frames: int = 1
     min_cells: int = 4
@@ -38,6 +45,13 @@ class DetectorConfig:
             raise ParameterError("must be a power of two >= 16", param="fft_size", value=self.fft_size)
         if not 0 < self.hop_fraction <= 1:
             raise ParameterError("must be in (0, 1]", param="hop_fraction", value=self.hop_fraction)
+        if self.integrate_frames < 1 or self.integrate_frames % 2 == 0:
+            raise ParameterError("must be an odd number >= 1", param="integrate_frames",
+                                 value=self.integrate_frames)
+        if self.integrated_seed_threshold_db < self.integrated_threshold_db:
+            raise ParameterError("must be >= integrated_threshold_db",
+                                 param="integrated_seed_threshold_db",
+                                 value=self.integrated_seed_threshold_db)
         if self.seed_threshold_db < self.threshold_db:
             raise ParameterError("must be >= threshold_db", param="seed_threshold_db",
                                  value=self.seed_threshold_db)

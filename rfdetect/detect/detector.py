@@ -95,21 +95,34 @@ class BurstDetector:
         self.hop = max(1, int(round(self.nfft * config.hop_fraction)))
         self.framer = Framer(self.nfft, self.hop, config, center_freq_hz, sample_index0)
         frame_s = self.hop / self.sample_rate_hz
-        self._alpha = 1.0 - math.exp(-frame_s / config.floor_tau_s)
-        self._alpha_step = 1.0 - math.exp(-frame_s / config.floor_step_tau_s)
-        self._step_frames = int(config.floor_step_hold_s / frame_s)
-        self._step_ratio = 10 ** (config.floor_step_db / 10)
-        self._release_fraction = 0.0
-        self._rise = 10 ** (config.floor_rise_db_per_s * frame_s / 10.0)
         self._thr_lo = 10 ** (config.threshold_db / 10.0)
-        self._thr_hi = 10 ** (config.seed_threshold_db / 10.0)
+        self._step_ratio = 10 ** (config.floor_step_db / 10)
         self._init_frames = max(config.noise_init_min_frames,
                                 int(config.noise_init_s / frame_s))
-        self._kernel = K.make_frame_kernel(config.smooth_half_bins)
+        lag = config.integrate_frames // 2
+        self._kernel = K.make_frame_kernel(config.smooth_half_bins, lag,
+                                           config.integrate_half_bins if lag else 0)
         self._state = np.zeros(K.S_COLS, np.int64)
         self._state[K.S_FRAME] = -1
+        self._state[K.S_PROC] = -1
         self._floor = np.zeros(self.nfft, np.float32)
         self._ring = np.zeros((config.ring_frames, self.nfft), np.float32)
+        self._srows = np.zeros((2 * lag + 1, self.nfft), np.float32)
+        self._irows = np.zeros((2 * lag + 1, self.nfft), np.float32)
+        self._fparams = np.zeros(K.F_COLS)
+        self._iparams = np.zeros(K.I_COLS, np.int64)
+        self._iparams[[K.I_MAX_GAP, K.I_MIN_FRAMES, K.I_MIN_CELLS, K.I_FREQ_TOL]] = (
+            config.max_gap_frames, config.min_frames, config.min_cells, config.freq_tol_bins)
+        f = self._fparams
+        f[K.F_THR_LO], f[K.F_THR_HI] = self._thr_lo, 10 ** (config.seed_threshold_db / 10.0)
+        f[K.F_ITHR_LO] = 10 ** (config.integrated_threshold_db / 10.0)
+        f[K.F_ITHR_HI] = 10 ** (config.integrated_seed_threshold_db / 10.0)
+        f[K.F_ALPHA] = 1.0 - math.exp(-frame_s / config.floor_tau_s)
+        f[K.F_ALPHA_STEP] = 1.0 - math.exp(-frame_s / config.floor_step_tau_s)
+        f[K.F_STEP_RATIO] = self._step_ratio
+        f[K.F_STEP_FRACTION] = config.floor_step_fraction
+        f[K.F_RISE] = 10 ** (config.floor_rise_db_per_s * frame_s / 10.0)
+        self._iparams[K.I_STEP_FRAMES] = int(config.floor_step_hold_s / frame_s)
         self._active = np.zeros((config.max_active, K.A_COLS), np.int64)
         self._peak = np.zeros(config.max_active)
         self._closed = np.zeros((config.max_active, K.O_COLS))
@@ -123,6 +136,7 @@ class BurstDetector:
         self._origin = sample_index                  # absolute sample of the segment's frame 0
         self._seg_first_frame = int(self._state[K.S_FRAME]) + 1
         self._state[K.S_SEG0] = self._seg_first_frame
+        self._state[K.S_PROC] = self._seg_first_frame - 1
         if reset_floor:
             self._floor_ready = False
             self._pending: list[np.ndarray] = []
@@ -157,6 +171,11 @@ class BurstDetector:
         out: list[Burst] = []
         if not self._floor_ready and self._pending_frames:
             out += self._init_floor_and_run()
+        if self._floor_ready:
+            # Decide the frames still waiting for the integrated test's later frames.
+            self.overflows += self._kernel(self._ring[:0], self._state, self._floor, self._ring,
+                                           self._srows, self._irows, self._active, self._peak,
+                                           self._closed, self._fparams, self._iparams, True)
         K.close_all(self._state, self._active, self._peak, self._closed, self._ring,
                     self._floor, self.config.min_frames, self.config.min_cells)
         out += self._collect()
@@ -187,7 +206,7 @@ class BurstDetector:
         self._floor[:] = np.where(quiet.any(axis=0), (smoothed * quiet).sum(axis=0) / counts, median)
         # Share of bins "raised" in plain noise: the step rule releases near it.
         raised = (smoothed > self._step_ratio * self._floor).mean()
-        self._release_fraction = float(raised) + self.config.floor_step_release_margin
+        self._fparams[K.F_RELEASE_FRACTION] = float(raised) + self.config.floor_step_release_margin
         self._floor_ready = True
         return self._run(frames)
 
@@ -196,13 +215,9 @@ class BurstDetector:
         out: list[Burst] = []
         for f0 in range(0, power.shape[0], c.batch_frames):
             chunk = power[f0: f0 + c.batch_frames]
-            status = self._kernel(chunk, self._state, self._floor, self._ring, self._active,
-                                      self._peak, self._closed, self._thr_lo,
-                                      self._thr_hi, self._alpha, self._alpha_step,
-                                      self._step_ratio, c.floor_step_fraction,
-                                      self._release_fraction, self._step_frames, self._rise,
-                                      c.max_gap_frames,
-                                      c.min_frames, c.min_cells, c.freq_tol_bins)
+            status = self._kernel(chunk, self._state, self._floor, self._ring, self._srows,
+                                  self._irows, self._active, self._peak, self._closed,
+                                  self._fparams, self._iparams, False)
             self.overflows += status
             self.frames_processed += chunk.shape[0]
             out += self._collect()

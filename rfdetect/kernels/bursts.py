@@ -40,12 +40,19 @@ A_COLS = 11
 (O_T0, O_T1, O_LO, O_HI, O_START, O_END, O_SNR, O_PEAK, O_FLO, O_FHI, O_CENTROID,
  O_CELLS, O_REFINED) = range(13)
 O_COLS = 13
-# Scalar state (int64): current frame, first frame still in the ring for this
-# segment, active regions, closed regions waiting to be collected, consecutive
-# frames in which most of the band sat above its floor, and (once that engaged
-# the step rule) how long the band has mostly been back near plain noise.
-S_FRAME, S_SEG0, S_ACTIVE, S_CLOSED, S_RAISED, S_SETTLED = range(6)
-S_COLS = 6
+# Scalar state (int64): newest frame, first frame of the segment, active
+# regions, closed regions waiting to be collected, consecutive frames in which
+# most of the band sat above its floor, (once that engaged the step rule) how
+# long the band has mostly been back near plain noise, and the last frame
+# decided (the integrated test decides a frame some frames after it arrives).
+S_FRAME, S_SEG0, S_ACTIVE, S_CLOSED, S_RAISED, S_SETTLED, S_PROC = range(7)
+S_COLS = 7
+# Kernel parameters, as float64 and int64 arrays (linear thresholds over the floor).
+(F_THR_LO, F_THR_HI, F_ALPHA, F_ALPHA_STEP, F_STEP_RATIO, F_STEP_FRACTION,
+ F_RELEASE_FRACTION, F_RISE, F_ITHR_LO, F_ITHR_HI) = range(10)
+F_COLS = 10
+I_STEP_FRAMES, I_MAX_GAP, I_MIN_FRAMES, I_MIN_CELLS, I_FREQ_TOL = range(5)
+I_COLS = 5
 
 
 @njit(cache=True, nogil=True)
@@ -121,8 +128,8 @@ def _close(state, active, peak, i, closed, ring, floor, nfft, ring_frames, min_f
     if keep:
         lo = active[i, A_LO]
         hi = active[i, A_HI]
-        now = state[S_FRAME]
-        first = max(state[S_SEG0], now - ring_frames + 1)
+        now = state[S_PROC]
+        first = max(state[S_SEG0], state[S_FRAME] - ring_frames + 1)
         row = closed[state[S_CLOSED]]
         row[O_T0] = t0
         row[O_T1] = t1
@@ -240,198 +247,255 @@ def _store_run(runs, run_peak, n, lo, hi, seeded, peak):
 
 
 @functools.lru_cache(maxsize=None)
-def make_frame_kernel(h: int):
-    """Kernel factory: the fused per-frame chain for CFAR cells of 2*h+1 bins."""
+def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
+    """Kernel factory: the fused per-frame chain for CFAR cells of 2*h+1 bins.
+
+    With ``lag`` > 0 a second, integrated test runs beside the per-cell one: the
+    power averaged over ``2*ih+1`` bins and the ``2*lag+1`` frames centred on the
+    frame (so frame ``t`` is decided once frame ``t+lag`` has arrived).  Averaging
+    about a hundred cells lets bursts near 0 dB in-band SNR, whose single cells
+    rarely clear the per-cell thresholds, form whole regions; a cell is hot when
+    either test passes.  ``lag`` = 0 is the per-cell test alone.
+    """
+    window = 2 * lag + 1
 
     @njit(cache=True, nogil=True, fastmath=True)
-    def process_frames(power, state, floor, ring, active, peak, closed, thr_lo_db_lin,
-                       thr_hi_db_lin, alpha_, alpha_step_, step_ratio_, step_fraction,
-                       release_fraction, step_frames, rise_, max_gap, min_frames, min_cells,
-                       freq_tol):
-        """Run frames ``power`` (frames, nfft) through floor, CFAR and region tracking.
-
-        Returns 0, or 1 when a table was full (regions dropped: the caller counts it).
-        """
-        n_frames, nfft = power.shape
+    def decide_frame(u, state, floor, ring, srows, irows, active, peak, closed, fparams, iparams,
+                     hot, runs, run_peak, fbox, isum):
+        """Floor, CFAR and region tracking of frame ``u`` (its smoothed rows are in
+        ``srows``/``irows``, its power in ``ring``).  Returns 1 if a table was full."""
+        nfft = floor.size
         ring_frames = ring.shape[0]
-        s = np.empty(nfft, np.float32)
-        hot = np.zeros(nfft, np.bool_)
         hot64 = hot.view(np.uint64)     # nfft is a power of two >= 16
-        thr_lo = np.float32(thr_lo_db_lin)
-        thr_hi = np.float32(thr_hi_db_lin)
-        alpha = np.float32(alpha_)
-        alpha_step = np.float32(alpha_step_)
-        step_ratio = np.float32(step_ratio_)
-        rise = np.float32(rise_)
+        thr_lo = np.float32(fparams[F_THR_LO])
+        thr_hi = np.float32(fparams[F_THR_HI])
+        alpha = np.float32(fparams[F_ALPHA])
+        alpha_step = np.float32(fparams[F_ALPHA_STEP])
+        step_ratio = np.float32(fparams[F_STEP_RATIO])
+        rise = np.float32(fparams[F_RISE])
+        step_frames, max_gap, min_frames, min_cells, freq_tol = (
+            iparams[I_STEP_FRAMES], iparams[I_MAX_GAP], iparams[I_MIN_FRAMES],
+            iparams[I_MIN_CELLS], iparams[I_FREQ_TOL])
         status = 0
+        t = u
+        state[S_PROC] = t
+        p = ring[t % ring_frames]
+        s = srows[t % window]
+        n_hot = 0
+        n_raised = 0
+        for k in range(nfft):
+            m = s[k] > thr_lo * floor[k]
+            hot[k] = m
+            n_hot += m
+            n_raised += s[k] > step_ratio * floor[k]
+        ithr_lo = np.float32(fparams[F_ITHR_LO])
+        ithr_hi = np.float32(fparams[F_ITHR_HI])
+        scale = np.float32(1.0)
+        if lag > 0:
+            # Mean over the frames of the window that exist in this segment,
+            # against the floor averaged over the same bins.
+            a = max(t - lag, state[S_SEG0])
+            b = min(t + lag, state[S_FRAME])
+            isum[:] = 0.0
+            for tau in range(a, b + 1):
+                row = irows[tau % window]
+                for k in range(nfft):
+                    isum[k] += row[k]
+            smooth_into(floor, fbox, ih)
+            scale = np.float32(b - a + 1)
+            # The outer ih bins average fewer cells (noisier): per-cell test only.
+            for k in range(ih, nfft - ih):
+                if not hot[k] and isum[k] > ithr_lo * scale * fbox[k]:
+                    hot[k] = True
+                    n_hot += 1
+        # Runs of hot cells, with their peak and whether they hold a seed
+        # (a cell above the high threshold).  Hot cells are sparse in noise:
+        # skip eight empty bins at a time.
+        n_runs = 0
+        in_run = False
+        seeded = 0
+        pk = np.float32(0.0)
+        lo_k = 0
+        for w in range(nfft // 8 if n_hot > 0 else 0):
+            if hot64[w] == 0:
+                if in_run:
+                    n_runs = _store_run(runs, run_peak, n_runs, lo_k, 8 * w - 1, seeded, pk)
+                    in_run = False
+                continue
+            for k in range(8 * w, 8 * w + 8):
+                if hot[k]:
+                    if not in_run:
+                        in_run = True
+                        lo_k = k
+                        seeded = 0
+                        pk = np.float32(0.0)
+                    seeded |= s[k] > thr_hi * floor[k]
+                    if lag > 0 and ih <= k < nfft - ih:
+                        seeded |= isum[k] > ithr_hi * scale * fbox[k]
+                    pk = max(pk, p[k])
+                elif in_run:
+                    n_runs = _store_run(runs, run_peak, n_runs, lo_k, k - 1, seeded, pk)
+                    in_run = False
+        if in_run:
+            n_runs = _store_run(runs, run_peak, n_runs, lo_k, nfft - 1, seeded, pk)
+        # Engage after most of the band stayed up for step_frames; release
+        # only once the raised share is back near its level in plain noise.
+        if state[S_RAISED] > step_frames:
+            # A random walk up while mostly settled: robust to single frames.
+            if n_raised < fparams[F_RELEASE_FRACTION] * nfft:
+                state[S_SETTLED] += 1
+                if state[S_SETTLED] > step_frames:
+                    state[S_RAISED] = 0
+                    state[S_SETTLED] = 0
+            elif state[S_SETTLED] > 0:
+                state[S_SETTLED] -= 1
+        elif fparams[F_STEP_FRACTION] * nfft < n_raised:
+            state[S_RAISED] += 1
+        else:
+            state[S_RAISED] = 0
+        if state[S_RAISED] > step_frames:
+            # Most of the band stayed up: a gain or floor step, not a burst (a
+            # burst over a fifth of the band raises under 40 % of the bins, and
+            # strong short bursts that fill the band do not last).
+            for k in range(nfft):
+                floor[k] += alpha_step * (s[k] - floor[k])
+        else:
+            for k in range(nfft):
+                fk = floor[k]
+                floor[k] = fk * rise if hot[k] else fk + alpha * (s[k] - fk)
+        # Join each run to the active regions it touches (merging them), or open one.
+        for r in range(n_runs):
+            lo_k, hi_k, seeded = runs[r, 0], runs[r, 1], runs[r, 2]
+            pk = run_peak[r]
+            target = -1
+            i = 0
+            while i < state[S_ACTIVE]:
+                if (active[i, A_PLO] - freq_tol <= hi_k and lo_k <= active[i, A_PHI] + freq_tol):
+                    if target < 0:
+                        target = i
+                        i += 1
+                    else:
+                        # Merge region i into target, then drop i.
+                        active[target, A_START] = min(active[target, A_START], active[i, A_START])
+                        active[target, A_LO] = min(active[target, A_LO], active[i, A_LO])
+                        active[target, A_HI] = max(active[target, A_HI], active[i, A_HI])
+                        active[target, A_SEED] |= active[i, A_SEED]
+                        active[target, A_CELLS] += active[i, A_CELLS]
+                        if active[i, A_SEEN] == t:
+                            if active[target, A_SEEN] == t:
+                                active[target, A_NLO] = min(active[target, A_NLO], active[i, A_NLO])
+                                active[target, A_NHI] = max(active[target, A_NHI], active[i, A_NHI])
+                            else:
+                                active[target, A_NLO] = active[i, A_NLO]
+                                active[target, A_NHI] = active[i, A_NHI]
+                                active[target, A_SEEN] = t
+                        active[target, A_PLO] = min(active[target, A_PLO], active[i, A_PLO])
+                        active[target, A_PHI] = max(active[target, A_PHI], active[i, A_PHI])
+                        peak[target] = max(peak[target], peak[i])
+                        last = state[S_ACTIVE] - 1
+                        if target == last:
+                            target = i
+                        for c in range(A_COLS):
+                            active[i, c] = active[last, c]
+                        peak[i] = peak[last]
+                        state[S_ACTIVE] = last
+                else:
+                    i += 1
+            if target < 0:
+                # A chirp wrapping from one edge of its band to the other (LoRa):
+                # a sweeping region last seen at one edge of the band it has
+                # covered, and a narrow run right after it at the other edge.
+                for i in range(state[S_ACTIVE]):
+                    a = active[i]
+                    width = a[A_PHI] - a[A_PLO] + 1
+                    if not (a[A_LAST] >= t - 1 and a[A_HI] - a[A_LO] + 1 >= 3 * width
+                            and hi_k - lo_k + 1 <= 2 * width + 2
+                            and a[A_LO] - freq_tol <= lo_k and hi_k <= a[A_HI] + freq_tol):
+                        continue
+                    up = a[A_PHI] >= a[A_HI] - width and lo_k <= a[A_LO] + width
+                    down = a[A_PLO] <= a[A_LO] + width and hi_k >= a[A_HI] - width
+                    if up or down:
+                        target = i
+                        break
+            if target < 0:
+                if not seeded:
+                    # Only a seed opens a region; weaker runs only extend one.
+                    continue
+                if state[S_ACTIVE] >= active.shape[0]:
+                    status = 1
+                    continue
+                target = state[S_ACTIVE]
+                state[S_ACTIVE] += 1
+                active[target, A_START] = t
+                active[target, A_LO] = lo_k
+                active[target, A_HI] = hi_k
+                active[target, A_PLO] = lo_k
+                active[target, A_PHI] = hi_k
+                active[target, A_SEEN] = -1
+                active[target, A_SEED] = 0
+                active[target, A_CELLS] = 0
+                peak[target] = 0.0
+            a = active[target]
+            a[A_LAST] = t
+            a[A_LO] = min(a[A_LO], lo_k)
+            a[A_HI] = max(a[A_HI], hi_k)
+            if a[A_SEEN] == t:
+                a[A_NLO] = min(a[A_NLO], lo_k)
+                a[A_NHI] = max(a[A_NHI], hi_k)
+            else:
+                a[A_NLO] = lo_k
+                a[A_NHI] = hi_k
+                a[A_SEEN] = t
+            a[A_SEED] |= seeded
+            a[A_CELLS] += hi_k - lo_k + 1
+            if pk > peak[target]:
+                peak[target] = pk
+        # Regions seen this frame carry this frame's extent forward; stale ones close.
+        i = 0
+        while i < state[S_ACTIVE]:
+            if active[i, A_SEEN] == t:
+                active[i, A_PLO] = active[i, A_NLO]
+                active[i, A_PHI] = active[i, A_NHI]
+            if active[i, A_LAST] < t - max_gap:
+                if state[S_CLOSED] >= closed.shape[0]:
+                    status = 1
+                _close(state, active, peak, i, closed, ring, floor, nfft, ring_frames,
+                       min_frames, min_cells)
+            else:
+                i += 1
+        return status
+
+    @njit(cache=True, nogil=True, fastmath=True)
+    def process_frames(power, state, floor, ring, srows, irows, active, peak, closed, fparams,
+                       iparams, flush):
+        """Run frames ``power`` (frames, nfft) through floor, CFAR and region tracking;
+        with ``flush``, also decide the frames still waiting for later ones (end of
+        a segment).  Returns 0, or 1 when a table was full (regions dropped: the
+        caller counts it)."""
+        n_frames, nfft = power.shape[0], floor.size
+        ring_frames = ring.shape[0]
+        hot = np.zeros(nfft, np.bool_)
         runs = np.empty((nfft // 2 + 1, 3), np.int64)      # lo, hi, seeded
         run_peak = np.empty(nfft // 2 + 1)
+        fbox = np.empty(nfft, np.float32)
+        isum = np.empty(nfft, np.float32)
+        status = 0
         for f in range(n_frames):
             t = state[S_FRAME] + 1
             state[S_FRAME] = t
             p = power[f]
             ring[t % ring_frames, :] = p
-            smooth_into(p, s, h)
-            n_hot = 0
-            n_raised = 0
-            for k in range(nfft):
-                m = s[k] > thr_lo * floor[k]
-                hot[k] = m
-                n_hot += m
-                n_raised += s[k] > step_ratio * floor[k]
-            # Runs of hot cells, with their peak and whether they hold a seed
-            # (a cell above the high threshold).  Hot cells are sparse in noise:
-            # skip eight empty bins at a time.
-            n_runs = 0
-            in_run = False
-            seeded = 0
-            pk = np.float32(0.0)
-            lo_k = 0
-            for w in range(nfft // 8 if n_hot > 0 else 0):
-                if hot64[w] == 0:
-                    if in_run:
-                        n_runs = _store_run(runs, run_peak, n_runs, lo_k, 8 * w - 1, seeded, pk)
-                        in_run = False
-                    continue
-                for k in range(8 * w, 8 * w + 8):
-                    if hot[k]:
-                        if not in_run:
-                            in_run = True
-                            lo_k = k
-                            seeded = 0
-                            pk = np.float32(0.0)
-                        seeded |= s[k] > thr_hi * floor[k]
-                        pk = max(pk, p[k])
-                    elif in_run:
-                        n_runs = _store_run(runs, run_peak, n_runs, lo_k, k - 1, seeded, pk)
-                        in_run = False
-            if in_run:
-                n_runs = _store_run(runs, run_peak, n_runs, lo_k, nfft - 1, seeded, pk)
-            # Engage after most of the band stayed up for step_frames; release
-            # only once the raised share is back near its level in plain noise.
-            if state[S_RAISED] > step_frames:
-                # A random walk up while mostly settled: robust to single frames.
-                if n_raised < release_fraction * nfft:
-                    state[S_SETTLED] += 1
-                    if state[S_SETTLED] > step_frames:
-                        state[S_RAISED] = 0
-                        state[S_SETTLED] = 0
-                elif state[S_SETTLED] > 0:
-                    state[S_SETTLED] -= 1
-            elif step_fraction * nfft < n_raised:
-                state[S_RAISED] += 1
-            else:
-                state[S_RAISED] = 0
-            if state[S_RAISED] > step_frames:
-                # Most of the band stayed up: a gain or floor step, not a burst (a
-                # burst over a fifth of the band raises under 40 % of the bins, and
-                # strong short bursts that fill the band do not last).
-                for k in range(nfft):
-                    floor[k] += alpha_step * (s[k] - floor[k])
-            else:
-                for k in range(nfft):
-                    fk = floor[k]
-                    floor[k] = fk * rise if hot[k] else fk + alpha * (s[k] - fk)
-            # Join each run to the active regions it touches (merging them), or open one.
-            for r in range(n_runs):
-                lo_k, hi_k, seeded = runs[r, 0], runs[r, 1], runs[r, 2]
-                pk = run_peak[r]
-                target = -1
-                i = 0
-                while i < state[S_ACTIVE]:
-                    if (active[i, A_PLO] - freq_tol <= hi_k and lo_k <= active[i, A_PHI] + freq_tol):
-                        if target < 0:
-                            target = i
-                            i += 1
-                        else:
-                            # Merge region i into target, then drop i.
-                            active[target, A_START] = min(active[target, A_START], active[i, A_START])
-                            active[target, A_LO] = min(active[target, A_LO], active[i, A_LO])
-                            active[target, A_HI] = max(active[target, A_HI], active[i, A_HI])
-                            active[target, A_SEED] |= active[i, A_SEED]
-                            active[target, A_CELLS] += active[i, A_CELLS]
-                            if active[i, A_SEEN] == t:
-                                if active[target, A_SEEN] == t:
-                                    active[target, A_NLO] = min(active[target, A_NLO], active[i, A_NLO])
-                                    active[target, A_NHI] = max(active[target, A_NHI], active[i, A_NHI])
-                                else:
-                                    active[target, A_NLO] = active[i, A_NLO]
-                                    active[target, A_NHI] = active[i, A_NHI]
-                                    active[target, A_SEEN] = t
-                            active[target, A_PLO] = min(active[target, A_PLO], active[i, A_PLO])
-                            active[target, A_PHI] = max(active[target, A_PHI], active[i, A_PHI])
-                            peak[target] = max(peak[target], peak[i])
-                            last = state[S_ACTIVE] - 1
-                            if target == last:
-                                target = i
-                            for c in range(A_COLS):
-                                active[i, c] = active[last, c]
-                            peak[i] = peak[last]
-                            state[S_ACTIVE] = last
-                    else:
-                        i += 1
-                if target < 0:
-                    # A chirp wrapping from one edge of its band to the other (LoRa):
-                    # a sweeping region last seen at one edge of the band it has
-                    # covered, and a narrow run right after it at the other edge.
-                    for i in range(state[S_ACTIVE]):
-                        a = active[i]
-                        width = a[A_PHI] - a[A_PLO] + 1
-                        if not (a[A_LAST] >= t - 1 and a[A_HI] - a[A_LO] + 1 >= 3 * width
-                                and hi_k - lo_k + 1 <= 2 * width + 2
-                                and a[A_LO] - freq_tol <= lo_k and hi_k <= a[A_HI] + freq_tol):
-                            continue
-                        up = a[A_PHI] >= a[A_HI] - width and lo_k <= a[A_LO] + width
-                        down = a[A_PLO] <= a[A_LO] + width and hi_k >= a[A_HI] - width
-                        if up or down:
-                            target = i
-                            break
-                if target < 0:
-                    if not seeded:
-                        # Only a seed opens a region; weaker runs only extend one.
-                        continue
-                    if state[S_ACTIVE] >= active.shape[0]:
-                        status = 1
-                        continue
-                    target = state[S_ACTIVE]
-                    state[S_ACTIVE] += 1
-                    active[target, A_START] = t
-                    active[target, A_LO] = lo_k
-                    active[target, A_HI] = hi_k
-                    active[target, A_PLO] = lo_k
-                    active[target, A_PHI] = hi_k
-                    active[target, A_SEEN] = -1
-                    active[target, A_SEED] = 0
-                    active[target, A_CELLS] = 0
-                    peak[target] = 0.0
-                a = active[target]
-                a[A_LAST] = t
-                a[A_LO] = min(a[A_LO], lo_k)
-                a[A_HI] = max(a[A_HI], hi_k)
-                if a[A_SEEN] == t:
-                    a[A_NLO] = min(a[A_NLO], lo_k)
-                    a[A_NHI] = max(a[A_NHI], hi_k)
-                else:
-                    a[A_NLO] = lo_k
-                    a[A_NHI] = hi_k
-                    a[A_SEEN] = t
-                a[A_SEED] |= seeded
-                a[A_CELLS] += hi_k - lo_k + 1
-                if pk > peak[target]:
-                    peak[target] = pk
-            # Regions seen this frame carry this frame's extent forward; stale ones close.
-            i = 0
-            while i < state[S_ACTIVE]:
-                if active[i, A_SEEN] == t:
-                    active[i, A_PLO] = active[i, A_NLO]
-                    active[i, A_PHI] = active[i, A_NHI]
-                if active[i, A_LAST] < t - max_gap:
-                    if state[S_CLOSED] >= closed.shape[0]:
-                        status = 1
-                    _close(state, active, peak, i, closed, ring, floor, nfft, ring_frames,
-                           min_frames, min_cells)
-                else:
-                    i += 1
+            smooth_into(p, srows[t % window], h)
+            if lag > 0:
+                smooth_into(srows[t % window], irows[t % window], ih)
+            if t - lag >= state[S_SEG0]:
+                status |= decide_frame(t - lag, state, floor, ring, srows, irows, active, peak,
+                                       closed, fparams, iparams, hot, runs, run_peak, fbox, isum)
+        if flush:
+            while state[S_PROC] < state[S_FRAME]:
+                status |= decide_frame(state[S_PROC] + 1, state, floor, ring, srows, irows, active,
+                                       peak, closed, fparams, iparams, hot, runs, run_peak, fbox,
+                                       isum)
         return status
 
     return process_frames
