@@ -111,19 +111,19 @@ def run_kernel(power, floor, thr_lo, thr_hi, h, batch, max_gap=0, min_cells=1):
     state[K.S_FRAME] = state[K.S_PROC] = -1
     floor = floor.astype(np.float32).copy()
     ring = np.zeros((1024, bins), np.float32)
-    rows = np.zeros((1, bins), np.float32)
+    rows = np.zeros((3, 1, bins), np.float32)
     active = np.zeros((256, K.A_COLS), np.int64)
-    peak = np.zeros(256)
+    peak = np.zeros((256, 2))
     closed = np.zeros((256, K.O_COLS))
     fparams = np.zeros(K.F_COLS)
-    fparams[[K.F_THR_LO, K.F_THR_HI, K.F_STEP_RATIO, K.F_STEP_FRACTION, K.F_RISE]] = (
-        thr_lo, thr_hi, 1e9, 1.0, 1.0)
+    fparams[[K.F_THR_LO, K.F_THR_HI, K.F_STEP_RATIO, K.F_STEP_FRACTION, K.F_RISE, K.F_LEVEL_RATIO]] = (
+        thr_lo, thr_hi, 1e9, 1.0, 1.0, 1e9)
     iparams = np.zeros(K.I_COLS, np.int64)
     iparams[[K.I_STEP_FRAMES, K.I_MAX_GAP, K.I_MIN_FRAMES, K.I_MIN_CELLS, K.I_FREQ_TOL]] = (
         10**9, max_gap, 1, min_cells, 1)
     kernel = K.make_frame_kernel(h)
     for f0 in range(0, frames, batch):
-        assert kernel(power[f0:f0 + batch], state, floor, ring, rows, rows, active, peak, closed,
+        assert kernel(power[f0:f0 + batch], state, floor, ring, rows, active, peak, closed,
                       fparams, iparams, False) == 0
     K.close_all(state, active, peak, closed, ring, floor, 1, min_cells)
     return closed[: state[K.S_CLOSED]]

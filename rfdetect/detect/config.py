@@ -25,13 +25,17 @@ class DetectorConfig:
     floor_step_release_margin: float = 0.05   # until the raised share is within this of plain noise's
     noise_init_s: float = 0.02         # the floor starts as the median of this much signal
     noise_init_min_frames: int = 32
-    # Integrated test beside the per-cell one, for bursts near 0 dB in-band SNR:
-    # power averaged over integrate_frames frames (odd; 1 turns it off) and
-    # 2*integrate_half_bins+1 bins.  Thresholds set from its distribution in noise.
+    # Integrated test beside the per-cell one, for bursts near 0 dB in-band SNR
+    # (``--integrate``): power averaged over 2*integrate_half_bins+1 bins and three
+    # sub-windows of integrate_frames/3 frames, the least of the three; 1 is off.
+    # Thresholds set from its distribution in noise (README.md, "Detector").  With
+    # it, a run joins a region only within join_level_db of the region's strongest
+    # run, so that a weak long signal does not chain the bursts crossing it.
     integrate_frames: int = 1
     integrate_half_bins: int = 4
-    integrated_threshold_db: float = 2.0
-    integrated_seed_threshold_db: float = 4.3
+    integrated_threshold_db: float = 1.5
+    integrated_seed_threshold_db: float = 3.0
+    join_level_db: float = 10.0
     max_gap_frames: int = 1            # frames without energy that still join a region
     min_frames: int = 1
     min_cells: int = 4
@@ -45,8 +49,8 @@ class DetectorConfig:
             raise ParameterError("must be a power of two >= 16", param="fft_size", value=self.fft_size)
         if not 0 < self.hop_fraction <= 1:
             raise ParameterError("must be in (0, 1]", param="hop_fraction", value=self.hop_fraction)
-        if self.integrate_frames < 1 or self.integrate_frames % 2 == 0:
-            raise ParameterError("must be an odd number >= 1", param="integrate_frames",
+        if self.integrate_frames != 1 and (self.integrate_frames % 3 or self.integrate_frames % 2 == 0):
+            raise ParameterError("must be 1 (off) or 3 times an odd number", param="integrate_frames",
                                  value=self.integrate_frames)
         if self.integrated_seed_threshold_db < self.integrated_threshold_db:
             raise ParameterError("must be >= integrated_threshold_db",

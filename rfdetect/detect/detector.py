@@ -107,8 +107,7 @@ class BurstDetector:
         self._state[K.S_PROC] = -1
         self._floor = np.zeros(self.nfft, np.float32)
         self._ring = np.zeros((config.ring_frames, self.nfft), np.float32)
-        self._srows = np.zeros((2 * lag + 1, self.nfft), np.float32)
-        self._irows = np.zeros((2 * lag + 1, self.nfft), np.float32)
+        self._rows = np.zeros((3, 2 * lag + 1, self.nfft), np.float32)
         self._fparams = np.zeros(K.F_COLS)
         self._iparams = np.zeros(K.I_COLS, np.int64)
         self._iparams[[K.I_MAX_GAP, K.I_MIN_FRAMES, K.I_MIN_CELLS, K.I_FREQ_TOL]] = (
@@ -122,9 +121,10 @@ class BurstDetector:
         f[K.F_STEP_RATIO] = self._step_ratio
         f[K.F_STEP_FRACTION] = config.floor_step_fraction
         f[K.F_RISE] = 10 ** (config.floor_rise_db_per_s * frame_s / 10.0)
+        f[K.F_LEVEL_RATIO] = 10 ** (config.join_level_db / 10.0) if lag else np.inf
         self._iparams[K.I_STEP_FRAMES] = int(config.floor_step_hold_s / frame_s)
         self._active = np.zeros((config.max_active, K.A_COLS), np.int64)
-        self._peak = np.zeros(config.max_active)
+        self._peak = np.zeros((config.max_active, 2))     # peak power, strongest run's level
         self._closed = np.zeros((config.max_active, K.O_COLS))
         self.overflows = 0
         self.frames_processed = 0
@@ -174,7 +174,7 @@ class BurstDetector:
         if self._floor_ready:
             # Decide the frames still waiting for the integrated test's later frames.
             self.overflows += self._kernel(self._ring[:0], self._state, self._floor, self._ring,
-                                           self._srows, self._irows, self._active, self._peak,
+                                           self._rows, self._active, self._peak,
                                            self._closed, self._fparams, self._iparams, True)
         K.close_all(self._state, self._active, self._peak, self._closed, self._ring,
                     self._floor, self.config.min_frames, self.config.min_cells)
@@ -215,8 +215,8 @@ class BurstDetector:
         out: list[Burst] = []
         for f0 in range(0, power.shape[0], c.batch_frames):
             chunk = power[f0: f0 + c.batch_frames]
-            status = self._kernel(chunk, self._state, self._floor, self._ring, self._srows,
-                                  self._irows, self._active, self._peak, self._closed,
+            status = self._kernel(chunk, self._state, self._floor, self._ring, self._rows,
+                                  self._active, self._peak, self._closed,
                                   self._fparams, self._iparams, False)
             self.overflows += status
             self.frames_processed += chunk.shape[0]

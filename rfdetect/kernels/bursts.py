@@ -49,8 +49,8 @@ S_FRAME, S_SEG0, S_ACTIVE, S_CLOSED, S_RAISED, S_SETTLED, S_PROC = range(7)
 S_COLS = 7
 # Kernel parameters, as float64 and int64 arrays (linear thresholds over the floor).
 (F_THR_LO, F_THR_HI, F_ALPHA, F_ALPHA_STEP, F_STEP_RATIO, F_STEP_FRACTION,
- F_RELEASE_FRACTION, F_RISE, F_ITHR_LO, F_ITHR_HI) = range(10)
-F_COLS = 10
+ F_RELEASE_FRACTION, F_RISE, F_ITHR_LO, F_ITHR_HI, F_LEVEL_RATIO) = range(11)
+F_COLS = 11
 I_STEP_FRAMES, I_MAX_GAP, I_MIN_FRAMES, I_MIN_CELLS, I_FREQ_TOL = range(5)
 I_COLS = 5
 
@@ -135,7 +135,7 @@ def _close(state, active, peak, i, closed, ring, floor, nfft, ring_frames, min_f
         row[O_T1] = t1
         row[O_LO] = lo
         row[O_HI] = hi
-        row[O_PEAK] = peak[i]
+        row[O_PEAK] = peak[i, 0]
         row[O_CELLS] = active[i, A_CELLS]
         # Band edges: where the burst's mean excess spectrum falls EDGE_DB below
         # its in-band level (the mean of the upper half of the region's bins),
@@ -238,32 +238,50 @@ def _close(state, active, peak, i, closed, ring, floor, nfft, ring_frames, min_f
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _store_run(runs, run_peak, n, lo, hi, seeded, peak):
+def _store_run(runs, run_peak, n, lo, hi, seeded, peak, level):
     runs[n, 0] = lo
     runs[n, 1] = hi
     runs[n, 2] = seeded
-    run_peak[n] = peak
+    run_peak[n, 0] = peak
+    run_peak[n, 1] = level
     return n + 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _compatible(active, peak, i, level, t, ratio):
+    """May a run at mean cell ``level`` (over the floor) join region i?  Not when it
+    differs by more than ``ratio`` from the region's strongest run (a strong burst
+    crossing a weak long signal stays a burst of its own, and the weak signal
+    goes on as itself), except while the region is young (the rising edge of a
+    burst is weaker than what follows)."""
+    if t - active[i, A_START] < 3:
+        return True
+    return peak[i, 1] < ratio * level and level < ratio * peak[i, 1]
 
 
 @functools.lru_cache(maxsize=None)
 def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
     """Kernel factory: the fused per-frame chain for CFAR cells of 2*h+1 bins.
 
-    With ``lag`` > 0 a second, integrated test runs beside the per-cell one: the
-    power averaged over ``2*ih+1`` bins and the ``2*lag+1`` frames centred on the
-    frame (so frame ``t`` is decided once frame ``t+lag`` has arrived).  Averaging
-    about a hundred cells lets bursts near 0 dB in-band SNR, whose single cells
-    rarely clear the per-cell thresholds, form whole regions; a cell is hot when
-    either test passes.  ``lag`` = 0 is the per-cell test alone.
+    With ``lag`` > 0 an integrated test runs beside the per-cell one, so that
+    bursts near 0 dB in-band SNR, whose single cells rarely clear the per-cell
+    thresholds, form whole regions.  Its statistic for frame ``u`` is the power
+    averaged over ``2*ih+1`` bins and over each of three consecutive
+    sub-windows of ``sub = (2*lag+1) // 3`` frames centred on ``u``, and then
+    the least of the three: a mean over hundreds of cells, which does not
+    spread a burst in time (the frames past a burst's end see a quiet
+    sub-window), so gaps between packets stay gaps.  Frame ``u`` is decided once
+    frame ``u+lag`` has arrived; a cell is hot when either test passes.
+    ``lag`` = 0 is the per-cell test alone.
     """
     window = 2 * lag + 1
+    sub = window // 3
 
     @njit(cache=True, nogil=True, fastmath=True)
-    def decide_frame(u, state, floor, ring, srows, irows, active, peak, closed, fparams, iparams,
+    def decide_frame(u, state, floor, ring, rows, active, peak, closed, fparams, iparams,
                      hot, runs, run_peak, fbox, isum):
-        """Floor, CFAR and region tracking of frame ``u`` (its smoothed rows are in
-        ``srows``/``irows``, its power in ``ring``).  Returns 1 if a table was full."""
+        """Floor, CFAR and region tracking of frame ``u`` (its power is in ``ring``,
+        its smoothed rows in ``rows``).  Returns 1 if a table was full."""
         nfft = floor.size
         ring_frames = ring.shape[0]
         hot64 = hot.view(np.uint64)     # nfft is a power of two >= 16
@@ -273,6 +291,7 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
         alpha_step = np.float32(fparams[F_ALPHA_STEP])
         step_ratio = np.float32(fparams[F_STEP_RATIO])
         rise = np.float32(fparams[F_RISE])
+        level_ratio = fparams[F_LEVEL_RATIO]
         step_frames, max_gap, min_frames, min_cells, freq_tol = (
             iparams[I_STEP_FRAMES], iparams[I_MAX_GAP], iparams[I_MIN_FRAMES],
             iparams[I_MIN_CELLS], iparams[I_FREQ_TOL])
@@ -280,7 +299,7 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
         t = u
         state[S_PROC] = t
         p = ring[t % ring_frames]
-        s = srows[t % window]
+        s = rows[0, t % window]
         n_hot = 0
         n_raised = 0
         for k in range(nfft):
@@ -290,19 +309,20 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
             n_raised += s[k] > step_ratio * floor[k]
         ithr_lo = np.float32(fparams[F_ITHR_LO])
         ithr_hi = np.float32(fparams[F_ITHR_HI])
-        scale = np.float32(1.0)
-        if lag > 0:
-            # Mean over the frames of the window that exist in this segment,
-            # against the floor averaged over the same bins.
-            a = max(t - lag, state[S_SEG0])
-            b = min(t + lag, state[S_FRAME])
-            isum[:] = 0.0
-            for tau in range(a, b + 1):
-                row = irows[tau % window]
+        scale = np.float32(sub)
+        integrated = False
+        if lag > 0 and t - lag >= state[S_SEG0] and t + lag <= state[S_FRAME]:
+            # The least of the three sub-window sums (near a segment's ends, where
+            # one is missing, the per-cell test decides alone), against the floor
+            # averaged over the same bins.
+            integrated = True
+            isum[:] = rows[2, (t - lag + sub - 1) % window]
+            for j in range(1, 3):
+                row = rows[2, (t - lag + sub - 1 + j * sub) % window]
                 for k in range(nfft):
-                    isum[k] += row[k]
+                    isum[k] = min(isum[k], row[k])
+        if integrated:
             smooth_into(floor, fbox, ih)
-            scale = np.float32(b - a + 1)
             # The outer ih bins average fewer cells (noisier): per-cell test only.
             for k in range(ih, nfft - ih):
                 if not hot[k] and isum[k] > ithr_lo * scale * fbox[k]:
@@ -315,11 +335,12 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
         in_run = False
         seeded = 0
         pk = np.float32(0.0)
+        lv = 0.0
         lo_k = 0
         for w in range(nfft // 8 if n_hot > 0 else 0):
             if hot64[w] == 0:
                 if in_run:
-                    n_runs = _store_run(runs, run_peak, n_runs, lo_k, 8 * w - 1, seeded, pk)
+                    n_runs = _store_run(runs, run_peak, n_runs, lo_k, 8 * w - 1, seeded, pk, lv)
                     in_run = False
                 continue
             for k in range(8 * w, 8 * w + 8):
@@ -329,15 +350,17 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
                         lo_k = k
                         seeded = 0
                         pk = np.float32(0.0)
+                        lv = 0.0
                     seeded |= s[k] > thr_hi * floor[k]
-                    if lag > 0 and ih <= k < nfft - ih:
+                    lv += s[k] / floor[k]
+                    if integrated and ih <= k < nfft - ih:
                         seeded |= isum[k] > ithr_hi * scale * fbox[k]
                     pk = max(pk, p[k])
                 elif in_run:
-                    n_runs = _store_run(runs, run_peak, n_runs, lo_k, k - 1, seeded, pk)
+                    n_runs = _store_run(runs, run_peak, n_runs, lo_k, k - 1, seeded, pk, lv)
                     in_run = False
         if in_run:
-            n_runs = _store_run(runs, run_peak, n_runs, lo_k, nfft - 1, seeded, pk)
+            n_runs = _store_run(runs, run_peak, n_runs, lo_k, nfft - 1, seeded, pk, lv)
         # Engage after most of the band stayed up for step_frames; release
         # only once the raised share is back near its level in plain noise.
         if state[S_RAISED] > step_frames:
@@ -366,11 +389,12 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
         # Join each run to the active regions it touches (merging them), or open one.
         for r in range(n_runs):
             lo_k, hi_k, seeded = runs[r, 0], runs[r, 1], runs[r, 2]
-            pk = run_peak[r]
+            pk, lv = run_peak[r, 0], run_peak[r, 1] / (hi_k - lo_k + 1)
             target = -1
             i = 0
             while i < state[S_ACTIVE]:
-                if (active[i, A_PLO] - freq_tol <= hi_k and lo_k <= active[i, A_PHI] + freq_tol):
+                if (active[i, A_PLO] - freq_tol <= hi_k and lo_k <= active[i, A_PHI] + freq_tol
+                        and _compatible(active, peak, i, lv, t, level_ratio)):
                     if target < 0:
                         target = i
                         i += 1
@@ -391,7 +415,8 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
                                 active[target, A_SEEN] = t
                         active[target, A_PLO] = min(active[target, A_PLO], active[i, A_PLO])
                         active[target, A_PHI] = max(active[target, A_PHI], active[i, A_PHI])
-                        peak[target] = max(peak[target], peak[i])
+                        peak[target, 0] = max(peak[target, 0], peak[i, 0])
+                        peak[target, 1] = max(peak[target, 1], peak[i, 1])
                         last = state[S_ACTIVE] - 1
                         if target == last:
                             target = i
@@ -410,7 +435,8 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
                     width = a[A_PHI] - a[A_PLO] + 1
                     if not (a[A_LAST] >= t - 1 and a[A_HI] - a[A_LO] + 1 >= 3 * width
                             and hi_k - lo_k + 1 <= 2 * width + 2
-                            and a[A_LO] - freq_tol <= lo_k and hi_k <= a[A_HI] + freq_tol):
+                            and a[A_LO] - freq_tol <= lo_k and hi_k <= a[A_HI] + freq_tol
+                            and _compatible(active, peak, i, lv, t, level_ratio)):
                         continue
                     up = a[A_PHI] >= a[A_HI] - width and lo_k <= a[A_LO] + width
                     down = a[A_PLO] <= a[A_LO] + width and hi_k >= a[A_HI] - width
@@ -434,7 +460,8 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
                 active[target, A_SEEN] = -1
                 active[target, A_SEED] = 0
                 active[target, A_CELLS] = 0
-                peak[target] = 0.0
+                peak[target, 0] = 0.0
+                peak[target, 1] = 0.0
             a = active[target]
             a[A_LAST] = t
             a[A_LO] = min(a[A_LO], lo_k)
@@ -448,8 +475,10 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
                 a[A_SEEN] = t
             a[A_SEED] |= seeded
             a[A_CELLS] += hi_k - lo_k + 1
-            if pk > peak[target]:
-                peak[target] = pk
+            if pk > peak[target, 0]:
+                peak[target, 0] = pk
+            if lv > peak[target, 1]:
+                peak[target, 1] = lv
         # Regions seen this frame carry this frame's extent forward; stale ones close.
         i = 0
         while i < state[S_ACTIVE]:
@@ -466,17 +495,18 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
         return status
 
     @njit(cache=True, nogil=True, fastmath=True)
-    def process_frames(power, state, floor, ring, srows, irows, active, peak, closed, fparams,
-                       iparams, flush):
+    def process_frames(power, state, floor, ring, rows, active, peak, closed, fparams, iparams,
+                       flush):
         """Run frames ``power`` (frames, nfft) through floor, CFAR and region tracking;
         with ``flush``, also decide the frames still waiting for later ones (end of
-        a segment).  Returns 0, or 1 when a table was full (regions dropped: the
-        caller counts it)."""
+        a segment).  ``rows`` (3, 2*lag+1, nfft) keeps the last frames' smoothed
+        power, bin-averaged power and sub-window sums.  Returns 0, or 1 when a table
+        was full (regions dropped: the caller counts it)."""
         n_frames, nfft = power.shape[0], floor.size
         ring_frames = ring.shape[0]
         hot = np.zeros(nfft, np.bool_)
         runs = np.empty((nfft // 2 + 1, 3), np.int64)      # lo, hi, seeded
-        run_peak = np.empty(nfft // 2 + 1)
+        run_peak = np.empty((nfft // 2 + 1, 2))            # peak, summed level
         fbox = np.empty(nfft, np.float32)
         isum = np.empty(nfft, np.float32)
         status = 0
@@ -485,17 +515,22 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
             state[S_FRAME] = t
             p = power[f]
             ring[t % ring_frames, :] = p
-            smooth_into(p, srows[t % window], h)
+            smooth_into(p, rows[0, t % window], h)
             if lag > 0:
-                smooth_into(srows[t % window], irows[t % window], ih)
+                smooth_into(rows[0, t % window], rows[1, t % window], ih)
+                acc = rows[2, t % window]
+                acc[:] = rows[1, t % window]
+                for j in range(1, min(sub, t - state[S_SEG0] + 1)):
+                    prev = rows[1, (t - j) % window]
+                    for k in range(nfft):
+                        acc[k] += prev[k]
             if t - lag >= state[S_SEG0]:
-                status |= decide_frame(t - lag, state, floor, ring, srows, irows, active, peak,
-                                       closed, fparams, iparams, hot, runs, run_peak, fbox, isum)
+                status |= decide_frame(t - lag, state, floor, ring, rows, active, peak, closed,
+                                       fparams, iparams, hot, runs, run_peak, fbox, isum)
         if flush:
             while state[S_PROC] < state[S_FRAME]:
-                status |= decide_frame(state[S_PROC] + 1, state, floor, ring, srows, irows, active,
-                                       peak, closed, fparams, iparams, hot, runs, run_peak, fbox,
-                                       isum)
+                status |= decide_frame(state[S_PROC] + 1, state, floor, ring, rows, active, peak,
+                                       closed, fparams, iparams, hot, runs, run_peak, fbox, isum)
         return status
 
     return process_frames
