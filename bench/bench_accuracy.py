@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from rfdetect.classify import Classifier  # noqa: E402
+from rfdetect.detect import DetectorConfig  # noqa: E402
 from rfdetect.model import IQBlock, RecordingInfo  # noqa: E402
 from rfdetect.pipeline import Pipeline  # noqa: E402
 
@@ -68,10 +69,11 @@ def scenario(sig_id: str, snr_db: float, duration_s: float, seed: int) -> dict:
             "receiver": {"sample_rate": fs, "center_freq": fc}, "emitter": [em]}
 
 
-def run_samples(x: np.ndarray, fs: float, fc: float) -> tuple[list[dict], float]:
+def run_samples(x: np.ndarray, fs: float, fc: float,
+                config: DetectorConfig | None = None) -> tuple[list[dict], float]:
     info = RecordingInfo("bench", fs, fc, num_channels=x.shape[0], num_samples=x.shape[1])
     recs: list[dict] = []
-    p = Pipeline(info, recs.append, classifier=Classifier(early_reports=True))
+    p = Pipeline(info, recs.append, config=config, classifier=Classifier(early_reports=True))
     t0 = time.perf_counter()
     for i in range(0, x.shape[1], 1 << 16):
         p.feed(IQBlock(x[:, i:i + (1 << 16)], i, fc, fs))
@@ -104,7 +106,10 @@ def main(argv=None) -> int:
     ap.add_argument("--duration", type=float, default=1.0)
     ap.add_argument("--out", default=str(REPO / "bench" / "out" / "accuracy"))
     ap.add_argument("--no-plots", action="store_true")
+    ap.add_argument("--integrate", action="store_true",
+                    help="detector with the integrated test (rfdetect analyze --integrate)")
     args = ap.parse_args(argv)
+    config = DetectorConfig(integrate_frames=9) if args.integrate else DetectorConfig()
     from rfdetect.simulate import generate
 
     snrs = [float(s) for s in args.snr.split(",")]
@@ -118,7 +123,7 @@ def main(argv=None) -> int:
                 dur = 2.0 * args.duration if CASES[sig_id][0] == "25" else args.duration
                 scn = scenario(sig_id, snr, dur, seed=1000 + k)
                 x, _ = generate(scn, seed=1000 + k)
-                recs, wall = run_samples(x, CASES[sig_id][2], CASES[sig_id][3])
+                recs, wall = run_samples(x, CASES[sig_id][2], CASES[sig_id][3], config)
                 signal_s += dur
                 out = score_trial(recs, sig_id)
                 out.update({"link": sig_id, "snr_db": snr, "trial": k, "wall_s": round(wall, 3)})
@@ -133,7 +138,7 @@ def main(argv=None) -> int:
         for fs, fc in ((2.4e6, 868e6), (20e6, 2440e6)):
             x, _ = generate({"scenario": {"duration_s": args.duration, "seed": k},
                              "receiver": {"sample_rate": fs, "center_freq": fc}, "emitter": []}, seed=k)
-            recs, _ = run_samples(x, fs, fc)
+            recs, _ = run_samples(x, fs, fc, config)
             sc = score_trial(recs, None)
             false_alarms += sc["false_drone"]
             neg_s += args.duration

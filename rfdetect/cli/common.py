@@ -25,6 +25,9 @@ def add_detector_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed-threshold-db", type=float, metavar="DB",
                    help="a burst needs one cell this far above the floor (default 12)")
     g.add_argument("--fft-backend", choices=["fftw", "rocket"], help="FFT implementation (default fftw)")
+    g.add_argument("--integrate", action="store_true",
+                   help="add the integrated test (power averaged over 9 bins and 9 frames) that finds "
+                        "bursts near 0 dB in-band SNR; decides each frame 4 frames later")
 
 
 def detector_config(args: argparse.Namespace) -> DetectorConfig:
@@ -33,6 +36,8 @@ def detector_config(args: argparse.Namespace) -> DetectorConfig:
         value = getattr(args, name, None)
         if value is not None:
             changes[name] = value
+    if getattr(args, "integrate", False):
+        changes["integrate_frames"] = 9
     cfg = DetectorConfig(**changes)
     if cfg.threshold_db <= 0:
         raise ParameterError("must be > 0", param="--threshold-db", value=cfg.threshold_db)

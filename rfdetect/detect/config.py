@@ -34,7 +34,7 @@ class DetectorConfig:
     integrate_frames: int = 1
     integrate_half_bins: int = 4
     integrated_threshold_db: float = 1.5
-    integrated_seed_threshold_db: float = 3.0
+    integrated_seed_threshold_db: float = 3.5
     join_level_db: float = 10.0
     max_gap_frames: int = 1            # frames without energy that still join a region
     min_frames: int = 1

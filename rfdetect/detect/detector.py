@@ -177,7 +177,8 @@ class BurstDetector:
                                            self._rows, self._active, self._peak,
                                            self._closed, self._fparams, self._iparams, True)
         K.close_all(self._state, self._active, self._peak, self._closed, self._ring,
-                    self._floor, self.config.min_frames, self.config.min_cells)
+                    self._floor, self.config.min_frames, self.config.min_cells,
+                    3 + 8 * (self.config.integrate_frames // 2))
         out += self._collect()
         return out
 
@@ -253,3 +254,39 @@ class BurstDetector:
             features={"frames": int(row[K.O_T1] - row[K.O_T0] + 1), "cells": int(row[K.O_CELLS]),
                       "edges_refined": bool(int(row[K.O_REFINED]) == 3)},
         )
+
+    # -- state of a stream resumed mid-way (used by rfdetect.scale) -----------
+    # A run that starts part-way into a recording (one chunk of it, on another
+    # process) needs what does not converge during its warm-up: the samples lost
+    # before its start, and the raised-bin share the stream's first floor start
+    # measured.  Kept together here so the internals can change under it.
+    def resume(self, samples_lost: int = 0, release_fraction: float | None = None) -> None:
+        """Continue a stream that began before ``sample_index0``: ``samples_lost``
+        samples were lost in gaps before it (times count them, sample indices do not),
+        and when the floor starts, its step rule releases near ``release_fraction``
+        (see ``release_fraction``) instead of the share measured here."""
+        self.framer._samples_lost = self._samples_lost = int(samples_lost)
+        if release_fraction is None:
+            return
+
+        def first_run(power: np.ndarray) -> list[Burst]:
+            del self._run                 # the class's own from now on
+            self._fparams[K.F_RELEASE_FRACTION] = release_fraction
+            return self._run(power)
+        self._run = first_run             # the floor starts just before its first run
+
+    @property
+    def floor_ready(self) -> bool:
+        """The noise floor has started (after ``DetectorConfig.noise_init_s`` of signal)."""
+        return self._floor_ready
+
+    @property
+    def release_fraction(self) -> float:
+        """Share of bins the step rule counts as raised in plain noise (plus the
+        configured margin), as measured when the floor started."""
+        return float(self._fparams[K.F_RELEASE_FRACTION])
+
+    def open_starts(self) -> list[float]:
+        """Samples at which the regions still open started."""
+        n = int(self._state[K.S_ACTIVE])
+        return [self.frame_to_sample(float(f)) for f in self._active[:n, K.A_START]]

@@ -118,7 +118,8 @@ def cfar_row(s, floor, thr, hot):
 
 
 @njit(cache=True, nogil=True)
-def _close(state, active, peak, i, closed, ring, floor, nfft, ring_frames, min_frames, min_cells):
+def _close(state, active, peak, i, closed, ring, floor, nfft, ring_frames, min_frames, min_cells,
+           margin):
     """Measure active region i into the closed table (if it qualifies), then remove it."""
     n_active = state[S_ACTIVE]
     t0 = active[i, A_START]
@@ -191,8 +192,10 @@ def _close(state, active, peak, i, closed, ring, floor, nfft, ring_frames, min_f
         noise_band = 0.0
         for k in range(k0, k1 + 1):
             noise_band += floor[k]
-        ea = max(t0 - 3, first)
-        eb = min(t1 + 3, now)
+        # Look ``margin`` frames beyond the region: the integrated test finds a
+        # weak burst's edges some frames late, so it asks for a wider look.
+        ea = max(t0 - margin, first)
+        eb = min(t1 + margin, state[S_FRAME])
         ne = eb - ea + 1
         energy = np.empty(ne)
         for j in range(ne):
@@ -210,20 +213,51 @@ def _close(state, active, peak, i, closed, ring, floor, nfft, ring_frames, min_f
         half = 0.5 * plateau
         refined = 0
         start = t0 - 0.5
-        if ea < t0:
-            for j in range(ne):
-                if energy[j] >= half:
-                    if j > 0:
-                        start = ea + j - 1 + (half - energy[j - 1]) / (energy[j] - energy[j - 1])
-                        refined += 1
-                    break
         end = t1 + 0.5
-        for j in range(ne - 1, -1, -1):
-            if energy[j] >= half:
+        if margin > 3:
+            # A wide look at a weak burst: on energy averaged over three frames (which
+            # crosses half power where the edge is), walk out from the first and last
+            # frames inside the region that reach half power, so that a noise frame
+            # beyond an edge is not taken for it (the region itself may start late:
+            # it opens only at a seed).
+            e3 = energy.copy()
+            for j in range(1, ne - 1):
+                e3[j] = (energy[j - 1] + energy[j] + energy[j + 1]) / 3.0
+            a = max(t0, ea) - ea
+            b = min(t1, eb) - ea
+            j = a
+            while j < b and e3[j] < half:
+                j += 1
+            if e3[j] >= half:
+                # A single frame below half inside a weak burst is noise: step over it.
+                while j > 0 and (e3[j - 1] >= half or (j > 1 and e3[j - 2] >= half)):
+                    j -= 1 if e3[j - 1] >= half else 2
+                if j > 0:
+                    start = ea + j - 1 + (half - e3[j - 1]) / (e3[j] - e3[j - 1])
+                    refined += 1
+            j = b
+            while j > a and e3[j] < half:
+                j -= 1
+            if e3[j] >= half:
+                while j < ne - 1 and (e3[j + 1] >= half or (j < ne - 2 and e3[j + 2] >= half)):
+                    j += 1 if e3[j + 1] >= half else 2
                 if j < ne - 1:
-                    end = ea + j + (energy[j] - half) / (energy[j] - energy[j + 1])
+                    end = ea + j + (e3[j] - half) / (e3[j] - e3[j + 1])
                     refined += 2
-                break
+        else:
+            if ea < t0:
+                for j in range(ne):
+                    if energy[j] >= half:
+                        if j > 0:
+                            start = ea + j - 1 + (half - energy[j - 1]) / (energy[j] - energy[j - 1])
+                            refined += 1
+                        break
+            for j in range(ne - 1, -1, -1):
+                if energy[j] >= half:
+                    if j < ne - 1:
+                        end = ea + j + (energy[j] - half) / (energy[j] - energy[j + 1])
+                        refined += 2
+                    break
         row[O_START] = start
         row[O_END] = end
         row[O_REFINED] = refined
@@ -489,7 +523,7 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
                 if state[S_CLOSED] >= closed.shape[0]:
                     status = 1
                 _close(state, active, peak, i, closed, ring, floor, nfft, ring_frames,
-                       min_frames, min_cells)
+                       min_frames, min_cells, 3 + 8 * lag)
             else:
                 i += 1
         return status
@@ -537,10 +571,10 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
 
 
 @njit(cache=True, nogil=True)
-def close_all(state, active, peak, closed, ring, floor, min_frames, min_cells):
+def close_all(state, active, peak, closed, ring, floor, min_frames, min_cells, margin=3):
     """Close every active region (end of stream or of a segment)."""
     nfft = floor.size
     ring_frames = ring.shape[0]
     while state[S_ACTIVE] > 0:
         _close(state, active, peak, state[S_ACTIVE] - 1, closed, ring, floor, nfft,
-               ring_frames, min_frames, min_cells)
+               ring_frames, min_frames, min_cells, margin)
