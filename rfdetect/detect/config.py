@@ -29,8 +29,8 @@ class DetectorConfig:
     # (``--integrate``): power averaged over 2*integrate_half_bins+1 bins and three
     # sub-windows of integrate_frames/3 frames, the least of the three; 1 is off.
     # Thresholds set from its distribution in noise (README.md, "Detector").  With
-    # it, a run joins a region only within join_level_db of the region's strongest
-    # run, so that a weak long signal does not chain the bursts crossing it.
+    # it, a run joins a region only within join_level_db of the region's recent
+    # runs, so that a weak long signal does not chain the bursts crossing it.
     integrate_frames: int = 1
     integrate_half_bins: int = 4
     integrated_threshold_db: float = 1.5

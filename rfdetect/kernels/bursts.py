@@ -29,6 +29,8 @@ import functools
 import numpy as np
 from numba import njit
 
+# Frames in which a region takes runs of any level (a burst's rising edge).
+YOUNG_FRAMES = 8
 # A burst's band edges are where its spectrum falls this far below its in-band level.
 EDGE_DB = 10.0
 EDGE_FRACTION = 10 ** (-EDGE_DB / 10)
@@ -283,14 +285,14 @@ def _store_run(runs, run_peak, n, lo, hi, seeded, peak, level):
 
 @njit(cache=True, nogil=True, inline="always")
 def _compatible(active, peak, i, level, t, ratio):
-    """May a run at mean cell ``level`` (over the floor) join region i?  Not when it
-    differs by more than ``ratio`` from the region's strongest run (a strong burst
-    crossing a weak long signal stays a burst of its own, and the weak signal
-    goes on as itself), except while the region is young (the rising edge of a
-    burst is weaker than what follows)."""
-    if t - active[i, A_START] < 3:
+    """May a run whose strongest cell is ``level`` over the floor join region i?
+    Not when it differs by more than ``ratio`` from the region's recent runs (a
+    strong burst crossing a weak long signal stays a burst of its own, and the
+    weak signal goes on as itself), except while the region is young (the
+    rising edge of a burst is weaker than what follows)."""
+    if t - active[i, A_START] < YOUNG_FRAMES:
         return True
-    return peak[i, 1] < ratio * level and level < ratio * peak[i, 1]
+    return abs(np.log(level) - peak[i, 1]) < np.log(ratio)
 
 
 @functools.lru_cache(maxsize=None)
@@ -386,7 +388,7 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
                         pk = np.float32(0.0)
                         lv = 0.0
                     seeded |= s[k] > thr_hi * floor[k]
-                    lv += s[k] / floor[k]
+                    lv = max(lv, s[k] / floor[k])
                     if integrated and ih <= k < nfft - ih:
                         seeded |= isum[k] > ithr_hi * scale * fbox[k]
                     pk = max(pk, p[k])
@@ -423,12 +425,17 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
         # Join each run to the active regions it touches (merging them), or open one.
         for r in range(n_runs):
             lo_k, hi_k, seeded = runs[r, 0], runs[r, 1], runs[r, 2]
-            pk, lv = run_peak[r, 0], run_peak[r, 1] / (hi_k - lo_k + 1)
+            pk, lv = run_peak[r, 0], run_peak[r, 1]
             target = -1
+            skirt = False
             i = 0
             while i < state[S_ACTIVE]:
-                if (active[i, A_PLO] - freq_tol <= hi_k and lo_k <= active[i, A_PHI] + freq_tol
-                        and _compatible(active, peak, i, lv, t, level_ratio)):
+                touches = active[i, A_PLO] - freq_tol <= hi_k and lo_k <= active[i, A_PHI] + freq_tol
+                if touches and not _compatible(active, peak, i, lv, t, level_ratio):
+                    # Much weaker than a region it touches: that region's skirt.
+                    skirt |= np.log(lv) < peak[i, 1]
+                    touches = False
+                if touches:
                     if target < 0:
                         target = i
                         i += 1
@@ -478,7 +485,7 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
                         target = i
                         break
             if target < 0:
-                if not seeded:
+                if not seeded or skirt:
                     # Only a seed opens a region; weaker runs only extend one.
                     continue
                 if state[S_ACTIVE] >= active.shape[0]:
@@ -495,7 +502,7 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
                 active[target, A_SEED] = 0
                 active[target, A_CELLS] = 0
                 peak[target, 0] = 0.0
-                peak[target, 1] = 0.0
+                peak[target, 1] = np.log(lv)
             a = active[target]
             a[A_LAST] = t
             a[A_LO] = min(a[A_LO], lo_k)
@@ -511,8 +518,12 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
             a[A_CELLS] += hi_k - lo_k + 1
             if pk > peak[target, 0]:
                 peak[target, 0] = pk
-            if lv > peak[target, 1]:
-                peak[target, 1] = lv
+            # The region's recent level: the log of its runs' levels, smoothed (the
+            # strongest while young).
+            if t - a[A_START] < YOUNG_FRAMES:
+                peak[target, 1] = max(peak[target, 1], np.log(lv))
+            else:
+                peak[target, 1] += 0.25 * (np.log(lv) - peak[target, 1])
         # Regions seen this frame carry this frame's extent forward; stale ones close.
         i = 0
         while i < state[S_ACTIVE]:
