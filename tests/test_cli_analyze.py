@@ -210,3 +210,17 @@ def test_workers_option_gives_the_serial_output(capsys, scene_h5, tmp_path):
     assert code == 0
     assert strip([r for r in dask if r["type"] != "summary"]) == strip([r for r in serial if r["type"] != "summary"])
     assert [r["type"] for r in dask].count("burst") == 3
+
+
+def test_integrate_option_finds_weak_bursts(capsys, tmp_path):
+    """`--integrate` reports 0 dB bursts that the per-cell test alone misses."""
+    weak = [TrueBurst(30_000 + 24_000 * i, 10_512, (-500e3, 500e3)[i % 2], 500e3, 0.0) for i in range(8)]
+    path = write_hdf5(tmp_path / "weak.h5", scene(FS, 240_000, weak, seed=2), sample_rate_hz=FS,
+                      center_freq_hz=868e6)
+    long_bursts = []
+    for flags in ([], ["--integrate"]):
+        code, recs, _ = analyze(capsys, path, "--all-bursts", "--quiet", *flags)
+        assert code == 0
+        long_bursts.append([r for r in recs if r["type"] == "burst" and r["sample_count"] > 5_000])
+    assert len(long_bursts[0]) <= 2
+    assert len(long_bursts[1]) >= 7
