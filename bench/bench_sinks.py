@@ -1,19 +1,31 @@
 """Hand-off sink throughput, and what attaching sinks costs `analyze`.
 
-    .venv/bin/python bench/bench_sinks.py [--records 20000] [--rounds 5] [--recording PATH]
+    .venv/bin/python bench/bench_sinks.py [--records 20000] [--rounds 9] [--recording PATH]
 
-For each sink: records/s from the first send() until close() returned with
-every record delivered, to a real receiver on 127.0.0.1 (a draining TCP/UDP
-socket, Mosquitto when installed, an acknowledging SAPIENT receiver), and the
-CPU time (all threads) each record costs.  Then the wall-time change of the
-real `analyze` of a shared recording with each sink attached, with all of them,
-both with `--all-bursts` (over 1,000 records/s: a stress case) and without
-(detections only: the usual case).  Timed samples alternate with and without
-sinks and the median of the ratios is reported, since this machine is shared.
+1. Throughput: for each sink, records/s from the first send() until close()
+   returned with every record delivered to a real receiver on 127.0.0.1 (a
+   draining TCP/UDP socket, Mosquitto when installed, an acknowledging SAPIENT
+   receiver), through the child process `analyze` uses; the CPU each record
+   costs the calling process and the child.
+2. Slowdown: the wall time of `analyze --all-bursts` of a shared recording
+   (about 3,000 records/s), written as JSON Lines exactly as the command does,
+   with no sinks, with each sink, with all of them (in the child process), and
+   with all of them on threads of the analysing process (the former design).
+   Every burst record is handed off as a detection or a bearing, so that the
+   CoT and SAPIENT sinks, which carry no bursts, encode and send every record
+   too.  Timed samples of every variant alternate round by round, in an order
+   rotated every round, since this machine is shared; the median of the
+   per-round ratios is reported, with the load average and the CPU time of the
+   analysing process.  After each sample the sinks deliver everything before
+   the next starts (untimed; the longest wait is the "lag" column), so that no
+   sample pays for another's backlog.
+3. Start-up: what opening and closing the child process costs the caller.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import shutil
 import socket
 import struct
@@ -29,7 +41,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_sinks_support import BEARING, DETECTION, free_port, sample, wait_port  # noqa: E402
 
-from rfdetect.sinks import open_sink  # noqa: E402
+from rfdetect.cli.common import Handoff, LineWriter  # noqa: E402
+from rfdetect.sinks import open_sinks  # noqa: E402
 
 
 def drain_tcp(port: int, sapient: bool = False) -> None:
@@ -73,50 +86,107 @@ def records(n: int) -> list[dict]:
     return [sample(DETECTION if i % 2 == 0 else BEARING, t_start_s=float(i)) for i in range(n)]
 
 
-def throughput(url: str, recs: list[dict], spool: str) -> tuple[float, dict]:
-    n = len(recs)
-    sink = open_sink(url, spool_dir=spool, sensor_id="bench")
-    time.sleep(0.3)         # connected before the clock starts
+def children_cpu_s() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def process_cpu_s(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_connected(group, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not all(c.get("connected") for c in group.stats().values()):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"sinks not connected after {timeout_s} s: {group.stats()}")
+        time.sleep(0.01)
+
+
+def throughput(url: str, recs: list[dict], spool: str) -> tuple[float, float, float, dict]:
+    """records/s until all are delivered; CPU us per record of this process and of the child."""
+    group = open_sinks([url], spool_dir=spool, sensor_id="bench")
+    wait_connected(group)       # before the clock starts
+    # The child's start-up (imports, connecting) is not a per-record cost: counted from here.
+    c0, k0 = time.process_time(), children_cpu_s() + process_cpu_s(group._child.pid)
     t0 = time.perf_counter()
     for r in recs:
-        sink.send(r)
-    counters = sink.close(timeout_s=120)
-    return n / (time.perf_counter() - t0), counters
+        group.send(r)
+    counters = group.close(timeout_s=120)[url]
+    rate = len(recs) / (time.perf_counter() - t0)
+    return (rate, (time.process_time() - c0) / len(recs) * 1e6,
+            (children_cpu_s() - k0) / len(recs) * 1e6, counters)
 
 
-def analyze_once(extra_emit, path: str, repeats: int, all_bursts: bool = True):
-    """Wall time of `rfdetect analyze [--all-bursts] PATH` (repeated), records kept and handed off."""
+def as_carried(record: dict, i: int) -> dict:
+    """A burst record as a detection or bearing carrying the burst's fields (see the module doc)."""
+    if record["type"] != "burst":
+        return record
+    out = dict(DETECTION if i % 2 == 0 else BEARING)
+    for key in ("t_start_s", "t_end_s", "center_freq_hz", "bandwidth_hz", "snr_db", "source"):
+        if key in record:
+            out[key] = record[key]
+    return out
+
+
+def drain(group, total: int, timeout_s: float = 120.0) -> float:
+    """Seconds until every sink of ``group`` accounted for ``total`` records (not timed)."""
+    t0 = time.perf_counter()
+    while not all(c["sent"] + c["filtered"] + c["dropped"] >= total
+                  for c in group.stats().values()):
+        if time.perf_counter() - t0 > timeout_s:
+            raise SystemExit(f"sinks did not deliver {total} records in {timeout_s} s")
+        time.sleep(0.005)
+    return time.perf_counter() - t0
+
+
+def analyze_once(group, path: str, repeats: int, local_out: str):
+    """Wall time of `analyze --all-bursts PATH` run `repeats` times, output written as the CLI does."""
     from rfdetect.pipeline import analyze_source
     from rfdetect.sources import open_source
-    out: list[dict] = []
+    writer = LineWriter(local_out)
+    out = Handoff(group).wrap(writer) if group is not None else writer
+    n = 0
 
     def emit(r):
-        out.append(r)
-        if extra_emit is not None:
-            extra_emit(r)
+        nonlocal n
+        out(as_carried(r, n))
+        n += 1
     t0 = time.perf_counter()
     for _ in range(repeats):
         with open_source(path, "auto", None, None) as src:
-            analyze_source(src, emit, all_bursts=all_bursts)
-    return time.perf_counter() - t0, len(out)
+            analyze_source(src, emit, all_bursts=True)
+    wall = time.perf_counter() - t0
+    writer.close()
+    return wall, n
 
 
-def slowdown(emit, path: str, rounds: int, repeats: int,
-             all_bursts: bool = True) -> tuple[float, float, int]:
-    """Median relative wall-time change over interleaved rounds; baseline records/s; records."""
-    ratios, rates = [], []
-    for _ in range(rounds):
-        base, n = analyze_once(None, path, repeats, all_bursts)
-        with_sinks, _ = analyze_once(emit, path, repeats, all_bursts)
-        ratios.append(with_sinks / base)
-        rates.append(n / base)
-    return float(np.median(ratios)) - 1.0, float(np.median(rates)), n
+def startup(url: str, spool: str, repeats: int = 5) -> tuple[float, float, float]:
+    """Median ms: open_sinks() returning, the child's first report, close() of an idle group."""
+    opened, ready, closed = [], [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        group = open_sinks([url], spool_dir=spool, sensor_id="bench-start")
+        opened.append(time.perf_counter() - t0)
+        while "connected" not in group.stats()[url]:      # the child's first report
+            time.sleep(0.002)
+        ready.append(time.perf_counter() - t0)
+        t1 = time.perf_counter()
+        group.close(timeout_s=10)
+        closed.append(time.perf_counter() - t1)
+    return tuple(1000 * float(np.median(v)) for v in (opened, ready, closed))
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=20000)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--repeats", type=int, default=4, help="analyze runs per timed sample")
     ap.add_argument("--recording", default=str(Path(__file__).resolve().parents[2] / "shared"
                                                / "recordings" / "adsb_modes_g001_1090M_2000k.cu8"))
@@ -136,44 +206,66 @@ def main() -> int:
         procs.append(subprocess.Popen([mosquitto, "-c", str(conf)]))
         wait_port(p)
         urls["mqtt"] = f"mqtt://127.0.0.1:{p}/bench"
-    have_recording = Path(args.recording).exists()
+    local_out = str(Path(spool) / "local.jsonl")
     try:
-        if have_recording:
-            analyze_once(None, args.recording, 1)       # JIT warm-up, not measured
-        print(f"{'sink':8s} {'records/s':>10s} {'CPU us/rec':>10s} {'analyze':>9s}  "
-              f"sent/spooled/dropped  ({args.records} records; analyze = wall-time change of "
-              f"analyze --all-bursts with this sink attached, median of {args.rounds} rounds)")
-        opened = []
+        print(f"1. throughput, {args.records} records per sink through the child process ({load()})")
+        print(f"{'sink':8s} {'records/s':>10s} {'caller us/rec':>13s} {'child us/rec':>12s}  "
+              "sent/spooled/dropped")
         for name, url in urls.items():
-            recs = records(args.records)
-            c0 = time.process_time()
-            rate, c = throughput(url, recs, spool)
-            cpu_us = (time.process_time() - c0) / args.records * 1e6
-            extra = "      n/a"
-            if have_recording:
-                sink = open_sink(url, spool_dir=spool, sensor_id="bench2")
-                opened.append(sink)
-                time.sleep(0.3)
-                change, base_rate, n = slowdown(sink.send, args.recording, args.rounds, args.repeats)
-                extra = f"{100 * change:+8.1f}%"
-            print(f"{name:8s} {rate:10.0f} {cpu_us:10.0f} {extra}  "
+            rate, cpu_us, child_us, c = throughput(url, records(args.records), spool)
+            print(f"{name:8s} {rate:10.0f} {cpu_us:13.1f} {child_us:12.0f}  "
                   f"{c['sent']}/{c['spooled']}/{c['dropped']}")
-        if have_recording:
-            def fan_out(r):
-                for s in opened:
-                    s.send(r)
-            change, base_rate, n = slowdown(fan_out, args.recording, args.rounds, args.repeats)
-            print(f"all {len(opened)} sinks at once: {100 * change:+.1f}% wall time of analyze "
-                  f"--all-bursts ({n} records per timed sample, {base_rate:.0f} records/s "
-                  f"without sinks)")
-            change, base_rate, n = slowdown(fan_out, args.recording, args.rounds, args.repeats,
-                                            all_bursts=False)
-            print(f"all {len(opened)} sinks at once: {100 * change:+.1f}% wall time of analyze "
-                  f"(detections only: {n} records per timed sample)")
-            for s in opened:
-                s.close(timeout_s=60)
-        else:
-            print(f"analyze slowdown skipped: recording {args.recording} not found")
+        print(f"   ({load()})")
+        if not Path(args.recording).exists():
+            print(f"2. analyze slowdown skipped: recording {args.recording} not found")
+            return 0
+        analyze_once(None, args.recording, 1, local_out)        # JIT warm-up, not measured
+        groups = {name: open_sinks([url], spool_dir=spool, sensor_id=f"bench-{name.replace('+', '-')}")
+                  for name, url in urls.items()}
+        groups["all"] = open_sinks(list(urls.values()), spool_dir=spool, sensor_id="bench-all")
+        groups["all, threads"] = open_sinks(list(urls.values()), spool_dir=spool,
+                                            sensor_id="bench-threads", in_process=True)
+        for g in groups.values():
+            wait_connected(g)
+        variants = {"none": None, **groups}
+        walls = {k: [] for k in variants}
+        cpus = {k: [] for k in variants}
+        lags = dict.fromkeys(variants, 0.0)
+        given = dict.fromkeys(variants, 0)
+        names = list(variants)
+        load_before = load()
+        for i in range(args.rounds):
+            # A different order each round, so that no variant always follows the same one.
+            for name in names[i % len(names):] + names[:i % len(names)]:
+                group = variants[name]
+                c0 = time.process_time()
+                wall, n = analyze_once(group, args.recording, args.repeats, local_out)
+                walls[name].append(wall)
+                cpus[name].append(time.process_time() - c0)
+                given[name] += n
+                if group is not None:
+                    # Delivered before the next sample starts: a backlog would slow the next one.
+                    lags[name] = max(lags[name], drain(group, given[name]))
+        load_after = load()
+        counters = {name: g.close(timeout_s=120) for name, g in groups.items()}
+        print(f"2. analyze --all-bursts, {args.repeats} runs of {n // args.repeats} records per "
+              f"timed sample, {args.rounds} rounds ({load_before} before, {load_after} after)")
+        print(f"{'sinks':13s} {'wall ms':>8s} {'records/s':>9s} {'slowdown':>9s} {'best-of':>8s} "
+              f"{'CPU here':>9s} {'lag ms':>6s}  sent/spooled/dropped of records given, per sink")
+        base, base_cpu = np.array(walls["none"]), np.array(cpus["none"])
+        for name in variants:
+            w, c = np.array(walls[name]), np.array(cpus[name])
+            counts = " ".join(f"{v['sent']}/{v['spooled']}/{v['dropped']}"
+                              for v in counters.get(name, {}).values())
+            print(f"{name:13s} {1000 * np.median(w):8.1f} {n / np.median(w):9.0f} "
+                  f"{100 * (np.median(w / base) - 1):+8.1f}% {100 * (w.min() / base.min() - 1):+7.1f}% "
+                  f"{100 * (np.median(c / base_cpu) - 1):+8.1f}% {1000 * lags[name]:6.0f}  "
+                  + (f"{counts} of {given[name]}" if counts else ""))
+        name = "file"
+        opened, ready, closed = startup(urls[name], spool)
+        print(f"3. start-up, {name} sink: open_sinks() returns in {opened:.1f} ms, the child answers "
+              f"after {ready:.0f} ms (while the caller works on), close() of an idle group "
+              f"{closed:.0f} ms (medians of 5; {load()})")
     finally:
         for proc in procs:
             proc.terminate()

@@ -15,8 +15,8 @@ URLs (see docs/records.md for what each carries):
     cot+udp://HOST[:PORT]         Cursor on Target datagrams (default port 6969)
     sapient://HOST:PORT           SAPIENT BSI Flex 335 v2.0
 
-Several URLs: ``open_sinks(urls)`` checks them all first, then returns a
-``SinkGroup`` with the same send/stats/close, one shared ``id`` per record.
+Several URLs: ``open_sinks(urls)`` checks them all first, then runs them in a
+child process behind the same send/stats/close, one shared ``id`` per record.
 
 Options go in the query string: ``queue`` (records), ``timeout_s`` (network
 waits), ``backoff_max_s``; ``line_m`` for CoT bearing lines; ``heartbeat_s``
@@ -94,18 +94,21 @@ def open_sink(url: str, *, spool_dir=None, sensor_id: str | None = None,
     and the SAPIENT node id; ``sensor`` ({lat, lon, alt_m, heading_deg}) is the
     position known before any record carries one.
     """
-    if sensor is not None and not isinstance(sensor, dict):
-        import dataclasses
-        if dataclasses.is_dataclass(sensor):          # e.g. rfdetect.model.SensorPosition
-            sensor = dataclasses.asdict(sensor)
-        else:
-            raise ParameterError("must be a dict {lat, lon, alt_m, heading_deg}",
-                                 param="sensor", value=sensor)
     module, cls_name, args, kwargs = _plan(url, spool_dir=spool_dir, sensor_id=sensor_id,
-                                           sensor=sensor)
+                                           sensor=_sensor_dict(sensor))
     import importlib
     cls = getattr(importlib.import_module(f".{module}", __name__), cls_name)
     return cls(*args, **kwargs)
+
+
+def _sensor_dict(sensor) -> dict | None:
+    if sensor is None or isinstance(sensor, dict):
+        return sensor
+    import dataclasses
+    if dataclasses.is_dataclass(sensor):          # e.g. rfdetect.model.SensorPosition
+        return dataclasses.asdict(sensor)
+    raise ParameterError("must be a dict {lat, lon, alt_m, heading_deg}",
+                         param="sensor", value=sensor)
 
 
 def check_url(url: str) -> None:
@@ -202,15 +205,26 @@ class SinkGroup:
         return {s.url: s.close(timeout_s=max(0.0, deadline - time.monotonic())) for s in self.sinks}
 
 
-def open_sinks(urls, **kwargs) -> SinkGroup:
-    """Open every URL (a malformed one raises before any network traffic happens)."""
+def open_sinks(urls, *, spool_dir=None, sensor_id: str | None = None, sensor=None,
+               in_process: bool = False):
+    """Open every URL (a malformed one raises before any network traffic happens).
+
+    The sinks run in a child process (``ProcessSinkGroup``, see process.py), so
+    that their work does not slow detection; ``in_process=True`` runs them on
+    threads of this process instead (a ``SinkGroup``).  Both have send/stats/close.
+    """
     urls = list(urls)
+    sensor = _sensor_dict(sensor)
+    sensor_id = default_sensor_id() if sensor_id is None else sensor_id
     for url in urls:
-        check_url(url)
+        _plan(url, spool_dir=spool_dir, sensor_id=sensor_id, sensor=sensor)
+    if not in_process:
+        from .process import ProcessSinkGroup
+        return ProcessSinkGroup(urls, spool_dir=spool_dir, sensor_id=sensor_id, sensor=sensor)
     opened: list[Sink] = []
     try:
         for url in urls:
-            opened.append(open_sink(url, **kwargs))
+            opened.append(open_sink(url, spool_dir=spool_dir, sensor_id=sensor_id, sensor=sensor))
     except Exception:
         for s in opened:
             s.close(timeout_s=0.5)

@@ -30,6 +30,13 @@ class StreamSink(Sink):
             self._fh = open(self.path, "a", encoding="utf-8")
 
     def _deliver(self, records: list[dict]) -> None:
+        if self.path is None:
+            # Standard output may be shared with another process writing records of its own:
+            # one write per line keeps every line whole.
+            for r in records:
+                self._fh.write(dumps(r) + "\n")
+                self._fh.flush()
+            return
         self._fh.write("".join(dumps(r) + "\n" for r in records))
         self._fh.flush()
 
