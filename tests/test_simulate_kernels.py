@@ -160,3 +160,121 @@ def test_pulse_envelope_matches_reference(fs):
     b = pulse_envelope_reference(fs, pulses, dur)
     assert np.allclose(a, b, atol=1e-9)
     assert abs(a.sum() / fs - (pulses[:, 1] - pulses[:, 0]).sum()) < 2 / fs
+
+
+@pytest.mark.parametrize("m", [1, 3, 5, 15, 17, 21, 33, 47, 65])
+@pytest.mark.parametrize("n", [1, 7, 300, 1000])
+def test_fir_kernel_matches_numpy(m, n):
+    from rfdetect.simulate.kernels import _fir_same
+
+    rng = np.random.default_rng(m * 1000 + n)
+    x = rng.standard_normal(n)
+    taps = rng.random(m)
+    out = np.empty(n)
+    _fir_same(x, taps, out)
+    half = m // 2                    # np.convolve(mode="same"), also when n < m
+    assert np.allclose(out, np.convolve(x, taps)[half:half + n], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("scale", [0.26, 1.5])
+def test_phase_kernel_matches_numpy(scale):
+    """Small steps take the Taylor rotation, steps over 1 rad cos/sin; both track exp(j cumsum)."""
+    from rfdetect.simulate.kernels import phase_to_iq
+
+    f = np.random.default_rng(2).standard_normal(5000)
+    out = np.empty(5000, np.complex64)
+    phase_to_iq(f, scale, out)
+    ref = np.exp(1j * scale * np.cumsum(f))
+    assert np.max(np.abs(out - ref)) < 1e-5
+
+
+def test_ramp_kernel_matches_numpy():
+    from rfdetect.simulate.kernels import ramp_edges, ramp_edges_numpy
+
+    rng = np.random.default_rng(3)
+    w = (rng.standard_normal(1000) + 1j * rng.standard_normal(1000)).astype(np.complex64)
+    r = rng.random(24).astype(np.float32)
+    a, b = w.copy(), w.copy()
+    ramp_edges(a, r)
+    ramp_edges_numpy(b, r)
+    assert np.array_equal(a, b) and not np.array_equal(a, w)
+    assert np.array_equal(a[24:-24], w[24:-24])
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 150, 333])
+def test_random_bits_are_numpy_integers(n):
+    """The fast bit draw gives exactly what Generator.integers(0, 2, n, uint8) gives."""
+    from rfdetect.simulate.links import burst_rng, random_bits
+
+    for seed in range(5):
+        want = np.random.default_rng(seed).integers(0, 2, n, dtype=np.uint8)
+        assert np.array_equal(random_bits(np.random.default_rng(seed), n), want)
+        want = burst_rng(seed, 17).integers(0, 2, n, dtype=np.uint8)
+        assert np.array_equal(random_bits(burst_rng(seed, 17), n), want)
+
+
+@pytest.mark.parametrize("bt", [0.5, None])
+def test_fsk_modulator_is_fsk_frame(bt):
+    from rfdetect.simulate.fsk import FskModulator, fsk_frame, preamble_bits
+
+    head = preamble_bits(32)
+    body = np.random.default_rng(5).integers(0, 2, 165).astype(np.uint8)
+    a = FskModulator(2.4e6, head, len(body), 300e3, 100e3, bt)(body)
+    b = fsk_frame(2.4e6, np.concatenate([head, body]), 300e3, 100e3, bt=bt)
+    assert np.array_equal(a, b)
+
+
+def test_cu8_to_float_scales_every_byte():
+    from rfdetect.simulate.frontend import cu8_to_float
+
+    b = np.arange(512, dtype=np.int64).reshape(1, 256, 2) % 256
+    b = b.astype(np.uint8)
+    x = cu8_to_float(b)
+    assert x.shape == (1, 256) and x.dtype == np.complex64
+    f = (b.astype(np.float64) - 127.5) / 127.5
+    assert np.allclose(x.real, f[..., 0], atol=1e-7) and np.allclose(x.imag, f[..., 1], atol=1e-7)
+
+
+def test_burst_raw_is_numpy_pcg64():
+    """The kernels' PCG64 draws what NumPy's does for the same burst key."""
+    from rfdetect.simulate.kernels import burst_raw
+    from rfdetect.simulate.links import burst_rng
+
+    for seed, index, stream in [(0, 0, 0), (2 ** 62 - 5, 123456, 0), (987654321, 3, 11), (5, 2 ** 40, 0)]:
+        out = np.empty(40, np.uint64)
+        burst_raw(seed, index, stream, out)
+        assert np.array_equal(out, burst_rng(seed, index, stream).bit_generator.random_raw(40))
+
+
+@pytest.mark.parametrize("link,mode,fs", [("expresslrs-fsk", "1000", 2.4e6), ("ism-fsk", "sensor", 1e6),
+                                          ("expresslrs-2g4-flrc", "1000", 4e6)])
+def test_fsk_burst_kernel_is_the_generator_path(link, mode, fs):
+    """One kernel call gives exactly the burst the Generator, the modulator and the ramp give."""
+    from rfdetect.simulate.kernels import ramp_edges_numpy
+    from rfdetect.simulate.links import LINKS, _fsk_burst, _synth_fsk, burst_rng, ramp_for
+
+    p = LINKS[link].modes[mode]
+    for index in (0, 7, 100000):
+        want = _synth_fsk(p, burst_rng(1234, index), fs)
+        ramp_edges_numpy(want, ramp_for("fsk", len(want), fs))
+        assert np.array_equal(_fsk_burst(p, 1234, index, fs), want)
+
+
+@pytest.mark.parametrize("link,mode,fs,nsym", [("expresslrs-lora", "200", 2.4e6, None), ("lorawan", "SF9BW125", 1e6, 33),
+                                               ("lorawan", "SF12BW125", 250e3, 8), ("expresslrs-2g4-lora", "500", 4e6, None)])
+@pytest.mark.parametrize("inverted", [False, True])
+def test_lora_burst_kernel_is_the_generator_path(link, mode, fs, nsym, inverted):
+    """One kernel call gives exactly the burst Generator.integers, lora_frame and the ramp give."""
+    from rfdetect.simulate.kernels import ramp_edges_numpy
+    from rfdetect.simulate.links import LINKS, _synth_lora, burst_rng, ramp_for
+    from rfdetect.simulate.lora import lora_burst
+
+    p = LINKS[link].modes[mode]
+    n = nsym or p["payload_symbols"]
+    for index in (0, 9, 70000):
+        want = _synth_lora(p, burst_rng(99, index), fs, inverted=inverted, nsym=n)
+        ramp = ramp_for("lora", len(want), fs)
+        ramp_edges_numpy(want, ramp)
+        got = lora_burst(fs, p["sf"], p["bw_hz"], p["preamble"], p["sync_word"], n, 99, index, ramp,
+                         inverted=inverted)
+        assert np.array_equal(got, want)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..model import Annotation
 from .channel import measure_in_band_snr_db, signal_power_for_snr
-from .engine import make_plan, render_blocks, sorted_annotations
+from .engine import make_plan, paused_gc, render_blocks, sorted_annotations
 from .frontend import cu8_to_float
 from .links import LINKS, occupied_bandwidth_hz
 from .scenario import Scenario, load_scenario
@@ -35,12 +35,13 @@ def generate(scenario, seed: int | None = None) -> tuple[np.ndarray, list[Annota
     reader of the written file returns them.  ``seed`` None uses the scenario's own seed.
     """
     scn = load_scenario(scenario)
-    plan = make_plan(scn, seed)
-    blocks = []
-    for b in render_blocks(plan):
-        blocks.append(cu8_to_float(plan.frontend.to_cu8(b)) if plan.frontend is not None else b)
-    x = np.concatenate(blocks, axis=1) if blocks else np.zeros((scn.num_channels, 0), np.complex64)
-    return x, sorted_annotations(plan)
+    with paused_gc():
+        plan = make_plan(scn, seed)
+        x = np.empty((scn.num_channels, plan.num_samples), np.complex64)
+        for b in render_blocks(plan, out=x):
+            if plan.frontend is not None:
+                b[...] = cu8_to_float(plan.frontend.to_cu8(b))
+        return x, sorted_annotations(plan)
 
 
 def simulate(scenario, out_path: str | os.PathLike, seed: int | None = None, *, sigmf: bool = False,
@@ -50,8 +51,9 @@ def simulate(scenario, out_path: str | os.PathLike, seed: int | None = None, *, 
     from .writer import write_hdf5, write_sigmf
 
     scn = load_scenario(scenario)
-    plan = make_plan(scn, seed)
-    out = write_hdf5(plan, out_path, overwrite=overwrite)
+    with paused_gc():
+        plan = make_plan(scn, seed)
+        out = write_hdf5(plan, out_path, overwrite=overwrite)
     if sigmf:
         base = out.with_suffix("") if out.suffix.lower() in (".h5", ".hdf5") else out
         write_sigmf(out, base)

@@ -10,9 +10,11 @@ carrier phase come from (emitter, burst index), whether or not other bursts are 
 from __future__ import annotations
 
 import bisect
+import gc
 import json
 import math
 import zlib
+from contextlib import contextmanager
 from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -30,10 +32,11 @@ from .kernels import gauss_noise, mix_add
 from .scenario import Emitter, Scenario
 
 BLOCK_SAMPLES = 1 << 18
+_UNIT_STEER = np.ones(1, np.complex128)     # a single antenna: read only
 _NOISE_KEY, _FRONTEND_KEY, _ARRAY_KEY = 0x6E6F6973, 0x66726F6E, 0x61727261
 
 
-@dataclass
+@dataclass(slots=True)
 class _Active:
     emitter: int
     tx: L.TxBurst
@@ -43,6 +46,7 @@ class _Active:
     snr_db: float
     phase0: float
     steer: np.ndarray
+    edges: tuple                   # (f_lo, f_hi) of the part inside the receiver's band
     wave: np.ndarray | None = None
 
 
@@ -74,6 +78,22 @@ class Plan:
     array: dict | None = None
     errors: np.ndarray | None = None
     frontend: RtlSdrModel | None = None
+    comment_heads: dict = field(default_factory=dict)   # (emitter, snr) -> annotation comment head
+
+
+@contextmanager
+def paused_gc():
+    """Run without the cyclic garbage collector: the thousands of burst objects of a recording
+    trigger full collections that walk every object the process holds (NumPy's, SciPy's and
+    Numba's included), up to a third of the run time; the engine makes no reference cycles,
+    so reference counting frees everything anyway."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _snr_db(e: Emitter, scn: Scenario, freq_hz: float) -> float:
@@ -104,7 +124,7 @@ def make_plan(scn: Scenario, seed: int | None = None) -> Plan:
 
     def steer(e: Emitter, f: float) -> np.ndarray:
         if scn.array is None:
-            return np.ones(1, np.complex128)
+            return _UNIT_STEER
         return plan.errors * steering_vector(scn.array.elements_m, e.azimuth_deg, e.elevation_deg, f,
                                              scn.array.heading_deg)
 
@@ -138,12 +158,13 @@ def make_plan(scn: Scenario, seed: int | None = None) -> Plan:
                 break
             fcar = (tx.freq_hz + e.freq_offset_hz + e.drift_hz_per_s * (tx.t_start_s - e.start_s)
                     + ch.doppler_hz(e.channel_model.velocity_mps, tx.freq_hz))
-            if _visible(plan, start, fcar, bw) is None:
+            edges = _visible(plan, start, fcar, bw)
+            if edges is None:
                 continue
             snr = _snr_db(e, scn, tx.freq_hz)
             power = ch.signal_power_for_snr(snr, plan.noise_power, fs_true, bw)
             ph0 = L.burst_phase(burst_seed, tx.index)
-            plan.pending.append(_Active(ei, tx, start, fcar, math.sqrt(power), snr, ph0, steer(e, fcar)))
+            plan.pending.append(_Active(ei, tx, start, fcar, math.sqrt(power), snr, ph0, steer(e, fcar), edges))
     plan.pending.sort(key=lambda a: (a.start, a.emitter))
     return plan
 
@@ -176,44 +197,37 @@ def _visible(plan: Plan, sample: int, f_carrier: float, bw: float):
     return (lo, hi) if hi > lo else None
 
 
-@lru_cache(maxsize=1024)
 def _comment_head(e: Emitter, snr: float) -> str:
     info = {"emitter": e.id, "mode": e.mode, "domain": e.domain, "snr_db": round(float(snr), 3),
             "drone": e.spec.drone, "bandwidth_hz": e.bandwidth_hz}
     return json.dumps(info)[:-1]
 
 
-def _annotation(e: Emitter, start: int, count: int, edges, snr: float, extra: dict) -> Annotation:
-    """Ground truth of one burst; the comment is a JSON object (emitter, mode, snr_db, ...)."""
+def _json_value(v) -> str:
+    # ints and booleans are most of the values, and json.dumps costs microseconds per call
+    if type(v) is int:
+        return str(v)
+    if v is True:
+        return "true"
+    return json.dumps(v)
+
+
+def _annotation(e: Emitter, start: int, count: int, edges, snr: float, extra: dict,
+                head: str | None = None) -> Annotation:
+    """Ground truth of one burst; the comment is a JSON object (emitter, mode, snr_db, ...).
+    ``head``: the comment's start for (e, snr) when the caller has it already."""
     bw = e.bandwidth_hz
-    tail = [f', "{k}": {json.dumps(v)}' for k, v in extra.items() if v is not None]
+    tail = [f', "{k}": {_json_value(v)}' for k, v in extra.items() if v is not None]
     if edges[1] - edges[0] < bw * 0.999:
         tail.append(', "partial_band": true')
     return Annotation(int(start), int(count), float(edges[0]), float(edges[1]), e.link,
-                      _comment_head(e, snr) + "".join(tail) + "}")
-
-
-@lru_cache(maxsize=64)
-def _ramp_window(k: int) -> np.ndarray:
-    return (0.5 - 0.5 * np.cos(np.pi * (np.arange(k) + 0.5) / k)).astype(np.float32)
-
-
-def _ramp(w: np.ndarray, ramp_s: float, fs: float) -> None:
-    """Raised-cosine power-amplifier ramp at both ends of a burst, in place: real transmitters
-    do not switch on instantly, and an abrupt edge would splatter across the whole band."""
-    k = min(int(round(ramp_s * fs)), len(w) // 4)
-    if k < 2:
-        return
-    r = _ramp_window(k)
-    w[:k] *= r
-    w[-k:] *= r[::-1]
+                      (head or _comment_head(e, snr)) + "".join(tail) + "}")
 
 
 def _synthesise(plan: Plan, a: _Active) -> None:
     scn = plan.scenario
     e = scn.emitters[a.emitter]
-    w = a.tx.synth(plan.true_rate_hz)
-    _ramp(w, L.RAMP_S.get(e.spec.modes[e.mode]["kind"], 0.0), plan.true_rate_hz)
+    w = a.tx.synth(plan.true_rate_hz)             # with the transmitter's on/off ramps
     p = float(np.vdot(w, w).real) / len(w) if len(w) else 1.0
     w = np.asarray(w, np.complex64)
     w *= np.float32(a.amp / math.sqrt(p))
@@ -224,21 +238,39 @@ def _synthesise(plan: Plan, a: _Active) -> None:
         w = ch.apply_taps(w, taps)
     a.wave = w
     count = min(len(w), plan.num_samples - a.start)
-    edges = _visible(plan, a.start, a.f_carrier_hz, e.bandwidth_hz)
-    extra = {"channel": a.tx.channel, "packet": a.tx.extra.get("packet"),
-             "telemetry": a.tx.extra.get("telemetry"), "downlink": a.tx.extra.get("downlink") or None}
-    plan.annotations.append(_annotation(e, a.start, count, edges, a.snr_db, extra))
+    tx_extra = a.tx.extra
+    extra = {"channel": a.tx.channel, "packet": tx_extra.get("packet"),
+             "telemetry": tx_extra.get("telemetry"), "downlink": tx_extra.get("downlink") or None}
+    key = (a.emitter, a.snr_db)
+    head = plan.comment_heads.get(key)
+    if head is None:
+        head = plan.comment_heads[key] = _comment_head(e, a.snr_db)
+    plan.annotations.append(_annotation(e, a.start, count, a.edges, a.snr_db, extra, head))
 
 
 def _mask_partial(seg: np.ndarray, rel_hz: float, fs: float) -> np.ndarray:
     """The receiver's anti-alias filter: drop what would land outside +-fs/2 after the shift."""
-    n = len(seg)
-    if not n:
-        return seg
-    m = sfft.next_fast_len(n)
-    spec = sfft.fft(seg, m)
-    spec[_outside(m, float(rel_hz), float(fs))] = 0
-    return sfft.ifft(spec, overwrite_x=True)[:n].astype(np.complex64)
+    return _mask_partials([seg], [rel_hz], fs)[0]
+
+
+def _mask_partials(segs: list[np.ndarray], rels_hz: list[float], fs: float) -> list[np.ndarray]:
+    """:func:`_mask_partial` of each segment.  Segments of one length share their FFTs, a
+    batch along the last axis: row by row the same arithmetic as one at a time, in a third of
+    the time (a hopping link's bursts at the band edges all have the same length)."""
+    out = list(segs)
+    by_len: dict[int, list[int]] = {}
+    for i, seg in enumerate(segs):
+        if len(seg):
+            by_len.setdefault(len(seg), []).append(i)
+    for n, idx in by_len.items():
+        m = sfft.next_fast_len(n)
+        spec = sfft.fft(np.stack([segs[i] for i in idx]), m, axis=-1)
+        for row, i in enumerate(idx):
+            spec[row, _outside(m, float(rels_hz[i]), float(fs))] = 0
+        y = sfft.ifft(spec, axis=-1, overwrite_x=True)[:, :n].astype(np.complex64, copy=False)
+        for row, i in enumerate(idx):
+            out[i] = y[row]
+    return out
 
 
 @lru_cache(maxsize=256)
@@ -260,8 +292,12 @@ def noise_key(seed: int, channel: int) -> int:
     return int(np.random.SeedSequence([int(seed), _NOISE_KEY, int(channel)]).generate_state(1, np.uint64)[0])
 
 
-def render_blocks(plan: Plan, block_samples: int = BLOCK_SAMPLES) -> Iterator[np.ndarray]:
-    """Yield the recording as complex64 blocks (channels, n) before the front end."""
+def render_blocks(plan: Plan, block_samples: int = BLOCK_SAMPLES, out: np.ndarray | None = None
+                  ) -> Iterator[np.ndarray]:
+    """Yield the recording as complex64 blocks (channels, n) before the front end.
+
+    ``out``: a complex64 array (channels, num_samples) to render into, the blocks being its
+    views (no copy for callers that keep the whole recording); by default each block is new."""
     scn = plan.scenario
     fs = plan.true_rate_hz
     nch = scn.num_channels
@@ -273,9 +309,9 @@ def render_blocks(plan: Plan, block_samples: int = BLOCK_SAMPLES) -> Iterator[np
     cuts = [r[0] for r in plan.retunes]
     for a in range(0, plan.num_samples, block_samples):
         b = min(a + block_samples, plan.num_samples)
-        out = np.empty((nch, b - a), np.complex64)
+        blk = np.empty((nch, b - a), np.complex64) if out is None else out[:, a:b]
         for c in range(nch):
-            gauss_noise(keys[c], a, sigma, out[c])
+            gauss_noise(keys[c], a, sigma, blk[c])
         while pi < len(pending) and pending[pi].start < b:
             _synthesise(plan, pending[pi])
             active.append(pending[pi])
@@ -283,18 +319,23 @@ def render_blocks(plan: Plan, block_samples: int = BLOCK_SAMPLES) -> Iterator[np
         bounds = [a] + [c for c in cuts if a < c < b] + [b]
         for pa, pb in zip(bounds[:-1], bounds[1:]):
             fc = _center_at(plan, pa) * plan.lo_scale
+            parts = []                     # (burst, first sample, segment, carrier - centre)
+            partial = []                   # indices into parts of the bursts that stick out
             for act in active:
                 s, w = act.start, act.wave
                 i0, i1 = max(pa, s) - s, min(pb, s + len(w)) - s
                 if i1 <= i0:
                     continue
-                e = scn.emitters[act.emitter]
                 rel = act.f_carrier_hz - fc
-                bw = e.bandwidth_hz
-                seg = w[i0:i1]
-                if abs(rel) + bw / 2 > plan.sample_rate_hz / 2:
-                    seg = _mask_partial(seg, rel, fs)
-                _add(out, s + i0 - a, seg, act.steer, rel, e.drift_hz_per_s, i0 / fs, fs, act.phase0)
+                if abs(rel) + scn.emitters[act.emitter].bandwidth_hz / 2 > plan.sample_rate_hz / 2:
+                    partial.append(len(parts))
+                parts.append((act, i0, w[i0:i1], rel))
+            masked = _mask_partials([parts[k][2] for k in partial], [parts[k][3] for k in partial], fs)
+            for k, seg in zip(partial, masked):
+                parts[k] = parts[k][:2] + (seg,) + parts[k][3:]
+            for act, i0, seg, rel in parts:        # in order: float sums depend on it
+                _add(blk, act.start + i0 - a, seg, act.steer, rel, scn.emitters[act.emitter].drift_hz_per_s,
+                     i0 / fs, fs, act.phase0)
             for c in plan.continuous:
                 s0, s1 = max(pa, c.start), min(pb, c.stop)
                 if s1 <= s0:
@@ -306,9 +347,9 @@ def render_blocks(plan: Plan, block_samples: int = BLOCK_SAMPLES) -> Iterator[np
                 w = c.renderer.render(s0 - c.start, s1 - s0) * np.float32(c.amp)
                 if abs(rel) + e.bandwidth_hz / 2 > plan.sample_rate_hz / 2:
                     w = _mask_partial(w, rel, fs)
-                _add(out, s0 - a, w, c.steer, rel, 0.0, (s0 - c.start) / fs, fs, 0.0)
+                _add(blk, s0 - a, w, c.steer, rel, 0.0, (s0 - c.start) / fs, fs, 0.0)
         active = [act for act in active if act.start + len(act.wave) > b]
-        yield out
+        yield blk
 
 
 def sorted_annotations(plan: Plan) -> list[Annotation]:

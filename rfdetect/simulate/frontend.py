@@ -52,7 +52,9 @@ class RtlSdrModel:
         return out
 
 
+_CU8_LEVELS = (np.arange(256, dtype=np.float32) - np.float32(127.5)) / np.float32(127.5)
+
+
 def cu8_to_float(b: np.ndarray) -> np.ndarray:
-    """cu8 bytes (..., n, 2) -> complex64 (..., n), as every reader scales them."""
-    f = (b.astype(np.float32) - np.float32(127.5)) / np.float32(127.5)
-    return (f[..., 0] + 1j * f[..., 1]).astype(np.complex64)
+    """cu8 bytes (..., n, 2) -> complex64 (..., n), as every reader scales them: (v - 127.5) / 127.5."""
+    return _CU8_LEVELS[b].view(np.complex64)[..., 0]

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .kernels import gfsk_iq
+from .kernels import gfsk_bits_iq, gfsk_iq
 
 
 @lru_cache(maxsize=128)
@@ -48,6 +48,26 @@ def fsk_frame(sample_rate_hz: float, bits: np.ndarray, bitrate: float, deviation
 
 
 _NO_TAPS = np.ones(1)
+
+
+class FskModulator:
+    """:func:`fsk_frame` for one link mode at one sample rate, set up once: a fixed bit header
+    (preamble, sync word) and bodies of ``body_bits`` bits.  Bursts of hopping links number in
+    thousands per second of recording, so the per-call work is only the kernel's."""
+
+    def __init__(self, sample_rate_hz: float, head: np.ndarray, body_bits: int, bitrate: float,
+                 deviation_hz: float, bt: float | None):
+        self.head = np.ascontiguousarray(head, np.uint8)
+        self.body_bits = body_bits
+        self.spp = sample_rate_hz / bitrate
+        self.n = int(round((len(head) + body_bits) * self.spp))
+        self.taps = _gaussian_taps(float(sample_rate_hz), float(bitrate), bt) if bt else _NO_TAPS
+        self.scale = 2 * np.pi * deviation_hz / sample_rate_hz
+
+    def __call__(self, body: np.ndarray) -> np.ndarray:
+        out = np.empty(self.n, np.complex64)
+        gfsk_bits_iq(self.head, body, self.spp, self.taps, self.scale, out)
+        return out
 
 
 def fsk_frame_numpy(sample_rate_hz: float, bits: np.ndarray, bitrate: float, deviation_hz: float, *,

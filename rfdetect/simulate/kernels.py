@@ -201,6 +201,90 @@ def mix_add_numpy(out, seg, gain, rel_hz, drift_hz_s, tau0, fs, phase0):
     out += (gain * seg * np.exp(1j * ph)).astype(np.complex64)
 
 
+# PCG64 as NumPy implements it (O'Neill 2014, XSL-RR output of a 128-bit LCG), keyed as
+# links.burst_rng keys it: hot synthesisers draw a burst's random bits here rather than through
+# a Generator, whose re-keying and call overhead exceed the work.
+_PCG_MUL_HI = np.uint64(2549297995355413924)
+_PCG_MUL_LO = np.uint64(4865540595714422341)
+_PCG_INC = np.uint64(0xDA3E39CB94B95BDB)
+_LO32 = np.uint64(0xFFFFFFFF)
+
+
+@njit(cache=True, inline="always")
+def _mulhi64(a, b):
+    a0, a1 = a & _LO32, a >> np.uint64(32)
+    b0, b1 = b & _LO32, b >> np.uint64(32)
+    p00, p01, p10 = a0 * b0, a0 * b1, a1 * b0
+    mid = (p00 >> np.uint64(32)) + (p01 & _LO32) + (p10 & _LO32)
+    return a1 * b1 + (p01 >> np.uint64(32)) + (p10 >> np.uint64(32)) + (mid >> np.uint64(32))
+
+
+@njit(cache=True)
+def burst_raw(seed, index, stream, out):
+    """out[:] = burst_rng(seed, index, stream).bit_generator.random_raw(len(out)) (uint64)."""
+    h = _mix64(_mix64(np.uint64(seed) + _GOLDEN * (np.uint64(index) + np.uint64(1))) + np.uint64(stream))
+    hi, lo = h, _mix64(h)
+    for i in range(out.shape[0]):
+        nlo = lo * _PCG_MUL_LO
+        hi = _mulhi64(lo, _PCG_MUL_LO) + lo * _PCG_MUL_HI + hi * _PCG_MUL_LO
+        lo = nlo + _PCG_INC
+        if lo < nlo:
+            hi += np.uint64(1)
+        x = hi ^ lo
+        rot = hi >> np.uint64(58)
+        out[i] = (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
+
+
+@njit(cache=True)
+def fsk_burst_iq(seed, index, head, n_body, samples_per_symbol, taps, scale, ramp, out):
+    """One (G)FSK burst: the bits ``head`` then ``n_body`` random bits, those
+    ``links.random_bits(burst_rng(seed, index), n_body)`` gives, modulated by :func:`gfsk_iq`,
+    with the power-amplifier ramp of :func:`ramp_edges` (``ramp`` may be empty)."""
+    raw = np.empty((n_body + 7) // 8, np.uint64)
+    burst_raw(seed, index, 0, raw)
+    body = np.empty(n_body, np.uint8)
+    for k in range(n_body):                  # the top bit of each byte, least significant first
+        body[k] = np.uint8((raw[k >> 3] >> np.uint64(8 * (k & 7) + 7)) & np.uint64(1))
+    gfsk_bits_iq(head, body, samples_per_symbol, taps, scale, out)
+    ramp_edges(out, ramp)
+
+
+@njit(cache=True)
+def lora_burst_iq(seed, index, sf, starts_s, kinds, head_values, fs, bw, ts, ramp, out):
+    """One LoRa burst: :func:`chirp_train` of the symbols before the data (``head_values``)
+    then random data symbols, those ``burst_rng(seed, index).integers(0, 2**sf, n)`` gives
+    (Lemire's method on 32-bit draws: the top ``sf`` bits of each half of the 64-bit outputs,
+    low half first), with the power-amplifier ramp of :func:`ramp_edges`."""
+    nh = head_values.shape[0]
+    n_data = kinds.shape[0] - nh
+    raw = np.empty((n_data + 1) // 2, np.uint64)
+    burst_raw(seed, index, 0, raw)
+    values = np.empty(kinds.shape[0])
+    values[:nh] = head_values
+    m = float(1 << sf)
+    for k in range(n_data):
+        w = raw[k >> 1] >> np.uint64(32 * (k & 1))
+        values[nh + k] = float((w & _LO32) >> np.uint64(32 - sf)) / m
+    chirp_train(starts_s, kinds, values, fs, bw, ts, out)
+    ramp_edges(out, ramp)
+
+
+@njit(cache=True)
+def ramp_edges(w, r):
+    """w[:k] *= r and w[-k:] *= r[::-1] in place (k = len(r) <= len(w) / 2): a window's rising
+    half at the start of a burst, its falling half at the end."""
+    n = w.shape[0]
+    for i in range(r.shape[0]):
+        w[i] = w[i] * r[i]
+        w[n - 1 - i] = w[n - 1 - i] * r[i]
+
+
+def ramp_edges_numpy(w, r):
+    k = len(r)
+    w[:k] *= r
+    w[len(w) - k:] *= r[::-1]
+
+
 @njit(cache=True)
 def chirp_train(starts_s, kinds, values, fs, bw, ts, out):
     """LoRa frequency track integrated to phase: segment j starts at starts_s[j] (seconds),
@@ -261,16 +345,18 @@ def quantise_cu8(x, gain, q_from_q, q_from_i, dc_re, dc_im, out):
     """RTL-SDR front end: gain, IQ imbalance, DC offset, 8-bit rounding with clipping.
     x complex64 (C, n) -> out uint8 (C, n, 2)."""
     for c in range(x.shape[0]):
-        for i in range(x.shape[1]):
-            v = x[c, i]
+        xc = x[c]
+        oc = out[c].reshape(-1)              # flat I, Q, I, Q...: the loop vectorises
+        for i in range(xc.shape[0]):
+            v = xc[i]
             re = v.real * gain
             im = v.imag * gain
             qi = re + dc_re
             qq = im * q_from_q + re * q_from_i + dc_im
             a = np.floor(qi * 127.5 + 127.5 + 0.5)
             b = np.floor(qq * 127.5 + 127.5 + 0.5)
-            out[c, i, 0] = np.uint8(min(max(a, 0.0), 255.0))
-            out[c, i, 1] = np.uint8(min(max(b, 0.0), 255.0))
+            oc[2 * i] = np.uint8(min(max(a, 0.0), 255.0))
+            oc[2 * i + 1] = np.uint8(min(max(b, 0.0), 255.0))
 
 
 @njit(cache=True)
@@ -302,21 +388,29 @@ def phase_to_iq(freq, scale, out):
 
     The phasor advances by multiplication with exp(j dphi); for |dphi| <= 1 rad the rotation
     comes from its Taylor series to order 11/12 (error below 3e-9, no libm call), and the
-    phasor is renormalised every 128 samples."""
+    phasor is renormalised every 128 samples.  The rotations are computed first in a loop
+    of their own (it vectorises), then applied in the sequential one."""
+    n = out.shape[0]
+    cs = np.empty(n)
+    sn = np.empty(n)
+    for i in range(n):
+        x = scale * freq[i]
+        x2 = x * x
+        cs[i] = 1.0 - x2 * 0.5 * (1.0 - x2 * _R12 * (1.0 - x2 * _R30 * (1.0 - x2 * _R56 * (
+            1.0 - x2 * _R90 * (1.0 - x2 * _R132)))))
+        sn[i] = x * (1.0 - x2 * _R6 * (1.0 - x2 * _R20 * (1.0 - x2 * _R42 * (1.0 - x2 * _R72 * (
+            1.0 - x2 * _R110)))))
     zr, zi = 1.0, 0.0
-    for i in range(out.shape[0]):
+    for i in range(n):
         x = scale * freq[i]
         if -1.0 <= x <= 1.0:
-            x2 = x * x
-            c = 1.0 - x2 * 0.5 * (1.0 - x2 * _R12 * (1.0 - x2 * _R30 * (1.0 - x2 * _R56 * (
-                1.0 - x2 * _R90 * (1.0 - x2 * _R132)))))
-            sn = x * (1.0 - x2 * _R6 * (1.0 - x2 * _R20 * (1.0 - x2 * _R42 * (1.0 - x2 * _R72 * (
-                1.0 - x2 * _R110)))))
+            c = cs[i]
+            s = sn[i]
         else:
             c = np.cos(x)
-            sn = np.sin(x)
-        t = zr * c - zi * sn
-        zi = zr * sn + zi * c
+            s = np.sin(x)
+        t = zr * c - zi * s
+        zi = zr * s + zi * c
         zr = t
         if (i & 127) == 127:
             g = 1.0 / np.sqrt(zr * zr + zi * zi)
@@ -341,16 +435,75 @@ def gfsk_iq(symbols, samples_per_symbol, taps, scale, out):
     phase_to_iq(f, scale, out)
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True)
+def gfsk_bits_iq(head, body, samples_per_symbol, taps, scale, out):
+    """:func:`gfsk_iq` of the bits ``head`` then ``body`` (uint8 0/1; bit b -> symbol 2b - 1)."""
+    nh = head.shape[0]
+    sym = np.empty(nh + body.shape[0])
+    for i in range(nh):
+        sym[i] = 2.0 * head[i] - 1.0
+    for i in range(body.shape[0]):
+        sym[nh + i] = 2.0 * body[i] - 1.0
+    gfsk_iq(sym, samples_per_symbol, taps, scale, out)
+
+
+_FIR_CHUNK = 256
+
+
+@njit(cache=True, fastmath={"contract"})
 def _fir_same(x, taps, out):
-    """out = np.convolve(x, taps, mode="same") for odd-length taps (reassociated, vectorised)."""
+    """out = np.convolve(x, taps, mode="same") for odd-length taps, vectorised across outputs.
+
+    Each output is the sum, over j, of taps[m-1-j] * pad[i+j] as fused multiply-adds in a fixed
+    order: 16 interleaved partial sums over the largest multiple of 16 taps, combined pairwise,
+    then 4 partial sums (the first starting from that result) over the largest multiple of 4,
+    combined pairwise, then the rest one by one.  That is the order an AVX2 dot-product loop
+    uses, so recordings made when this kernel was one such loop per output keep their bits;
+    computing it across outputs instead is what makes it fast (15 taps: 3x)."""
     n = x.shape[0]
     m = taps.shape[0]
     half = m // 2
     pad = np.zeros(n + m)
     pad[half:half + n] = x
-    for i in range(n):
-        acc = 0.0
-        for j in range(m):
-            acc += taps[m - 1 - j] * pad[i + j]
-        out[i] = acc
+    m16 = m - m % 16
+    m4 = m - m % 4
+    acc = np.empty((16, _FIR_CHUNK))
+    h = np.empty(_FIR_CHUNK)
+    for i0 in range(0, n, _FIR_CHUNK):
+        cn = min(_FIR_CHUNK, n - i0)
+        j = 0
+        if m >= 16:
+            acc[:, :cn] = 0.0
+            for j in range(m16):
+                t = taps[m - 1 - j]
+                a = acc[j & 15]
+                p = pad[i0 + j:i0 + j + cn]
+                for k in range(cn):
+                    a[k] = a[k] + t * p[k]
+            for k in range(cn):
+                s0 = (acc[0, k] + acc[4, k]) + (acc[8, k] + acc[12, k])
+                s1 = (acc[1, k] + acc[5, k]) + (acc[9, k] + acc[13, k])
+                s2 = (acc[2, k] + acc[6, k]) + (acc[10, k] + acc[14, k])
+                s3 = (acc[3, k] + acc[7, k]) + (acc[11, k] + acc[15, k])
+                h[k] = (s0 + s2) + (s1 + s3)
+            j = m16
+        else:
+            h[:cn] = 0.0
+        if m4 - j >= 4:
+            acc[0, :cn] = h[:cn]
+            acc[1:4, :cn] = 0.0
+            for jj in range(j, m4):
+                t = taps[m - 1 - jj]
+                a = acc[(jj - j) & 3]
+                p = pad[i0 + jj:i0 + jj + cn]
+                for k in range(cn):
+                    a[k] = a[k] + t * p[k]
+            for k in range(cn):
+                h[k] = (acc[0, k] + acc[2, k]) + (acc[1, k] + acc[3, k])
+            j = m4
+        for jj in range(j, m):
+            t = taps[m - 1 - jj]
+            p = pad[i0 + jj:i0 + jj + cn]
+            for k in range(cn):
+                h[k] = h[k] + t * p[k]
+        out[i0:i0 + cn] = h[:cn]

@@ -11,10 +11,11 @@ the payload coding, is what a receiver detects and dechirps.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
-from .kernels import chirp_train
+from .kernels import chirp_train, lora_burst_iq
 
 
 def symbol_time_s(sf: int, bw_hz: float) -> float:
@@ -34,6 +35,29 @@ def frame_duration_s(sf: int, bw_hz: float, n_preamble: int, n_payload_symbols: 
     return (n_preamble + 4.25 + n_payload_symbols) * symbol_time_s(sf, bw_hz)
 
 
+@lru_cache(maxsize=256)
+def _frame_layout(sample_rate_hz: float, sf: int, bw_hz: float, n_preamble: int, sync_word: int,
+                  n_data: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """What a frame's symbols are, but for the data values: (segment start times, kinds
+    0 up / 1 down, values of the symbols before the data as fractions of a symbol, samples)."""
+    m = 1 << sf
+    ts = m / bw_hz
+    # sync symbols: each nibble of the sync word times 8 (as gr-lora_sdr and the SX127x do)
+    sync = ((((sync_word >> 4) & 0xF) << 3) % m, ((sync_word & 0xF) << 3) % m)
+    kinds = [0] * n_preamble + [0, 0] + [1, 1, 1] + [0] * n_data          # 0 up, 1 down
+    head = [0] * n_preamble + list(sync) + [0, 0, 0]
+    lengths = [1.0] * (n_preamble + 2) + [1.0, 1.0, 0.25] + [1.0] * n_data
+    starts = np.concatenate([[0.0], np.cumsum(lengths)]) * ts
+    n = int(round(starts[-1] * sample_rate_hz))
+    return starts[:-1].copy(), np.asarray(kinds, np.int8), np.asarray(head, np.float64) / m, n
+
+
+def frame_samples(sample_rate_hz: float, sf: int, bw_hz: float, n_preamble: int, sync_word: int,
+                  n_data: int) -> int:
+    """Length in samples of a frame with ``n_data`` data symbols."""
+    return _frame_layout(float(sample_rate_hz), sf, float(bw_hz), n_preamble, sync_word, n_data)[3]
+
+
 def lora_frame(sample_rate_hz: float, sf: int, bw_hz: float, n_preamble: int, sync_word: int,
                data: np.ndarray, *, inverted: bool = False) -> np.ndarray:
     """Complex baseband LoRa frame, unit amplitude, centred on 0 Hz.
@@ -42,17 +66,23 @@ def lora_frame(sample_rate_hz: float, sf: int, bw_hz: float, n_preamble: int, sy
     the complex conjugate of the frame.
     """
     m = 1 << sf
-    ts = m / bw_hz
-    # sync symbols: each nibble of the sync word times 8 (as gr-lora_sdr and the SX127x do)
-    sync = ((((sync_word >> 4) & 0xF) << 3) % m, ((sync_word & 0xF) << 3) % m)
-    kinds = [0] * n_preamble + [0, 0] + [1, 1, 1] + [0] * len(data)          # 0 up, 1 down
-    values = [0] * n_preamble + list(sync) + [0, 0, 0] + [int(v) % m for v in data]
-    lengths = [1.0] * (n_preamble + 2) + [1.0, 1.0, 0.25] + [1.0] * len(data)
-    starts = np.concatenate([[0.0], np.cumsum(lengths)]) * ts
-    n = int(round(starts[-1] * sample_rate_hz))
+    starts, kinds, head, n = _frame_layout(float(sample_rate_hz), sf, float(bw_hz), n_preamble, sync_word,
+                                           len(data))
+    values = np.concatenate([head, (np.asarray(data, np.int64) % m) / m])
     x = np.empty(n, np.complex64)
-    chirp_train(starts[:-1].copy(), np.asarray(kinds, np.int8), np.asarray(values, np.float64) / m,
-                float(sample_rate_hz), float(bw_hz), float(ts), x)
+    chirp_train(starts, kinds, values, float(sample_rate_hz), float(bw_hz), float(m / bw_hz), x)
+    return np.conj(x) if inverted else x
+
+
+def lora_burst(sample_rate_hz: float, sf: int, bw_hz: float, n_preamble: int, sync_word: int, n_data: int,
+               seed: int, index: int, ramp: np.ndarray, *, inverted: bool = False) -> np.ndarray:
+    """:func:`lora_frame` of ``burst_rng(seed, index).integers(0, 2**sf, n_data)``, with the
+    transmitter's ramp (:func:`kernels.ramp_edges`), in one kernel call."""
+    starts, kinds, head, n = _frame_layout(float(sample_rate_hz), sf, float(bw_hz), n_preamble, sync_word,
+                                           n_data)
+    x = np.empty(n, np.complex64)
+    lora_burst_iq(seed, index, sf, starts, kinds, head, float(sample_rate_hz), float(bw_hz),
+                  float((1 << sf) / bw_hz), ramp, x)
     return np.conj(x) if inverted else x
 
 
