@@ -200,6 +200,8 @@ class BearingStage:
             "usable": combined["bearing_deg"] is not None,
             "bursts_used": combined["bursts_used"], "bursts_rejected": combined["bursts_rejected"],
         })
+        if not record["usable"]:
+            record["reason"] = combined.get("reason") or record.get("reason") or "no usable burst"
         return record
 
     def _from_heading_log(self, mine) -> dict:

@@ -54,8 +54,15 @@ def test_burst_object_and_block_offset_are_honoured():
                   10.0, -30.0, 0.5 * (t["f_lo_hz"] + t["f_hi_hz"]))
     rec = bearing_for_burst(x, FS, FC, burst, UCA, link="elrs-868", sample_index0=10_000)
     assert abs(_wrap(rec["bearing_deg"] - 250)) < 2.0
+    # samples not in the block (a gap, or a wrong offset): unusable, and the reason says where
+    rec = bearing_for_burst(x, FS, FC, burst, UCA)
+    assert rec["usable"] is False and rec["bearing_deg"] is None and "not in the IQ given" in rec["reason"]
+    # a burst cut by a gap keeps a bearing from the part that remains, when that is most of it
+    rest = x[:, t["sample_start"] + 50:]
+    rec = bearing_for_burst(rest, FS, FC, burst, UCA, sample_index0=10_000 + t["sample_start"] + 50)
+    assert rec["usable"] and abs(_wrap(rec["bearing_deg"] - 250)) < 2.0
     with pytest.raises(InputError, match="outside the IQ block"):
-        bearing_for_burst(x, FS, FC, burst, UCA)
+        gated_covariance(x, FS, FC, burst.sample_start, burst.sample_end, burst.f_lo_hz, burst.f_hi_hz, UCA)
 
 
 def test_bearing_record_fields_follow_the_contract():
@@ -157,6 +164,11 @@ def test_track_bearings_combine_by_inverse_variance_and_reject_outliers():
     wide = combine_bearings(truth + rng.normal(0, 5.0, 40), np.full(40, 1.0))
     assert wide["bearing_sigma_deg"] > 0.5
     assert combine_bearings([], [])["bearing_deg"] is None
+    # two emitters under one track: one of their bearings, or none, never the mean between them
+    two = combine_bearings(np.r_[60 + rng.normal(0, 0.5, 12), 200 + rng.normal(0, 0.5, 4)], np.full(16, 0.5))
+    assert abs(_wrap(two["bearing_deg"] - 60)) < 1 and two["bursts_rejected"] == 4
+    split = combine_bearings(np.r_[60 + rng.normal(0, 0.5, 8), 200 + rng.normal(0, 0.5, 8)], np.full(16, 0.5))
+    assert split["bearing_deg"] is None and "different directions" in split["reason"]
 
 
 def test_a_common_heading_error_does_not_average_out():

@@ -155,3 +155,53 @@ def self_test(r: np.ndarray, array: ArrayGeometry, freq_hz: float, bearing_deg: 
                + (f", bearing off by {err:.1f} deg" if err is not None else "")
                + f"); best order {tuple(int(i) for i in perms[b])} fits {best_k[b]:.2f}")
     return SelfTestReport(ok, fit, tuple(int(i) for i in perms[b]), float(best_k[b]), est, err, msg)
+
+
+# ----------------------------------------------------------------------------- whole captures
+
+def capture_bursts(x: np.ndarray, sample_rate_hz: float, center_freq_hz: float, *, min_snr_db: float = 10.0,
+                   min_samples: int = 256) -> list:
+    """The capture's bursts (detected on channel 0), strongest first."""
+    from ..detect import BurstDetector, DetectorConfig
+    from ..model import IQBlock
+    det = BurstDetector(DetectorConfig(), sample_rate_hz, center_freq_hz)
+    bursts = list(det.feed(IQBlock(np.asarray(x, np.complex64), 0, center_freq_hz, sample_rate_hz)))
+    bursts += list(det.finish())
+    bursts = [b for b in bursts if b.snr_db >= min_snr_db and b.sample_end - b.sample_start >= min_samples]
+    return sorted(bursts, key=lambda b: -b.snr_db)
+
+
+def _box(burst) -> dict:
+    return {"sample_start": int(burst.sample_start), "sample_end": int(burst.sample_end),
+            "f_lo_hz": float(burst.f_lo_hz), "f_hi_hz": float(burst.f_hi_hz), "snr_db": round(float(burst.snr_db), 2)}
+
+
+def calibrate_capture(x: np.ndarray, sample_rate_hz: float, center_freq_hz: float, array: ArrayGeometry,
+                      bearing_deg: float | None = None) -> tuple[Calibration, dict | None]:
+    """Calibration from a reference capture: a noise source (``bearing_deg`` None) over the whole
+    capture, or the strongest burst of a transmitter at ``bearing_deg``.  Returns the calibration
+    and the time-frequency box used (None: the whole capture)."""
+    if bearing_deg is None:
+        return calibrate_from_iq(x, sample_rate_hz, center_freq_hz, array), None
+    bursts = capture_bursts(x, sample_rate_hz, center_freq_hz)
+    if not bursts:
+        raise InputError("no burst 10 dB above the noise in the reference capture: is the transmitter on?",
+                         param="reference")
+    return (calibrate_from_iq(x, sample_rate_hz, center_freq_hz, array, bearing_deg=bearing_deg,
+                              burst=bursts[0]), _box(bursts[0]))
+
+
+def self_test_capture(x: np.ndarray, sample_rate_hz: float, center_freq_hz: float, array: ArrayGeometry,
+                      bearing_deg: float | None = None, *, exclude: dict | None = None
+                      ) -> tuple[SelfTestReport | None, dict | None]:
+    """``self_test`` on the strongest burst of a capture (apart from the band ``exclude``,
+    the reference burst: a calibration fits its own reference whatever the order).
+    (None, None) when the capture holds no burst to test on."""
+    from .gated import gated_covariance
+    for b in capture_bursts(x, sample_rate_hz, center_freq_hz):
+        if exclude is not None and b.f_lo_hz < exclude["f_hi_hz"] and exclude["f_lo_hz"] < b.f_hi_hz:
+            continue
+        gc = gated_covariance(x, sample_rate_hz, center_freq_hz, b.sample_start, b.sample_end, b.f_lo_hz,
+                              b.f_hi_hz, array.with_calibration(None))
+        return self_test(gc.r, array, gc.freq_hz, bearing_deg), _box(b)
+    return None, None

@@ -189,15 +189,25 @@ def bearing_for_burst(iq_channels: np.ndarray, sample_rate_hz: float, center_fre
     ``sample_start, sample_end, f_lo_hz, f_hi_hz``, absolute sample indices and
     RF Hz); ``iq_channels`` is (elements, samples) whose first column is sample
     ``sample_index0``.  A bearing that cannot be trusted comes back with
-    ``usable: false``, ``bearing_deg: null`` and the reason.
+    ``usable: false``, ``bearing_deg: null`` and the reason; so does a burst of which
+    most samples are not in ``iq_channels`` (cut by a gap in the stream).
     """
     cfg = config or DoaConfig(method=method)
-    res, gc = doa_for_burst(iq_channels, sample_rate_hz, center_freq_hz, burst, array,
+    s0, s1, flo, fhi = _burst_fields(burst)
+    # a burst cut by a gap in the stream: the samples that remain, if they are most of it
+    n = np.shape(iq_channels)[-1]
+    a0, a1 = max(s0, sample_index0), min(s1, sample_index0 + n)
+    times = dict(t_start_s=s0 / sample_rate_hz, t_end_s=s1 / sample_rate_hz, time_utc=time_utc,
+                 sensor_id=sensor_id)
+    cut = a0 > s0 or a1 < s1
+    if cut and a1 - a0 < max(64, (s1 - s0) // 2):
+        res = DoaResult((), (), (), (), 0, cfg.method, 0.0, False,
+                        reason=f"most of the burst's samples ({s0}..{s1}) are not in the IQ given "
+                        f"({sample_index0}..{sample_index0 + n}): a gap in the stream?")
+        return bearing_record(res, array, link=link, freq_hz=0.5 * (flo + fhi), **times)
+    res, gc = doa_for_burst(iq_channels, sample_rate_hz, center_freq_hz, (a0, a1, flo, fhi), array,
                             config=cfg, gate=gate, sample_index0=sample_index0)
-    s0, s1, _, _ = _burst_fields(burst)
-    return bearing_record(res, array, link=link, t_start_s=s0 / sample_rate_hz,
-                          t_end_s=s1 / sample_rate_hz, freq_hz=gc.freq_hz, time_utc=time_utc,
-                          sensor_id=sensor_id)
+    return bearing_record(res, array, link=link, freq_hz=gc.freq_hz, **times)
 
 
 def _wrap180(x):
@@ -205,7 +215,7 @@ def _wrap180(x):
 
 
 def combine_bearings(bearings_deg, sigmas_deg, *, reject_sigma: float = 4.0,
-                     common_sigma_deg: float = 0.0) -> dict:
+                     common_sigma_deg: float = 0.0, max_scale: float = 3.0, split_fraction: float = 1 / 3) -> dict:
     """Inverse-variance circular mean of one track's bearings over time.
 
     Outliers further than ``reject_sigma`` of their own sigma (scaled up by the
@@ -215,6 +225,8 @@ def combine_bearings(bearings_deg, sigmas_deg, *, reject_sigma: float = 4.0,
     inflated accordingly rather than shrinking with the count.
     ``common_sigma_deg`` is the part of every sigma shared by all bursts (the
     array's heading uncertainty): it does not average out and is added back.
+    When the rejected bursts carry more than ``split_fraction`` of the weight the
+    bursts point in different directions: no bearing (``None``), and a ``reason``.
     """
     b = np.asarray(bearings_deg, dtype=np.float64)
     s = np.asarray(sigmas_deg, dtype=np.float64)
@@ -231,11 +243,17 @@ def combine_bearings(bearings_deg, sigmas_deg, *, reject_sigma: float = 4.0,
     cw = np.cumsum(w[order])
     centre = ref + rel[order][np.searchsorted(cw, 0.5 * cw[-1])]
     z = _wrap180(b - centre) / np.maximum(s, 1e-9)
-    # when the sigmas understate the scatter, reject against the scatter actually seen
+    # when the sigmas understate the scatter, reject against the scatter actually seen, up to
+    # a point: bursts from two directions (two emitters under one track) must not widen the
+    # gate until their mean, a bearing between them, is accepted
     scale = max(1.0, 1.4826 * float(np.median(np.abs(z - np.median(z))))) if z.size >= 5 else 1.0
-    keep = np.abs(z) <= reject_sigma * scale + 1e-9
+    keep = np.abs(z) <= reject_sigma * min(scale, max_scale) + 1e-9
     if keep.sum() == 0:
         keep[:] = True
+    if w[~keep].sum() > split_fraction * w.sum():
+        return {"bearing_deg": None, "bearing_sigma_deg": None, "bursts_used": 0, "bursts_rejected": int(b.size),
+                "reason": f"the bursts point in different directions ({int((~keep).sum())} of {b.size} far from "
+                          f"the others): more than one emitter under this detection?"}
     bk, wk = b[keep], w[keep]
     rel = _wrap180(bk - centre)
     mean_rel = float(np.sum(wk * rel) / np.sum(wk))

@@ -22,6 +22,7 @@ COMMANDS = {
     "scan": "scan",
     "record": "record",
     "convert": "convert",
+    "calibrate": "calibrate",
     "bench": "bench",
 }
 

@@ -23,6 +23,10 @@ EXAMPLE = """examples:
   rfdetect scan --band eu868 --duration 60
   rfdetect scan --device 00000001 --freq 868.3M --freq 869.5M --gain 30 --record-evidence clips/
   rfdetect scan --rtl-tcp 192.168.1.20:1234 --band us915 --record capture.h5 > detections.jsonl
+  rfdetect scan --array recordings/arrays/uca5_868.toml --freq 868M --rtl-tcp 10.0.0.5:1234 \
+      --rtl-tcp 10.0.0.5:1235 --rtl-tcp 10.0.0.5:1236 --rtl-tcp 10.0.0.5:1237 --rtl-tcp 10.0.0.5:1238
+      (a coherent 5-channel array, one rtl_tcp per element in element order: bearings too;
+       the channels are aligned to the sample on what is on the air, see docs/calibration.md)
 
 bands: """ + ", ".join(f"{b.name} ({format_hz(b.lo_hz)}-{format_hz(b.hi_hz)})" for b in BANDS.values()) + """
 A dongle on a stock Debian/Ubuntu needs pyrtlsdrlib (pip install 'rfdetect[rtlsdr]'): the
@@ -35,7 +39,9 @@ def add_source_options(p: argparse.ArgumentParser) -> None:
     src = g.add_mutually_exclusive_group()
     src.add_argument("--device", metavar="INDEX|SERIAL", default="0",
                      help="local RTL-SDR by index or serial number (default 0)")
-    src.add_argument("--rtl-tcp", metavar="HOST:PORT", help="an rtl_tcp server instead of a local dongle")
+    src.add_argument("--rtl-tcp", metavar="HOST:PORT", action="append",
+                     help="an rtl_tcp server instead of a local dongle; with --array, one per element "
+                     "(repeated, in element order)")
     tune = g.add_mutually_exclusive_group()
     tune.add_argument("--band", metavar="NAME", help=f"named band plan: {', '.join(BANDS)} (default eu868)")
     tune.add_argument("--freq", metavar="HZ", action="extend", nargs="+",
@@ -62,9 +68,9 @@ def parse_gain(text: str | None) -> float | None:
 def sweep_from_args(args: argparse.Namespace, sample_rate_hz: float) -> SweepPlan:
     check_rate(sample_rate_hz)
     parse_gain(args.gain)
-    if args.rtl_tcp:
+    for address in args.rtl_tcp or ():
         from ..sources.rtltcp import parse_address
-        parse_address(args.rtl_tcp)
+        parse_address(address)
     plan = frequency_plan(args.freq, direct_sampling=bool(args.direct_sampling)) if args.freq \
         else band(args.band or "eu868")
     dwell = args.dwell
@@ -74,13 +80,26 @@ def sweep_from_args(args: argparse.Namespace, sample_rate_hz: float) -> SweepPla
 
 
 def open_live_source(args: argparse.Namespace, sample_rate_hz: float, center_freq_hz: float,
-                     config: LiveConfig | None = None) -> LiveSource:
+                     config: LiveConfig | None = None, array=None):
+    """The receiver the options name: a dongle, an rtl_tcp server, or with ``array`` (an
+    ``ArrayGeometry``) a coherent array of one rtl_tcp server per element."""
     gain = parse_gain(args.gain)
     common = dict(sample_rate_hz=sample_rate_hz, center_freq_hz=center_freq_hz, gain_db=gain,
                   agc=args.agc, ppm=args.ppm, bias_tee=args.bias_tee, direct_sampling=args.direct_sampling)
-    if args.rtl_tcp:
+    servers = args.rtl_tcp or []
+    if array is not None:
+        if len(servers) != array.num_elements:
+            raise ParameterError(f"the array {array.name} ({array.source}) has {array.num_elements} elements: "
+                                 f"give one --rtl-tcp HOST:PORT per element, in element order "
+                                 f"({len(servers)} given)", param="--rtl-tcp", value=len(servers))
+        from ..sources.coherent import open_rtl_tcp_array
+        return open_rtl_tcp_array(servers, array, live_config=config, **common)
+    if len(servers) > 1:
+        raise ParameterError("several rtl_tcp servers make a coherent array: give its geometry with "
+                             "--array FILE.toml", param="--rtl-tcp", value=servers)
+    if servers:
         from ..sources.rtltcp import RtlTcpSource
-        return RtlTcpSource(args.rtl_tcp, config=config, **common)
+        return RtlTcpSource(servers[0], config=config, **common)
     from ..sources.rtlsdr import RtlSdrSource
     return RtlSdrSource(args.device, config=config, library=args.librtlsdr, **common)
 
@@ -113,6 +132,8 @@ def register(sub) -> None:
                        "silently. Stops on Ctrl-C or after --duration.",
                        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_source_options(p)
+    p.add_argument("--array", metavar="FILE.toml", help="antenna array geometry (and calibration) of a coherent "
+                   "array: one --rtl-tcp per element; detections get bearings")
     p.add_argument("--out", metavar="FILE", help="write records here instead of stdout")
     p.add_argument("--all-bursts", action="store_true", help="also write one record per burst")
     p.add_argument("--record", metavar="FILE.h5", help="also record the stream (HDF5, cu8)")
@@ -135,9 +156,10 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError("must be > 0", param="--duration", value=args.duration)
     plan = sweep_from_args(args, rate)
     config = detector_config(args)
+    array = _array_from_args(args, plan)
     if not args.quiet:
         _print_plan(plan)
-    source = open_live_source(args, rate, plan.steps[0].center_freq_hz)
+    source = open_live_source(args, rate, plan.steps[0].center_freq_hz, array=array)
     handoff = open_handoff(args)
     writer = LineWriter(args.out)
     emit = handoff.wrap(writer) if handoff else writer
@@ -149,16 +171,24 @@ def run(args: argparse.Namespace) -> int:
         def factory(info, emit):
             # live: report an emitter as soon as it is confirmed, not when its track ends
             return Pipeline(info, emit, config=config, all_bursts=args.all_bursts,
-                            classifier=Classifier(early_reports=True))
+                            classifier=Classifier(early_reports=True), array_path=args.array)
 
-        source.open()              # a missing receiver is reported before anything else
-        warm_up(factory, source.info)
+        if array is None:
+            source.open()          # a missing receiver is reported before anything else
+            warm_up(factory, source.info)
+        else:
+            # the servers stream from the moment they are connected: a backlog as long as the
+            # warm-up would delay the alignment and overflow the queues
+            warm_up(factory, source.info)
+            source.open()
         source.start()
         if args.record:
             from ..live.recorder import Recorder
             cap = int(parse_positive(args.record_max_bytes, "--record-max-bytes")) if args.record_max_bytes else None
             recorder = Recorder(args.record, rate, plan.steps[0].center_freq_hz, hardware=source.hardware,
-                                gain_db=source.gain_db, max_bytes=cap, datetime_utc=source.info.datetime_utc)
+                                gain_db=source.gain_db, max_bytes=cap, datetime_utc=source.info.datetime_utc,
+                                num_channels=source.info.num_channels, array=source.info.array,
+                                sensor=source.info.sensor if array is not None else None)
         if args.record_evidence:
             from ..live.evidence import EvidenceRecorder
             evidence = EvidenceRecorder(args.record_evidence, rate, hardware=source.hardware, gain_db=source.gain_db)
@@ -177,6 +207,24 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _array_from_args(args: argparse.Namespace, plan: SweepPlan):
+    """The --array geometry, checked against the other options (None without --array)."""
+    if not args.array:
+        return None
+    from ..bearing import load_array
+    array = load_array(args.array)
+    if not args.rtl_tcp:
+        raise ParameterError(f"a coherent array is read through one rtl_tcp server per element: give "
+                             f"{array.num_elements} --rtl-tcp HOST:PORT", param="--array", value=args.array)
+    if plan.sweeping:
+        raise ParameterError("a coherent array scans one centre frequency: give a single --freq "
+                             "(or a band no wider than the sample rate)", param="--array", value=args.array)
+    if args.record_evidence:
+        raise ParameterError("evidence clips are single-channel: use --record for a coherent array",
+                             param="--record-evidence", value=args.record_evidence)
+    return array
+
+
 def warm_up(pipeline_factory, info, seconds: float = 0.1) -> None:
     """Run the pipeline once on synthetic samples so that its kernels are compiled
     (or loaded from Numba's cache) before the receiver starts streaming."""
@@ -190,8 +238,11 @@ def warm_up(pipeline_factory, info, seconds: float = 0.1) -> None:
     for k in range(3):                       # a few tone bursts so burst extraction runs too
         a = n // 4 + k * (n // 8)
         x[a:a + t.size] += (0.3 * np.exp(2j * np.pi * 0.1 * t)).astype(np.complex64)
+    # every channel of an array: the bearing kernels compile too
+    noise = rng.standard_normal((info.num_channels, n)).astype(np.float32) * np.float32(0.003)
+    x = x[None, :] + noise
     pipe = pipeline_factory(info, lambda record: None)
-    pipe.feed(IQBlock(x[None, :], 0, info.center_freq_hz, info.sample_rate_hz))
+    pipe.feed(IQBlock(x, 0, info.center_freq_hz, info.sample_rate_hz))
     pipe.finish()
 
 
@@ -211,8 +262,20 @@ def run_scan(source: LiveSource, emit: Callable[[dict], None], pipeline_factory,
     stop = stop or threading.Event()
     detections = [0]
     recording_note: dict = {}
+    incoherence = getattr(source, "incoherence", None)       # a coherent array's phase watch
+    to_block = getattr(source, "chunk_block", None) or (
+        lambda c: chunk_to_block(c, source.sample_rate_hz, source.gain_db))
 
     def emit_all(record: dict) -> None:
+        if incoherence is not None and record.get("type") == "bearing":
+            rate = source.sample_rate_hz
+            reason = incoherence(int(record["t_start_s"] * rate), int(record["t_end_s"] * rate) + 1)
+            if reason:
+                if record.get("reason"):
+                    reason += "; " + record["reason"]
+                record = {**record, "bearing_deg": None, "bearing_sigma_deg": None, "confidence": 0.0,
+                          "usable": False, "reason": reason}
+                record.pop("elevation_deg", None)
         if record.get("type") == "summary":
             accounting = source.accounting.as_dict()
             # lost samples the stop left without a gap record (all others have one)
@@ -258,7 +321,7 @@ def run_scan(source: LiveSource, emit: Callable[[dict], None], pipeline_factory,
                         print(f"rfdetect scan: recording stopped: {exc}", file=sys.stderr)
                 if evidence is not None:
                     evidence.add(chunk)
-                block = chunk_to_block(chunk, source.sample_rate_hz, source.gain_db)
+                block = to_block(chunk)
                 pipeline.feed(block)
                 if on_block is not None:
                     on_block(block)
@@ -305,3 +368,9 @@ def _print_summary(s: dict) -> None:
           f"{acc.get('lost_retune_settling', 0)}, reconnect {acc.get('lost_reconnect', 0)})"
           + (f"; {len(live['evidence_clips'])} evidence clips" if live.get("evidence_clips") else ""),
           file=sys.stderr)
+    alignment = live.get("receiver", {}).get("alignment")
+    if alignment:
+        print("rfdetect scan: array aligned: " + ", ".join(
+            f"ch{a['channel']} lag {a['lag_samples']} (residual {a['residual_samples']:+.2f}, coherence "
+            + (f"{a['coherence']:.2f}" if a["coherence"] is not None else "n/a") + ")" for a in alignment[1:])
+            + f"; {acc.get('realignments', 0)} realignments", file=sys.stderr)

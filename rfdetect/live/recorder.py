@@ -39,7 +39,8 @@ class Recorder:
     def __init__(self, path: str | os.PathLike, sample_rate_hz: float, center_freq_hz: float, *,
                  hardware: str = "", gain_db: float | None = None, max_bytes: int | None = None,
                  reserve_bytes: int = 8 << 20, flush_interval_s: float = 1.0,
-                 datetime_utc: str | None = None, overwrite: bool = False, sensor=None):
+                 datetime_utc: str | None = None, overwrite: bool = False, sensor=None,
+                 num_channels: int = 1, array: dict | None = None):
         self.path = str(path)
         self.max_bytes = max_bytes
         self.reserve_bytes = int(reserve_bytes)
@@ -50,8 +51,8 @@ class Recorder:
         if datetime_utc is None:
             datetime_utc = _utc(None)
         self.writer = HDF5Writer(self.path, sample_rate_hz, center_freq_hz, datatype="cu8",
-                                 datetime_utc=datetime_utc, hardware=hardware,
-                                 gain_db=gain_db, sensor=sensor, overwrite=overwrite)
+                                 datetime_utc=datetime_utc, hardware=hardware, num_channels=num_channels,
+                                 gain_db=gain_db, sensor=sensor, overwrite=overwrite, array=array)
         self._last_flush = time.monotonic()
         self._flushed_bytes = 0
         self.stopped_reason: str | None = None
@@ -63,7 +64,7 @@ class Recorder:
 
     @property
     def bytes_written(self) -> int:
-        return 2 * self.writer.samples_written
+        return 2 * self.writer.num_channels * self.writer.samples_written
 
     def _check_space(self, nbytes: int) -> None:
         if self.max_bytes is not None and getattr(self, "writer", None) is not None \
@@ -82,7 +83,7 @@ class Recorder:
         """Append one chunk (raises RecordingStopped, after closing the file, at the cap)."""
         n = chunk.num_samples
         try:
-            self._check_space(2 * n)
+            self._check_space(2 * n * self.writer.num_channels)
         except RecordingStopped as exc:
             self.stop(str(exc.message))
             raise
@@ -94,7 +95,8 @@ class Recorder:
             if chunk.center_freq_hz != self._freq:
                 w.add_retune(w.samples_written, chunk.center_freq_hz)
                 self._freq = chunk.center_freq_hz
-            w.append(np.ascontiguousarray(chunk.raw).reshape(1, -1, 2))
+            # one channel: raw is (2n,); a coherent array's chunk: (channels, 2n)
+            w.append(np.ascontiguousarray(chunk.raw).reshape(w.num_channels, -1, 2))
             now = time.monotonic()
             if now - self._last_flush >= self.flush_interval_s:
                 self.flush()
