@@ -111,7 +111,7 @@ def run_kernel(power, floor, thr_lo, thr_hi, h, batch, max_gap=0, min_cells=1):
     state[K.S_FRAME] = state[K.S_PROC] = -1
     floor = floor.astype(np.float32).copy()
     ring = np.zeros((1024, bins), np.float32)
-    rows = np.zeros((3, 1, bins), np.float32)
+    rows = np.zeros((4, 1, bins), np.float32)
     active = np.zeros((256, K.A_COLS), np.int64)
     peak = np.zeros((256, 2))
     closed = np.zeros((256, K.O_COLS))

@@ -107,7 +107,7 @@ class BurstDetector:
         self._state[K.S_PROC] = -1
         self._floor = np.zeros(self.nfft, np.float32)
         self._ring = np.zeros((config.ring_frames, self.nfft), np.float32)
-        self._rows = np.zeros((3, 2 * lag + 1, self.nfft), np.float32)
+        self._rows = np.zeros((4, 2 * lag + 1, self.nfft), np.float32)
         self._fparams = np.zeros(K.F_COLS)
         self._iparams = np.zeros(K.I_COLS, np.int64)
         self._iparams[[K.I_MAX_GAP, K.I_MIN_FRAMES, K.I_MIN_CELLS, K.I_FREQ_TOL]] = (

@@ -29,6 +29,8 @@ import functools
 import numpy as np
 from numba import njit
 
+# Frames between refreshes of the floor's bin sums in the integrated test.
+FLOOR_BOX_FRAMES = 8
 # Frames in which a region takes runs of any level (a burst's rising edge).
 YOUNG_FRAMES = 8
 # A burst's band edges are where its spectrum falls this far below its in-band level.
@@ -369,13 +371,17 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
             # one is missing, the per-cell test decides alone), against the floor
             # averaged over the same bins.
             integrated = True
-            isum[:] = rows[2, (t - lag + sub - 1) % window]
-            for j in range(1, 3):
-                row = rows[2, (t - lag + sub - 1 + j * sub) % window]
-                for k in range(nfft):
-                    isum[k] = min(isum[k], row[k])
+            r0 = rows[2, (t - lag + sub - 1) % window]
+            r1 = rows[2, (t - lag - 1 + 2 * sub) % window]
+            r2 = rows[2, (t - lag - 1 + 3 * sub) % window]
+            for k in range(nfft):
+                isum[k] = min(r0[k], r1[k], r2[k])
         if integrated:
-            box_sum(floor, fbox, ih)
+            if t % FLOOR_BOX_FRAMES == 0 or fbox[nfft // 2] <= 0.0:
+                # The floor moves slowly (a time constant of about a second): its bin
+                # sums are refreshed every few frames, on a schedule of absolute frame
+                # numbers so that any block size gives the same result.
+                box_sum(floor, fbox, ih)
             # The outer ih bins average fewer cells (noisier): per-cell test only.
             for k in range(ih, nfft - ih):
                 if not hot[k] and isum[k] > ithr_lo * scale * fbox[k]:
@@ -561,15 +567,15 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
                        flush):
         """Run frames ``power`` (frames, nfft) through floor, CFAR and region tracking;
         with ``flush``, also decide the frames still waiting for later ones (end of
-        a segment).  ``rows`` (3, 2*lag+1, nfft) keeps the last frames' smoothed
-        power, bin-averaged power and sub-window sums.  Returns 0, or 1 when a table
+        a segment).  ``rows`` (4, 2*lag+1, nfft) keeps the last frames' smoothed
+        power, bin sums and sub-window sums, and the floor's bin sums.  Returns 0, or 1 when a table
         was full (regions dropped: the caller counts it)."""
         n_frames, nfft = power.shape[0], floor.size
         ring_frames = ring.shape[0]
         hot = np.zeros(nfft, np.bool_)
         runs = np.empty((nfft // 2 + 1, 3), np.int64)      # lo, hi, seeded
         run_peak = np.empty((nfft // 2 + 1, 2))            # peak, summed level
-        fbox = np.empty(nfft, np.float32)
+        fbox = rows[3, 0]
         isum = np.empty(nfft, np.float32)
         status = 0
         for f in range(n_frames):
@@ -581,7 +587,9 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
             if lag > 0:
                 box_sum(rows[0, t % window], rows[1, t % window], ih)
                 acc = rows[2, t % window]
-                acc[:] = rows[1, t % window]
+                box = rows[1, t % window]
+                for k in range(nfft):
+                    acc[k] = box[k]
                 for j in range(1, min(sub, t - state[S_SEG0] + 1)):
                     prev = rows[1, (t - j) % window]
                     for k in range(nfft):
