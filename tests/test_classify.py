@@ -147,3 +147,27 @@ def test_classifier_without_samples_still_names_by_features():
     out += c.finish()
     assert [d.link for d in out] == ["expresslrs-lora"]
     assert "lora" not in out[0].evidence["matched"]      # no samples, no kernel claim
+
+
+def test_kernel_hook_sees_every_call_and_can_hand_back_results():
+    from rfdetect.classify.evidence import run_kernel
+    sc = Scene(FS, FC, 0.3, np.random.default_rng(1))
+    elrs(sc, 0.0013, 5e-3, 6, 10.0, seed=1, duration_s=0.3)
+    calls: dict = {}
+
+    def recording(kernel, burst, iq, candidates):
+        result = calls[(burst.sample_start, kernel)] = run_kernel(kernel, burst, iq, candidates)
+        return result
+
+    def replaying(kernel, burst, iq, candidates):     # runs nothing
+        return calls[(burst.sample_start, kernel)]
+
+    def untimed(records):
+        return [{k: v for k, v in r.items() if k not in ("wall_s", "throughput_msps", "realtime_factor")}
+                for r in records]
+
+    plain = untimed(run_pipeline(sc))
+    assert untimed(run_pipeline(sc, run_kernel=recording)) == plain
+    assert sum(bool(r and r.get("confirmed")) for r in calls.values()) >= 3
+    assert untimed(run_pipeline(sc, run_kernel=replaying)) == plain
+    assert [d["link"] for d in detections(plain)] == ["expresslrs-lora"]

@@ -31,7 +31,7 @@ from rfdetect.pipeline import analyze_source  # noqa: E402
 from rfdetect.scale import add_arguments, plan_file, run_archive, run_from_args  # noqa: E402
 from rfdetect.scale.merge import FileMerger  # noqa: E402
 from rfdetect.scale.plan import OpenSpec, block_starts, warmup_samples  # noqa: E402
-from rfdetect.scale.worker import run_chunk  # noqa: E402
+from rfdetect.scale.worker import RecordOptions, run_chunk  # noqa: E402
 from rfdetect.sources import open_source  # noqa: E402
 
 FS = 2e6
@@ -166,6 +166,40 @@ def test_chunks_merge_to_exactly_the_serial_records(archive):
     # The gap file's gap records came through, and a kernel read samples from the file.
     assert sum(r["type"] == "gap" for r in reference[str(paths[1])]) == 2
     assert sum(merger.pipeline.classifier.kernel_runs.values()) > 0
+
+
+def short_recording(path: Path, seed: int) -> Path:
+    """Shorter than a chunk: one task.  LoRa-width bursts, so that kernels run."""
+    n = int(0.7 * FS)
+    rng = np.random.default_rng(seed)
+    bursts = [TrueBurst(int(s), 60000, 0.0, 125e3, 15.0) for s in (0.05 * FS, 0.4 * FS)]
+    bursts += [TrueBurst(int(rng.integers(0, n - 20000)), int(rng.integers(1000, 20000)),
+                         float(rng.uniform(-0.45, 0.45) * FS), float(rng.uniform(10e3, 100e3)),
+                         float(rng.uniform(8, 25))) for _ in range(20)]
+    return iqgen.write_hdf5(path, scene(FS, n, bursts, seed), datatype="cu8", sample_rate_hz=FS, center_freq_hz=FC)
+
+
+def test_a_whole_file_task_brings_the_serial_records(tmp_path):
+    path = short_recording(tmp_path / "short.h5", 8)
+    with open_source(str(path)) as src:
+        info = src.info
+    tasks = plan_file(OpenSpec(str(path)), info, 0, CONFIG, chunk_s=CHUNK_S, block_samples=BLOCK)
+    assert len(tasks) == 1
+    result = run_chunk(tasks[0], CONFIG, RecordOptions(all_bursts=True))
+    assert result.records and not result.bursts and not result.kernels
+    out: list[dict] = []
+    merger = FileMerger(info, out.append, 1, [0], config=CONFIG, all_bursts=True,
+                        open_reader=lambda: open_source(str(path)))
+    merger.add(result)
+    merger.add(result)                  # a re-run's duplicate is ignored
+    assert merger.complete
+    summary = merger.finish()
+    assert "pipeline" not in vars(merger)          # the client classified nothing
+    ref = strip(serial(path))
+    assert strip(out) == ref and strip([summary]) == ref[-1:]
+    assert any(r["type"] == "detection" for r in ref) and any(r["type"] == "burst" for r in ref)
+    # Without the options (or for a chunk) the task brings bursts for the client to classify.
+    assert run_chunk(tasks[0], CONFIG).records is None
 
 
 def test_records_stream_before_the_last_chunk_arrives(archive):
@@ -307,14 +341,16 @@ def test_cluster_run_equals_serial_and_reports_failed_files(archive, cluster, tm
     corrupt = iqgen.write_hdf5(tmp_path / "corrupt.h5", x, sample_rate_hz=FS, center_freq_hz=FC)
     garbage = tmp_path / "garbage.h5"
     garbage.write_bytes(b"not an HDF5 file at all" * 100)
+    short = short_recording(tmp_path / "short.h5", 9)          # one task: its records come from a worker
+    reference = {**reference, str(short): strip(serial(short))}
     out: list[dict] = []
     errors: list[tuple[str, str]] = []
-    archive_paths = [str(paths[0]), str(corrupt), str(paths[1]), str(garbage), str(paths[2])]
+    archive_paths = [str(paths[0]), str(corrupt), str(paths[1]), str(garbage), str(short), str(paths[2])]
     summaries = run_archive(archive_paths, scheduler=cluster.address, config=CONFIG, all_bursts=True,
                             emit=out.append, progress=False, chunk_s=CHUNK_S, block_samples=BLOCK,
                             on_error=lambda p, e: errors.append((p, e)))
     got = by_source(out)
-    for p in paths:
+    for p in [*paths, short]:
         assert strip(got[str(p)]) == reference[str(p)]
     assert [s["source"] for s in summaries] == archive_paths
     assert {p for p, _ in errors} == {str(corrupt), str(garbage)}

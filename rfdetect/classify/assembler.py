@@ -11,7 +11,7 @@ everything else passes straight through.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 
@@ -22,16 +22,25 @@ MIN_GAP_S = 60e-6
 GAP_FRACTION = 0.08
 
 
-@dataclass
 class _Pending:
-    pieces: list[Burst] = field(default_factory=list)
-    snippets: list = field(default_factory=list)
-    splinters: int = 0
-    splinter_end_s: float = -1.0
+    """A packet's pieces so far, with their extent kept up to date."""
 
-    @property
-    def end_s(self) -> float:
-        return max(max(b.t_end_s for b in self.pieces), self.splinter_end_s)
+    def __init__(self, piece: Burst, snippet):
+        self.pieces = [piece]
+        self.snippets = [snippet]
+        self.splinters = 0
+        self.start_s, self.end_s = piece.t_start_s, piece.t_end_s
+        self.f_lo_hz, self.f_hi_hz = piece.f_lo_hz, piece.f_hi_hz
+
+    def add(self, piece: Burst, snippet) -> None:
+        self.pieces.append(piece)
+        self.snippets.append(snippet)
+        self.start_s, self.end_s = min(self.start_s, piece.t_start_s), max(self.end_s, piece.t_end_s)
+        self.f_lo_hz, self.f_hi_hz = min(self.f_lo_hz, piece.f_lo_hz), max(self.f_hi_hz, piece.f_hi_hz)
+
+    def add_splinter(self, piece: Burst) -> None:
+        self.splinters += 1
+        self.end_s = max(self.end_s, piece.t_end_s)
 
 
 def joins(piece: Burst, pending: _Pending) -> bool:
@@ -47,9 +56,7 @@ def joins(piece: Burst, pending: _Pending) -> bool:
 
 def splinter_of(piece: Burst, pending: _Pending) -> bool:
     """A narrower burst inside the packet's time span and band: a piece of its sweep."""
-    start = min(b.t_start_s for b in pending.pieces)
-    lo = min(b.f_lo_hz for b in pending.pieces)
-    hi = max(b.f_hi_hz for b in pending.pieces)
+    start, lo, hi = pending.start_s, pending.f_lo_hz, pending.f_hi_hz
     slack = max(MIN_GAP_S, GAP_FRACTION * pending.pieces[-1].duration_s)
     return (piece.bandwidth_hz < 0.8 * (hi - lo) and start <= piece.t_start_s <= pending.end_s + slack
             and lo <= piece.center_freq_hz <= hi)
@@ -109,17 +116,15 @@ class Assembler:
             return out
         for p in self._pending:
             if joins(burst, p):
-                p.pieces.append(burst)
-                p.snippets.append(iq)
+                p.add(burst, iq)
                 return out
         for p in self._pending:
             if splinter_of(burst, p):
                 # A piece of the sweep the detector saw narrow (a symbol boundary): part
                 # of the packet, and it bridges the packet to its next full piece.
-                p.splinters += 1
-                p.splinter_end_s = max(p.splinter_end_s, burst.t_end_s)
+                p.add_splinter(burst)
                 return out
-        self._pending.append(_Pending([burst], [iq]))
+        self._pending.append(_Pending(burst, iq))
         return out
 
     def _flush_before(self, t_s: float) -> list:

@@ -43,28 +43,37 @@ def burst_samples(burst: Burst, iq, kernel: str) -> np.ndarray | None:
     return x[a:b]
 
 
+def lora_bandwidths(burst: Burst, candidates: list[Signature]) -> set[float]:
+    """The candidates' LoRa bandwidths the burst's measured bandwidth may be."""
+    bws = set()
+    for s in candidates:
+        bw = s.kernel_params.get("bw_hz")
+        for v in (bw if isinstance(bw, tuple) else (bw,)):
+            if v and 0.6 * v <= burst.bandwidth_hz <= 1.4 * v:
+                bws.add(float(v))
+    return bws
+
+
 def run_kernel(kernel: str, burst: Burst, iq, candidates: list[Signature]) -> dict | None:
+    if kernel == "lora":
+        # A LoRa packet holds at least a dozen symbols (8 preamble, 4.25 sync, payload):
+        # the burst's own duration bounds the spreading factor (one step of slack for a
+        # packet measured short).  Most bursts in a busy band are too short for SF5 at
+        # any candidate bandwidth, or of no candidate's bandwidth: no samples needed.
+        bws = lora_bandwidths(burst, candidates)
+        sfs = [sf for sf in range(5, 13) if any((1 << sf) / bw <= burst.duration_s / 5.0 for bw in bws)]
+        if not sfs:
+            return None
     x = burst_samples(burst, iq, kernel)
     if x is None:
         return None
     fs = iq.sample_rate_hz
     offset = burst.center_freq_hz - iq.center_freq_hz
     if kernel == "lora":
-        bws = set()
-        for s in candidates:
-            bw = s.kernel_params.get("bw_hz")
-            for v in (bw if isinstance(bw, tuple) else (bw,)):
-                if v and 0.6 * v <= burst.bandwidth_hz <= 1.4 * v:
-                    bws.add(float(v))
-        if not bws:
-            return None
         dur = x.shape[0] / fs
         # At least 4 half-overlapping windows of 2^SF / BW in the burst.
-        # A LoRa packet holds at least a dozen symbols (8 preamble, 4.25 sync, payload):
-        # the burst's own duration bounds the spreading factor (one step of slack for a
-        # packet measured short).
-        sfs = [sf for sf in range(5, 13) if any((1 << sf) / bw * 2.5 <= dur and
-                                                (1 << sf) / bw <= burst.duration_s / 5.0 for bw in bws)]
+        sfs = [sf for sf in sfs if any((1 << sf) / bw * 2.5 <= dur and
+                                       (1 << sf) / bw <= burst.duration_s / 5.0 for bw in bws)]
         if not sfs:
             return None
         return lora_evidence(x, fs, offset, bandwidths_hz=tuple(sorted(bws)), sfs=sfs)

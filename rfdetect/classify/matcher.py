@@ -27,15 +27,17 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Callable
 
 from ..model import Burst
 from ..signatures import UNKNOWN, UNKNOWN_FHSS, Signature, get, load_all
 from . import evidence as ev_mod
 from .assembler import Assembler
 from .calibration import confidence_from
-from .tracker import Track, timing_tolerance_s
+from .tracker import Track, TrackTable, timing_tolerance_s
 
 SLACK = 1.6               # a feature this factor outside its range scores -1
+LOG_SLACK = math.log(SLACK)
 KERNEL_MATCH = 3.0
 KERNEL_MISMATCH = -3.0
 CONFIRM_BURSTS = 3        # kernels stop running on a track once this many bursts confirmed it
@@ -74,7 +76,7 @@ def _fit(value: float, rng: tuple[float, float]) -> float:
     edge = lo if value < lo else hi
     if edge <= 0 or not math.isfinite(edge):
         return -1.0
-    d = abs(math.log(value / edge)) / math.log(SLACK)
+    d = abs(math.log(value / edge)) / LOG_SLACK
     return max(-1.0, 1.0 - 2.0 * d)
 
 
@@ -90,27 +92,48 @@ def match_burst(burst: Burst, sig: Signature) -> dict:
 
 def feature_scores(burst: Burst, sig: Signature) -> dict | None:
     """Per-feature scores of a burst against a signature, or None when out of band."""
-    if not sig.in_band(burst.center_freq_hz):
+    return _scores(burst.center_freq_hz, burst.bandwidth_hz, burst.duration_s, sig)
+
+
+def _scores(f_hz: float, bw: float, dur: float, sig: Signature) -> dict | None:
+    for b in sig.bands:
+        if b.lo_hz <= f_hz <= b.hi_hz:
+            break
+    else:
         return None
-    dur = burst.duration_s
-    dur_fit = 1.0 if sig.continuous and dur >= sig.burst_s[0] else _fit(dur, sig.burst_s)
-    return {"bandwidth": _fit(burst.bandwidth_hz, sig.bandwidth_hz), "duration": dur_fit,
-            "short": dur < sig.burst_s[0]}
+    (bw_lo, bw_hi), (dur_lo, dur_hi) = sig.bandwidth_hz, sig.burst_s
+    # (Inside its range a feature scores 1 without a call.)
+    bw_fit = 1.0 if bw_lo <= bw <= bw_hi else _fit(bw, sig.bandwidth_hz)
+    dur_fit = 1.0 if dur_lo <= dur <= dur_hi or (sig.continuous and dur >= dur_lo) else _fit(dur, sig.burst_s)
+    return {"bandwidth": bw_fit, "duration": dur_fit, "short": dur < dur_lo}
+
+
+# (kernel name, burst, its samples, candidate signatures) -> the kernel's result (or None)
+KernelRunner = Callable[[str, Burst, object, list], "dict | None"]
 
 
 class Classifier:
     """Streaming: ``add`` each burst as it closes (with its samples when held);
-    ``finish`` at the end of the stream."""
+    ``finish`` at the end of the stream.
+
+    ``run_kernel``: what runs a confirmation kernel, called as
+    ``run_kernel(kernel, burst, iq, candidates)`` for every kernel the classifier
+    asks for (default ``evidence.run_kernel``).  A wrapper can record the results,
+    or hand back results computed elsewhere for the same call (a kernel's result
+    depends on nothing else)."""
 
     def __init__(self, signatures: list[Signature] | None = None, track_timeout_s: float = 2.0,
-                 run_kernels: bool = True, early_reports: bool = False):
+                 run_kernels: bool = True, early_reports: bool = False,
+                 run_kernel: KernelRunner | None = None):
         self.signatures = signatures if signatures is not None else load_all()
+        self.run_kernel: KernelRunner = run_kernel or ev_mod.run_kernel
+        self._registry = {s.id: s for s in load_all(include_fallbacks=True)}
         self.early_reports = early_reports
         self._assembler = Assembler(self._holds)
-        self._band_cache: dict[int, list[Signature]] = {}
+        self._band_cache: dict[int, tuple[list[Signature], list[Signature]]] = {}
         self.track_timeout_s = track_timeout_s
         self.run_kernels = run_kernels
-        self._tracks: list[Track] = []
+        self._tracks = TrackTable(track_timeout_s)
         self._keyed: dict[tuple, Track] = {}
         self._next_id = 1
         self.rejections: Counter = Counter()   # signature id -> bursts that did not fit it
@@ -128,32 +151,34 @@ class Classifier:
     def _in_band(self, f_hz: float) -> list[Signature]:
         """Signatures with a band near ``f_hz`` (cached per 50 kHz; feature_scores
         checks the exact edges)."""
+        return self._near(f_hz)[0]
+
+    def _near(self, f_hz: float) -> tuple[list[Signature], list[Signature]]:
+        """Signatures with a band near ``f_hz``, and those of them with a LoRa kernel."""
         key = int(f_hz // 50e3)
-        sigs = self._band_cache.get(key)
-        if sigs is None:
+        near = self._band_cache.get(key)
+        if near is None:
             lo, hi = key * 50e3 - 50e3, key * 50e3 + 100e3
             sigs = [s for s in self.signatures if any(b.lo_hz <= hi and b.hi_hz >= lo for b in s.bands)]
+            near = sigs, [s for s in sigs if s.kernel == "lora"]
             if len(self._band_cache) < 4096:
-                self._band_cache[key] = sigs
-        return sigs
+                self._band_cache[key] = near
+        return near
 
     def _holds(self, burst: Burst) -> bool:
-        return any(s.kernel == "lora" and s.in_band(burst.center_freq_hz)
-                   and burst.bandwidth_hz <= 1.5 * s.bandwidth_hz[1] for s in self._in_band(burst.center_freq_hz))
+        f_hz = burst.center_freq_hz
+        return any(s.in_band(f_hz) and burst.bandwidth_hz <= 1.5 * s.bandwidth_hz[1] for s in self._near(f_hz)[1])
 
     def _add(self, burst: Burst, iq=None) -> list[Detection]:
         out = self._expire(burst.t_start_s)
-        host = self._splinter_host(burst)
+        # A splinter of a confirmed track's last packet (a chirp's sweep, a weak packet's
+        # strong part) adds to that track and nothing else.
+        host = self._tracks.splinter_host(burst)
         if host is not None:
             host.add(burst, fragment=True)
+            self._tracks.refresh(host)
             return out
-        feats = {}
-        for sig in self._in_band(burst.center_freq_hz):
-            f = feature_scores(burst, sig)
-            if f is None or not _candidate(f, sig):
-                self.rejections[sig.id] += 1
-                continue
-            feats[sig.id] = f
+        feats = self._features(burst)
         track = self._find_track(burst, feats)
         kernels = self._kernels(burst, iq, feats, track)
         if _modulation(kernels) != ("?",) or (track is not None and not _compatible(kernels, track)):
@@ -163,11 +188,13 @@ class Classifier:
             track = self._find_track(burst, feats, exclude=bad, kernels=kernels) or \
                 (track if bad is None else None)
         scores, verdicts = {}, {}
-        verdict_of = {sid: ev_mod.verdict(get(sid), kernels.get(get(sid).kernel))
-                      for sid in feats if get(sid).kernel}
+        sigs = {sid: self._sig(sid) for sid in feats}
+        # (With no kernel result, every verdict is "none".)
+        verdict_of = {sid: ev_mod.verdict(sig, kernels.get(sig.kernel))
+                      for sid, sig in sigs.items() if sig.kernel} if kernels else {}
         for sid, f in feats.items():
-            sig = get(sid)
-            v = ev_mod.verdict(sig, kernels.get(sig.kernel)) if sig.kernel else "none"
+            sig = sigs[sid]
+            v = verdict_of.get(sid, "none")
             if sig.kernel and v == "none" and track is not None:
                 # The track confirmed this modulation already: its verdict stands for the burst.
                 v = track.verdicts.get(sid, {}).get("inherited", "none")
@@ -191,6 +218,7 @@ class Classifier:
             track.modulation = modulation
         fragment = _continues(burst, track) or (track.modulation != ("?",) and track.within_packet(burst))
         track.add(burst, fragment=fragment)
+        self._tracks.refresh(track)
         for sid, s in (scores.items() if not fragment or not track.scores else ()):
             # A piece of a packet already scored says nothing new about the link.
             track.scores[sid] = track.scores.get(sid, 0.0) + s
@@ -211,12 +239,29 @@ class Classifier:
                 out.append(det)
         return out
 
+    def _sig(self, sid: str) -> Signature:
+        sig = self._registry.get(sid)
+        return sig if sig is not None else get(sid)
+
+    def _features(self, burst: Burst) -> dict:
+        """Per-feature scores against each signature the burst may belong to (the
+        others count a rejection)."""
+        feats = {}
+        f_hz, bw, dur = burst.center_freq_hz, burst.bandwidth_hz, burst.duration_s
+        for sig in self._in_band(f_hz):
+            f = _scores(f_hz, bw, dur, sig)
+            if f is None or not _candidate(f, sig):
+                self.rejections[sig.id] += 1
+            else:
+                feats[sig.id] = f
+        return feats
+
     def _kernels(self, burst: Burst, iq, feats: dict, track: Track | None) -> dict:
         if not self.run_kernels or iq is None:
             return {}
         need: dict[str, list[Signature]] = {}
         for sid in feats:
-            sig = get(sid)
+            sig = self._sig(sid)
             if sig.kernel is None:
                 continue
             vc = track.verdicts.get(sid, {}) if track is not None else {}
@@ -232,16 +277,16 @@ class Classifier:
                 if k == "lora" or any(s.drone or s.kernel_required for s in v)}
         for name, sigs in need.items():
             self.kernel_runs[name] += 1
-            out[name] = ev_mod.run_kernel(name, burst, iq, sigs)
+            out[name] = self.run_kernel(name, burst, iq, sigs)
         return out
 
     # ---- tracks ------------------------------------------------------------------------
     def _key(self, burst: Burst, feats: dict) -> tuple | None:
         """Known non-hopping emitters are kept per channel; anything else hops or may."""
-        if not feats or any(get(s).hopping for s in feats):
+        if not feats or any(self._sig(s).hopping for s in feats):
             return None
         best = max(feats, key=lambda s: feats[s]["bandwidth"] + feats[s]["duration"])
-        sig = get(best)
+        sig = self._sig(best)
         # One channel: half the widest burst the link makes (centroids of short or
         # weak bursts scatter by about that much).
         quantum = max(25e3, 0.5 * sig.bandwidth_hz[1])
@@ -254,15 +299,17 @@ class Classifier:
             t = self._keyed.get(key)
             return None if t is exclude else t
         best, best_res = None, None
-        for t in self._tracks:
-            if t.key is not None or not t.bursts or t is exclude:
+        mod = _modulation(kernels) if kernels is not None else ("?",)
+        # Duration binds only tracks of another (or no) measured modulation: with none
+        # measured here, it binds them all and the table applies it.
+        for t in self._tracks.similar(burst.bandwidth_hz, burst.duration_s if mod == ("?",) else None):
+            if t is exclude:
                 continue
             if kernels is not None and not _compatible(kernels, t):
                 continue
-            same_mod = kernels is not None and _modulation(kernels) != ("?",) \
-                and _modulation(kernels) == t.modulation
-            if not _similar(burst, t, ignore_duration=same_mod):
-                continue
+            same_mod = mod != ("?",) and mod == t.modulation
+            if mod != ("?",) and not same_mod and not _similar(burst, t):
+                continue      # (with no modulation measured, the table checked it)
             res = t.timing_residual_s(burst.t_start_s)
             if res is not None and t.period and res > timing_tolerance_s(t.period[0]) \
                     and not (same_mod and (_continues(burst, t) or t.within_packet(burst))):
@@ -272,40 +319,20 @@ class Classifier:
                 best, best_res = t, r
         return best
 
-    def _splinter_host(self, burst: Burst) -> Track | None:
-        """A confirmed track whose last packet holds this burst in time and frequency:
-        a splinter of that packet (a chirp's sweep, a weak packet's strong part)."""
-        for t in self._tracks:
-            if t.key is not None or t.modulation == ("?",) or not t.bursts:
-                continue
-            last = t.bursts[-1]
-            if burst.bandwidth_hz > last.bandwidth_hz:
-                continue
-            slack = max(0.3e-3, 0.1 * last.duration_s)
-            if (last.t_start_s - slack <= burst.t_start_s <= last.t_end_s + slack
-                    and last.f_lo_hz - 0.25 * last.bandwidth_hz <= burst.center_freq_hz
-                    <= last.f_hi_hz + 0.25 * last.bandwidth_hz):
-                return t
-        return None
-
     def _new_track(self, burst: Burst, scores: dict, modulation: tuple) -> Track:
         key = self._key(burst, {s: {"bandwidth": v, "duration": 0.0} for s, v in scores.items()}) if scores else None
         hopping = key is None
         t = Track(self._next_id, key, hopping, modulation=modulation)
         self._next_id += 1
-        self._tracks.append(t)
+        self._tracks.add(t)
         if key is not None:
             self._keyed[key] = t
         return t
 
     def _expire(self, now_s: float) -> list[Detection]:
         out = []
-        for t in list(self._tracks):
-            timeout = self.track_timeout_s
-            if t.period:
-                timeout = max(timeout, 20 * t.period[0])
-            if now_s - t.last_end_s > timeout:
-                out.extend(self._close(t))
+        for t in self._tracks.expired(now_s):
+            out.extend(self._close(t))
         return out
 
     def _close(self, track: Track) -> list[Detection]:
@@ -319,7 +346,7 @@ class Classifier:
         out = []
         for b, snip in self._assembler.finish():
             out.extend(self._add(b, snip))
-        for t in list(self._tracks):
+        for t in self._tracks:
             out.extend(self._close(t))
         return sorted(out, key=lambda d: (d.t_start_s, d.link))
 

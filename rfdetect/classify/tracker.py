@@ -9,13 +9,16 @@ phase of their lattices, which keeps them apart.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..model import Burst
+from .kernels import lattice_fit
 
 MAX_TIMES = 48            # recent start times kept per track for the period estimate
+MEDIAN_BURSTS = 32        # recent bursts a track's median bandwidth and duration describe
 
 
 def timing_tolerance_s(period_s: float) -> float:
@@ -28,26 +31,18 @@ def estimate_period(times_s, min_share: float = 0.7) -> tuple[float, float] | No
     """(period s, share of consecutive gaps that are whole multiples of it), or None.
 
     Candidate periods are the shortest gaps; the first explaining ``min_share`` of
-    all gaps wins, refined as total time over total periods."""
-    t = np.sort(np.asarray(times_s, np.float64))
-    if t.shape[0] < 3:
+    all gaps wins, refined as total time over total periods (kernels.lattice_fit)."""
+    t = np.asarray(times_s, np.float64)
+    n = max(t.shape[0], 1)
+    gaps, k, ok = np.empty(n), np.empty(n), np.empty(n, np.bool_)
+    m, hits = lattice_fit(t, min_share, gaps, ok, k)
+    if not hits:
         return None
-    gaps = np.diff(t)
-    gaps = gaps[gaps > 0.1e-3]
-    if gaps.shape[0] < 2:
-        return None
-    for g in np.sort(gaps)[:6]:
-        # The tolerance must stay well below the period, or anything is a multiple.
-        tol = min(timing_tolerance_s(g), 0.1 * g)
-        k = np.round(gaps / g)
-        ok = (k >= 1) & (k <= 64) & (np.abs(gaps - k * g) <= tol * np.maximum(1.0, np.sqrt(k)))
-        share = float(ok.mean())
-        if share >= min_share and ok.sum() >= 2:
-            return float(gaps[ok].sum() / k[ok].sum()), share
-    return None
+    ok = ok[:m]
+    return float(gaps[:m][ok].sum() / k[:m][ok].sum()), hits / m
 
 
-@dataclass
+@dataclass(eq=False)
 class Track:
     track_id: int
     key: tuple | None                     # fixed key for non-hopping known emitters
@@ -68,20 +63,22 @@ class Track:
     def last_end_s(self) -> float:
         return self.bursts[-1].t_end_s if self.bursts else -math.inf
 
-    _medians: dict = field(default_factory=dict)
+    # The last MEDIAN_BURSTS bandwidths and durations, kept sorted as bursts come and go.
+    _sorted: dict = field(default_factory=lambda: {"bandwidth_hz": [], "duration_s": []})
 
     def median(self, attr: str) -> float:
-        """Median over the last 32 bursts (cached until the next burst)."""
-        v = self._medians.get(attr)
-        if v is None:
-            vals = sorted(getattr(b, attr) for b in self.bursts[-32:])
-            v = self._medians[attr] = vals[len(vals) // 2]
-        return v
+        """Median bandwidth or duration over the last MEDIAN_BURSTS bursts."""
+        vals = self._sorted[attr]
+        return vals[len(vals) // 2]
 
     def add(self, burst: Burst, fragment: bool = False) -> None:
         """``fragment``: a piece of the last packet, which does not mark a new packet time."""
         self.bursts.append(burst)
-        self._medians.clear()
+        old = self.bursts[-MEDIAN_BURSTS - 1] if len(self.bursts) > MEDIAN_BURSTS else None
+        for attr, vals in self._sorted.items():
+            insort(vals, getattr(burst, attr))
+            if old is not None:
+                del vals[bisect_left(vals, getattr(old, attr))]
         if fragment:
             return
         self.packets += 1
@@ -128,3 +125,104 @@ class Track:
             if not out or f - out[-1] > quantum_hz:
                 out.append(f)
         return out
+
+
+class TrackTable:
+    """The open tracks in creation order, with what the per-burst searches compare
+    precomputed per track, so that checking a burst against every track is a
+    comparison or two each (and idle tracks are looked for only when one may be
+    due).  A track's entry must be refreshed whenever it takes a burst or its
+    modulation is set."""
+
+    # Start times closer than this to an expiry are checked exactly (rounding of the sums).
+    EXPIRY_MARGIN_S = 1e-6
+    _EMPTY = (math.inf, -math.inf, math.inf, -math.inf)
+
+    def __init__(self, track_timeout_s: float):
+        self.track_timeout_s = track_timeout_s
+        # Track id -> track, (last burst's end, idle timeout), and for unkeyed tracks
+        # the bandwidth and duration bounds of ``matcher._similar`` around their
+        # medians (empty while a track has no burst); dicts keep the creation order.
+        self._tracks: dict[int, Track] = {}
+        self._idle: dict[int, tuple[float, float]] = {}
+        self._bounds: dict[int, tuple[float, float, float, float]] = {}
+        # Unkeyed tracks with a confirmed modulation (ids in creation order) and the
+        # time-frequency window around their last burst that holds its splinters.
+        self._hosts: list[int] = []
+        self._windows: dict[int, tuple[float, float, float, float, float] | None] = {}
+        self._no_expiry_before = -math.inf        # no track expires at an earlier start time
+
+    def __len__(self) -> int:
+        return len(self._tracks)
+
+    def __iter__(self):
+        return iter(list(self._tracks.values()))
+
+    def add(self, track: Track) -> None:
+        self._tracks[track.track_id] = track
+        if track.key is None:
+            self._bounds[track.track_id] = self._EMPTY
+        self.refresh(track)
+
+    def remove(self, track: Track) -> None:
+        del self._tracks[track.track_id], self._idle[track.track_id]
+        self._bounds.pop(track.track_id, None)
+        if track.track_id in self._windows:
+            del self._windows[track.track_id]
+            self._hosts.remove(track.track_id)
+
+    def refresh(self, track: Track) -> None:
+        tid = track.track_id
+        end = track.last_end_s
+        timeout = max(self.track_timeout_s, 20 * track.period[0]) if track.period else self.track_timeout_s
+        self._idle[tid] = (end, timeout)
+        self._no_expiry_before = min(self._no_expiry_before, end + timeout - self.EXPIRY_MARGIN_S)
+        if track.key is not None:
+            return
+        if track.bursts:
+            bw, dur = track.median("bandwidth_hz"), track.median("duration_s")
+            self._bounds[tid] = (bw / 1.45, bw * 1.45, dur / 1.4, dur * 1.4)
+        if track.modulation != ("?",):
+            if tid not in self._windows:
+                insort(self._hosts, tid)
+            self._windows[tid] = _splinter_window(track.bursts[-1]) if track.bursts else None
+
+    def expired(self, now_s: float) -> list[Track]:
+        """Tracks idle for longer than their timeout at ``now_s``, in order."""
+        if now_s < self._no_expiry_before:
+            return []
+        out, due = [], math.inf
+        for tid, (end, timeout) in self._idle.items():
+            if now_s - end > timeout:
+                out.append(self._tracks[tid])
+            due = min(due, end + timeout)
+        self._no_expiry_before = due - self.EXPIRY_MARGIN_S
+        return out
+
+    def splinter_host(self, burst: Burst) -> Track | None:
+        """The first confirmed unkeyed track whose last packet holds ``burst`` in time and
+        frequency (and is at least as wide): a splinter of that packet (a chirp's sweep,
+        a weak packet's strong part)."""
+        bw, t_s, f_hz = burst.bandwidth_hz, burst.t_start_s, burst.center_freq_hz
+        for tid in self._hosts:
+            w = self._windows[tid]
+            if w is not None and bw <= w[0] and w[1] <= t_s <= w[2] and w[3] <= f_hz <= w[4]:
+                return self._tracks[tid]
+        return None
+
+    def similar(self, bandwidth_hz: float, duration_s: float | None) -> list[Track]:
+        """Unkeyed tracks whose median bandwidth is within a factor 1.45 of ``bandwidth_hz``
+        and, unless ``duration_s`` is None, median duration within 1.4 of it; in order."""
+        bw = bandwidth_hz
+        if duration_s is None:
+            return [self._tracks[i] for i, (lo, hi, _, _) in self._bounds.items() if lo <= bw <= hi]
+        dur = duration_s
+        return [self._tracks[i] for i, (lo, hi, dlo, dhi) in self._bounds.items()
+                if lo <= bw <= hi and dlo <= dur <= dhi]
+
+
+def _splinter_window(last: Burst) -> tuple[float, float, float, float, float]:
+    """(bandwidth, start window, frequency window) of the splinters of ``last``."""
+    bw = last.bandwidth_hz
+    slack = max(0.3e-3, 0.1 * last.duration_s)
+    return (bw, last.t_start_s - slack, last.t_end_s + slack, last.f_lo_hz - 0.25 * bw, last.f_hi_hz + 0.25 * bw)

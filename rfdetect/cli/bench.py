@@ -19,9 +19,11 @@ EXAMPLE = """examples:
 BENCH_DIR = Path(__file__).resolve().parents[2] / "bench"
 BENCHMARKS = {
     "core": "throughput of the core engine",
+    "classify": "what classification costs against the core, in a crowded band",
     "accuracy": "detection and classification against SNR",
     "simulate": "simulator speed",
     "bearing": "direction-finding accuracy against the Cramer-Rao bound",
+    "alignment": "live coherent-array alignment and coherence",
     "sinks": "hand-off sinks, records per second",
     "latency": "live-path detection latency",
     "scale": "Dask archive throughput",

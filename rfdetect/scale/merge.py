@@ -1,7 +1,8 @@
 """Join chunk results into exactly the records a serial run emits.
 
-Workers return the bursts (and gaps) their chunk owns, each keyed by the
-serial block in which it closed and its position among the bursts that block
+A whole-file task brings the file's records themselves (worker.py).  Chunks
+of a long file bring the bursts (and gaps) they own, each keyed by the serial
+block in which it closed and its position among the bursts that block
 closed.  Sorted by that key they are in the serial run's order, so feeding
 them here, in order, to one ``Classifier`` gives the serial tracks,
 detections and summary.  Results may arrive in any order; records are
@@ -15,12 +16,13 @@ from typing import Callable
 
 import numpy as np
 
+from ..classify import Classifier
 from ..detect import DetectorConfig
 from ..model import RecordingInfo
 from ..pipeline import Pipeline
 from ..records import gap_record
 from ..sources.base import Source
-from .worker import ChunkResult, SnippetRef, kernel_cache
+from .worker import ChunkResult, SnippetRef, cached_kernels
 
 Emit = Callable[[dict], None]
 
@@ -57,9 +59,9 @@ class _GivenSnippets:
 class FileMerger:
     """One file's chunk results in, its serial records out (through ``emit``).
 
-    The records are made by a ``Pipeline`` that is fed bursts instead of
-    blocks, so counts, detections, bearings and the summary are the serial
-    pipeline's own.
+    A whole-file result's records are passed on as they are.  Otherwise the
+    records are made by a ``Pipeline`` that is fed bursts instead of blocks, so
+    counts, detections, bearings and the summary are the serial pipeline's own.
     """
 
     def __init__(self, info: RecordingInfo, emit: Emit, count: int, first_blocks: list[int], *,
@@ -68,17 +70,26 @@ class FileMerger:
         self.info = info
         self.count = count
         self.first_blocks = first_blocks
-        self.pipeline = Pipeline(info, emit, config=config, all_bursts=all_bursts, array_path=array_path)
+        self.emit = emit
+        self._options = dict(config=config, all_bursts=all_bursts, array_path=array_path)
+        self.kernels: dict = {}           # workers' kernel results, see worker.recording_kernels
+        self._summary: dict | None = None   # a whole-file task's, emitted with its records
         self._given = _GivenSnippets()
-        self.pipeline.history = self._given
         self._open_reader = open_reader
         self._reader: Source | None = None
         self._results: dict[int, ChunkResult] = {}
-        self.kernels: dict = {}           # workers' kernel results, see worker.kernel_cache
         self._prefix = 0                  # chunks 0.._prefix-1 have been queued
         self._queue: list = []            # (key, seq, kind, payload)
         self._seq = 0
         self.done = False
+
+    @cached_property
+    def pipeline(self) -> Pipeline:
+        """Made when first needed: a whole-file result needs none."""
+        pipeline = Pipeline(self.info, self.emit, classifier=Classifier(run_kernel=cached_kernels(self.kernels)),
+                            **self._options)
+        pipeline.history = self._given
+        return pipeline
 
     @property
     def complete(self) -> bool:
@@ -91,6 +102,13 @@ class FileMerger:
     def add(self, result: ChunkResult) -> None:
         """A chunk's result (a second copy of one, after a re-run, is ignored)."""
         if result.index in self._results or self.done:
+            return
+        if result.records is not None:
+            self._results[result.index] = None
+            self._prefix = self.count
+            for record in result.records:
+                self.emit(record)
+            self._summary = result.records[-1]
             return
         self._results[result.index] = result
         while self._prefix in self._results:
@@ -127,8 +145,7 @@ class FileMerger:
         if ref is not None and self._open_reader is not None:
             iq = LazySnippet(ref, self._reader_source, self.info.sample_rate_hz)
         self._given.current = iq
-        with kernel_cache(lookup=self.kernels):
-            self.pipeline._handle([burst])
+        self.pipeline._handle([burst])
         self._given.current = None
 
     def _reader_source(self) -> Source:
@@ -142,11 +159,12 @@ class FileMerger:
         if self.done:
             raise RuntimeError("finish called twice")
         self.done = True
+        if self._summary is not None:
+            return self._summary
         while self._queue:
             self._pop()
         try:
-            with kernel_cache(lookup=self.kernels):
-                return self.pipeline.finish(error=error)
+            return self.pipeline.finish(error=error)
         finally:
             if self._reader is not None:
                 self._reader.close()

@@ -16,11 +16,10 @@ from typing import Callable, Sequence
 
 from ..detect import DetectorConfig
 from ..errors import ParameterError, RFDetectError
-from ..sources import open_source
 from ..sources.base import DEFAULT_BLOCK_SAMPLES
 from .merge import FileMerger
 from .plan import DEFAULT_CHUNK_S, ChunkTask, OpenSpec, plan_file
-from .worker import local_path, run_chunk
+from .worker import RecordOptions, open_spec, recording_info, run_chunk
 
 Emit = Callable[[dict], None]
 CONNECT_TIMEOUT_S = 30
@@ -78,11 +77,8 @@ def run_archive(paths: Sequence[str], *, workers: int | None = None, scheduler: 
     for i, path in enumerate(paths):
         spec = OpenSpec(str(path), format, sample_rate_hz, center_freq_hz)
         try:
-            with open_source(local_path(spec.path), format, sample_rate_hz, center_freq_hz) as src:
-                info = src.info
-            if str(path) != info.path and "://" in str(path):
-                from dataclasses import replace
-                info = replace(info, path=str(path))
+            with open_spec(spec) as src:
+                info = recording_info(spec, src)
             file_tasks = plan_file(spec, info, i, config, chunk_s=chunk_s, block_samples=block_samples)
         except RFDetectError as exc:
             fail(i, str(path), str(exc))
@@ -92,14 +88,16 @@ def run_archive(paths: Sequence[str], *, workers: int | None = None, scheduler: 
             continue
         mergers[i] = FileMerger(info, emit, len(file_tasks), [t.first_block for t in file_tasks],
                                 config=config, all_bursts=all_bursts, array_path=array_path,
-                                open_reader=lambda s=spec: open_source(local_path(s.path), s.format,
-                                                                       s.sample_rate_hz, s.center_freq_hz))
+                                open_reader=lambda s=spec: open_spec(s))
         tasks.extend(file_tasks)
 
     if tasks:
         own, cluster = (client, None) if client is not None else _client(workers, scheduler)
         try:
-            _run(own, tasks, mergers, config, summaries, fail, on_summary, progress, paths)
+            # A file that is one task gets its records made on the worker; with an array
+            # file, which the workers may not see, the client makes them.
+            records = RecordOptions(all_bursts=all_bursts) if array_path is None else None
+            _run(own, tasks, mergers, config, records, summaries, fail, on_summary, progress, paths)
         finally:
             if client is None:
                 own.close()
@@ -108,13 +106,13 @@ def run_archive(paths: Sequence[str], *, workers: int | None = None, scheduler: 
     return [s for s in summaries if s is not None]
 
 
-def _run(client, tasks, mergers, config, summaries, fail, on_summary, progress, paths) -> None:
+def _run(client, tasks, mergers, config, records, summaries, fail, on_summary, progress, paths) -> None:
     from dask.distributed import as_completed
     from tqdm import tqdm
     run_id = uuid.uuid4().hex[:8]
     futures = {}
     for t in tasks:
-        f = client.submit(run_chunk, t, config, key=f"{t.key}-{run_id}", pure=False)
+        f = client.submit(run_chunk, t, config, records, key=f"{t.key}-{run_id}", pure=False)
         futures[f] = t
     total = sum(t.stop - t.start for t in tasks)
     by_file: dict[int, list] = {}

@@ -1,15 +1,17 @@
 """The task a Dask worker runs: the detector over warm-up + chunk, the bursts the chunk owns.
 
-A worker returns bursts, not records: tracks span chunks, so the classifier
-runs once, on the client, over the merged bursts (merge.py).  For each owned
-burst the worker also returns where the serial pipeline's IQ history would
-have found its samples (``SnippetRef``), and the results of the confirmation
-kernels its own classifier ran on them (see ``kernel_cache``).
+A task that is a whole file returns that file's records, made by the serial
+pipeline itself: its tracks need nothing from other tasks.  A chunk of a long
+file returns bursts, not records: tracks span chunks, so the classifier runs
+once, on the client, over the merged bursts (merge.py).  For each owned burst
+the worker also returns where the serial pipeline's IQ history would have
+found its samples (``SnippetRef``), and the results of the confirmation
+kernels its own classifier ran on them (see ``recording_kernels``).
 
 The detector started mid-file is put in the serial run's state where that is
-not a matter of convergence: the frame grid and block grid (plan.py), the
-samples lost in earlier gaps, and the share of raised bins measured when the
-serial run started its floor (``_release_fraction``).  The floor itself
+not a matter of convergence (``BurstDetector.resume``): the frame grid and
+block grid (plan.py), the samples lost in earlier gaps, and the share of raised
+bins measured when the serial run started its floor.  The floor itself
 converges during the warm-up.
 """
 from __future__ import annotations
@@ -17,18 +19,17 @@ from __future__ import annotations
 import bisect
 import copy
 import os
-import threading
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from ..classify import Classifier
+from ..classify import Classifier, KernelRunner
+from ..classify.evidence import run_kernel
 from ..detect import BurstDetector, DetectorConfig
 from ..errors import InputError
 from ..history import IQHistory
-from ..kernels import bursts as K
 from ..model import Burst, RecordingInfo
-from ..pipeline import HISTORY_S
+from ..pipeline import HISTORY_S, Pipeline
 from ..sources import open_source
 from ..sources.base import DEFAULT_BLOCK_SAMPLES, Source
 from .plan import ChunkTask, OpenSpec
@@ -47,57 +48,43 @@ class SnippetRef:
     center_freq_hz: float
 
 
+@dataclass(frozen=True)
+class RecordOptions:
+    """The records of a whole-file task: those of a serial ``analyze`` with these options."""
+    all_bursts: bool = False
+
+
 def burst_key(burst: Burst) -> tuple:
     return (burst.sample_start, burst.sample_end, burst.f_lo_hz, burst.f_hi_hz, burst.snr_db)
 
 
 # Confirmation kernels are the costly part of classifying (as much as detecting, in
-# busy bands), so they run on the workers: each worker runs a classifier over the
-# bursts it sees, as the serial run would, and records every kernel result
+# busy bands), so for chunks they run on the workers: each worker runs a classifier
+# over the bursts it sees, as the serial run would, and records every kernel call
 # (burst, kernel, candidate signatures) -> result; the client's classifier takes
 # its results from there, and runs a kernel itself (reading the samples from the
-# file) only for a call no worker made.  The classifier has no hook for this, so
-# ``evidence.run_kernel`` is wrapped; outside a worker or merge it runs as before.
-_KERNELS = threading.local()
+# file) only for a call no worker made.
+def _call_key(kernel: str, burst: Burst, candidates: list) -> tuple:
+    return (burst_key(burst), kernel, tuple(s.id for s in candidates))
 
 
-def install_kernel_cache() -> None:
-    from ..classify import evidence as ev_mod
-    if getattr(ev_mod.run_kernel, "uses_kernel_cache", False):
-        return
-    original = ev_mod.run_kernel
-
-    def run_kernel(kernel, burst, iq, candidates):
-        key = (burst_key(burst), kernel, tuple(s.id for s in candidates))
-        lookup = getattr(_KERNELS, "lookup", None)
-        if lookup is not None and key in lookup:
-            return copy.deepcopy(lookup[key])
-        result = original(kernel, burst, iq, candidates)
-        record = getattr(_KERNELS, "record", None)
-        if record is not None:
-            record[key] = copy.deepcopy(result)
+def recording_kernels(record: dict) -> KernelRunner:
+    """Runs each kernel and keeps a copy of its result in ``record``."""
+    def run(kernel, burst, iq, candidates):
+        result = run_kernel(kernel, burst, iq, candidates)
+        record[_call_key(kernel, burst, candidates)] = copy.deepcopy(result)
         return result
-
-    run_kernel.uses_kernel_cache = True
-    run_kernel.__wrapped__ = original
-    ev_mod.run_kernel = run_kernel
+    return run
 
 
-class kernel_cache:
-    """Within this context, kernel results are looked up in ``lookup`` and recorded in ``record``."""
-
-    def __init__(self, lookup: dict | None = None, record: dict | None = None):
-        install_kernel_cache()
-        self.lookup, self.record = lookup, record
-
-    def __enter__(self):
-        self._saved = getattr(_KERNELS, "lookup", None), getattr(_KERNELS, "record", None)
-        _KERNELS.lookup, _KERNELS.record = self.lookup, self.record
-        return self
-
-    def __exit__(self, *exc):
-        _KERNELS.lookup, _KERNELS.record = self._saved
-        return False
+def cached_kernels(lookup: dict) -> KernelRunner:
+    """Hands back the result ``lookup`` holds for a call, else runs the kernel."""
+    def run(kernel, burst, iq, candidates):
+        key = _call_key(kernel, burst, candidates)
+        if key in lookup:
+            return copy.deepcopy(lookup[key])
+        return run_kernel(kernel, burst, iq, candidates)
+    return run
 
 
 @dataclass
@@ -111,6 +98,7 @@ class ChunkResult:
     bursts: list = field(default_factory=list)   # (key, Burst, SnippetRef | None), key = (block, position)
     gaps: list = field(default_factory=list)     # (key, sample_index, samples_lost, lost_before)
     kernels: dict = field(default_factory=dict)  # (burst_key, kernel, signature ids) -> result
+    records: list | None = None                  # a whole file's records (then no bursts, gaps, kernels)
     samples: int = 0
     samples_read: int = 0
     overflows: int = 0
@@ -153,43 +141,29 @@ def open_spec(spec: OpenSpec) -> Source:
     return open_source(local_path(spec.path), spec.format, spec.sample_rate_hz, spec.center_freq_hz)
 
 
+def recording_info(spec: OpenSpec, source: Source) -> RecordingInfo:
+    """The source's metadata, named as the archive names it (a URL, not its local copy)."""
+    info = source.info
+    if spec.path != info.path and "://" in spec.path:
+        info = replace(info, path=spec.path)
+    return info
+
+
 def freq_at(info: RecordingInfo, sample: int) -> float:
     retunes = sorted(info.retunes)
     k = bisect.bisect_right([i for i, _ in retunes], sample)
     return float(retunes[k - 1][1]) if k else float(info.center_freq_hz)
 
 
-class _ChunkDetector(BurstDetector):
-    """A detector whose first floor start keeps the serial run's raised-bin share."""
-
-    def __init__(self, *args, release_fraction: float | None = None, samples_lost: int = 0, **kw):
-        super().__init__(*args, **kw)
-        self._forced_release = release_fraction
-        self.framer._samples_lost = samples_lost
-        self._samples_lost = samples_lost
-
-    def _run(self, power):
-        if self._forced_release is not None:
-            self._release_fraction = self._forced_release
-            self._forced_release = None
-        return super()._run(power)
-
-    def open_starts(self) -> list[float]:
-        """Samples at which the regions still open started."""
-        n = int(self._state[K.S_ACTIVE])
-        return [self.frame_to_sample(float(f)) for f in self._active[:n, K.A_START]]
-
-
-def serial_release_fraction(source: Source, config: DetectorConfig, task: ChunkTask, lost_before: int) -> float:
+def serial_release_fraction(source: Source, config: DetectorConfig, task: ChunkTask) -> float:
     """The raised-bin share a serial run measured when it started its floor at ``task.floor_from``."""
     info = source.info
-    det = _ChunkDetector(config, info.sample_rate_hz, freq_at(info, task.floor_from),
-                         sample_index0=task.floor_from, samples_lost=lost_before)
+    det = BurstDetector(config, info.sample_rate_hz, freq_at(info, task.floor_from), sample_index0=task.floor_from)
     for block in source.blocks(task.block_samples, start=task.floor_from):
         det.feed(block)
-        if det._floor_ready:
+        if det.floor_ready:
             break
-    return det._release_fraction
+    return det.release_fraction
 
 
 _MALLOC_TUNED = False
@@ -216,66 +190,87 @@ def tune_malloc() -> None:
         pass
 
 
-def run_chunk(task: ChunkTask, config: DetectorConfig | None = None) -> ChunkResult:
+def run_chunk(task: ChunkTask, config: DetectorConfig | None = None,
+              records: RecordOptions | None = None) -> ChunkResult:
+    """Run one task.  With ``records``, a task that is a whole file returns the file's
+    records; otherwise, and for chunks, the bursts (and gaps) the task owns."""
     tune_malloc()
     t0 = time.perf_counter()
     config = config or DetectorConfig()
     with open_spec(task.spec) as source:
-        info = source.info
-        fs = info.sample_rate_hz
-        lost_total = task.lost_before
-        release = None
-        if task.read_from > task.floor_from:
-            lost_at_floor = sum(int(lost) for i, lost in info.gaps if int(i) < task.floor_from)
-            release = serial_release_fraction(source, config, task, lost_at_floor)
-        det = _ChunkDetector(config, fs, freq_at(info, task.read_from), sample_index0=task.read_from,
-                             release_fraction=release, samples_lost=lost_total)
-        history = IQHistory(int(fs * HISTORY_S) + DEFAULT_BLOCK_SAMPLES)
-        res = ChunkResult(task.file_index, task.index, task.count, task.start, task.stop, task.first_block,
-                          nfft=det.nfft, hop=det.hop)
-        margin = OWN_MARGIN_NFFT * det.nfft
-        lo, hi = task.start - margin, task.stop + margin
-        overflows0 = None
-
-        classifier = Classifier()
-        recorded: dict = {}
-
-        def take(bursts: list[Burst], block_no: int) -> None:
-            for pos, b in enumerate(bursts):
-                snip = history.snippet(b.sample_start - det.nfft, b.sample_end + det.nfft,
-                                       max_samples=int(fs * HISTORY_S))
-                with kernel_cache(record=recorded):
-                    classifier.add(b, snip)
-                if task.start <= b.sample_start < task.stop:
-                    res.bursts.append(((block_no, pos), b, _ref(snip)))
-
-        block_no = task.read_block
-        ended = True
-        for block in source.blocks(task.block_samples, start=task.read_from):
-            a = block.sample_index0
-            if a >= task.stop and not any(lo <= s < hi for s in det.open_starts()):
-                ended = False
-                break
-            if a == task.start:
-                overflows0 = det.overflows
-            if block.samples_lost_before:
-                if task.start <= a < task.stop:
-                    res.gaps.append(((block_no, -1), a, int(block.samples_lost_before), lost_total))
-                lost_total += int(block.samples_lost_before)
-            if task.start <= a < task.stop:
-                res.samples += block.num_samples
-            res.samples_read += block.num_samples
-            history.append(block)
-            take(det.feed(block), block_no)
-            block_no += 1
-        if ended:
-            take(det.finish(), block_no)
-        with kernel_cache(record=recorded):
-            classifier.finish()
-        res.kernels = {k: v for k, v in recorded.items() if task.start <= k[0][0] < task.stop}
-        res.overflows = det.overflows - (overflows0 or 0)
+        if records is not None and task.count == 1:
+            res = _whole_file(task, source, config, records)
+        else:
+            res = _chunk(task, source, config)
     res.wall_s = time.perf_counter() - t0
     res.worker = f"{os.uname().nodename}:{os.getpid()}"
+    return res
+
+
+def _whole_file(task: ChunkTask, source: Source, config: DetectorConfig, options: RecordOptions) -> ChunkResult:
+    """The serial pipeline over the file, as ``analyze_source`` with one thread runs it."""
+    out: list[dict] = []
+    pipeline = Pipeline(recording_info(task.spec, source), out.append, config=config,
+                        all_bursts=options.all_bursts)
+    for block in source.blocks(task.block_samples):
+        pipeline.feed(block)
+    pipeline.finish()
+    return ChunkResult(task.file_index, task.index, task.count, task.start, task.stop, task.first_block,
+                       records=out, samples=pipeline.samples, samples_read=pipeline.samples,
+                       overflows=pipeline.detector.overflows, nfft=pipeline.detector.nfft,
+                       hop=pipeline.detector.hop)
+
+
+def _chunk(task: ChunkTask, source: Source, config: DetectorConfig) -> ChunkResult:
+    info = source.info
+    fs = info.sample_rate_hz
+    lost_total = task.lost_before
+    release = None
+    if task.read_from > task.floor_from:
+        release = serial_release_fraction(source, config, task)
+    det = BurstDetector(config, fs, freq_at(info, task.read_from), sample_index0=task.read_from)
+    det.resume(samples_lost=lost_total, release_fraction=release)
+    history = IQHistory(int(fs * HISTORY_S) + DEFAULT_BLOCK_SAMPLES)
+    res = ChunkResult(task.file_index, task.index, task.count, task.start, task.stop, task.first_block,
+                      nfft=det.nfft, hop=det.hop)
+    margin = OWN_MARGIN_NFFT * det.nfft
+    lo, hi = task.start - margin, task.stop + margin
+    overflows0 = None
+    recorded: dict = {}
+    classifier = Classifier(run_kernel=recording_kernels(recorded))
+
+    def take(bursts: list[Burst], block_no: int) -> None:
+        for pos, b in enumerate(bursts):
+            snip = history.snippet(b.sample_start - det.nfft, b.sample_end + det.nfft,
+                                   max_samples=int(fs * HISTORY_S))
+            classifier.add(b, snip)
+            if task.start <= b.sample_start < task.stop:
+                res.bursts.append(((block_no, pos), b, _ref(snip)))
+
+    block_no = task.read_block
+    ended = True
+    for block in source.blocks(task.block_samples, start=task.read_from):
+        a = block.sample_index0
+        if a >= task.stop and not any(lo <= s < hi for s in det.open_starts()):
+            ended = False
+            break
+        if a == task.start:
+            overflows0 = det.overflows
+        if block.samples_lost_before:
+            if task.start <= a < task.stop:
+                res.gaps.append(((block_no, -1), a, int(block.samples_lost_before), lost_total))
+            lost_total += int(block.samples_lost_before)
+        if task.start <= a < task.stop:
+            res.samples += block.num_samples
+        res.samples_read += block.num_samples
+        history.append(block)
+        take(det.feed(block), block_no)
+        block_no += 1
+    if ended:
+        take(det.finish(), block_no)
+    classifier.finish()
+    res.kernels = {k: v for k, v in recorded.items() if task.start <= k[0][0] < task.stop}
+    res.overflows = det.overflows - (overflows0 or 0)
     return res
 
 

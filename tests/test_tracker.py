@@ -1,0 +1,139 @@
+"""Tracker internals: the period kernel against its NumPy twin, the track table's
+searches against plain loops over the tracks, the running medians against a sort."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from rfdetect.classify.matcher import _similar
+from rfdetect.classify.tracker import MEDIAN_BURSTS, Track, TrackTable, estimate_period
+from rfdetect.model import Burst
+
+
+def period_twin(times_s, min_share: float = 0.7):
+    """Obviously correct: each candidate period in turn, in NumPy."""
+    t = np.sort(np.asarray(times_s, np.float64))
+    if t.shape[0] < 3:
+        return None
+    gaps = np.diff(t)
+    gaps = gaps[gaps > 0.1e-3]
+    if gaps.shape[0] < 2:
+        return None
+    for g in np.sort(gaps)[:6]:
+        tol = min(max(0.2e-3, 0.04 * g), 0.1 * g)
+        k = np.round(gaps / g)
+        ok = (k >= 1) & (k <= 64) & (np.abs(gaps - k * g) <= tol * np.maximum(1.0, np.sqrt(k)))
+        share = float(ok.mean())
+        if share >= min_share and ok.sum() >= 2:
+            return float(gaps[ok].sum() / k[ok].sum()), share
+    return None
+
+
+def _times(rng, kind: int, n: int) -> list[float]:
+    period = rng.uniform(1e-3, 0.1)
+    if kind == 0:                                   # no lattice
+        t = rng.uniform(0, 1, n)
+    elif kind == 1:                                 # missed packets and jitter
+        t = np.cumsum(period * rng.integers(1, 4, n) + rng.normal(0, 0.03 * period, n))
+    elif kind == 2:                                 # a clean lattice, out of order
+        t = rng.permutation(np.arange(n) * period + rng.normal(0, 1e-4, n))
+    else:                                           # half a lattice, half noise
+        t = np.concatenate([np.arange(n // 2) * period, rng.uniform(0, n * period / 2, n - n // 2)])
+    return [float(v) for v in t]
+
+
+def test_period_kernel_equals_its_numpy_twin_exactly():
+    rng = np.random.default_rng(11)
+    found = 0
+    for trial in range(3000):
+        times = _times(rng, trial % 4, int(rng.integers(0, 49)))
+        want = period_twin(times)
+        assert estimate_period(times) == want, times
+        found += want is not None
+    assert 1000 < found < 2900                      # both outcomes exercised
+
+
+@pytest.mark.parametrize("times", [[], [0.1], [0.1, 0.2], [0.5, 0.5, 0.5, 0.5], [0.0, 0.00005, 0.0001, 0.01],
+                                   [0.0, 0.01, 0.02, 0.03], [0.0, 0.01, 0.02, 0.03, math.nan],
+                                   [0.0, 0.01, 0.01, 0.02, 0.03]])
+def test_period_kernel_edge_cases(times):
+    assert estimate_period(times) == period_twin(times)
+
+
+def _burst(t0: float, dur: float, f: float, bw: float) -> Burst:
+    fs = 2.4e6
+    return Burst(int(t0 * fs), int((t0 + dur) * fs), t0, t0 + dur, f - bw / 2, f + bw / 2, 10.0, -40.0, f)
+
+
+def test_running_medians_equal_a_sort_of_the_last_bursts():
+    rng = np.random.default_rng(3)
+    track = Track(1, None, True)
+    for k in range(100):
+        # Repeated values too: the window must drop exactly one of equal values.
+        track.add(_burst(0.01 * k, float(rng.choice([1e-3, 2e-3, rng.uniform(1e-4, 5e-3)])), 868e6,
+                         float(rng.choice([125e3, rng.uniform(10e3, 600e3)]))), fragment=bool(k % 3 == 0))
+        for attr in ("bandwidth_hz", "duration_s"):
+            vals = sorted(getattr(b, attr) for b in track.bursts[-MEDIAN_BURSTS:])
+            assert track.median(attr) == vals[len(vals) // 2]
+
+
+def test_track_table_searches_equal_loops_over_the_tracks():
+    """Random tracks come and go; each search answers as the plain loop over the open tracks."""
+    rng = np.random.default_rng(5)
+    table = TrackTable(track_timeout_s=0.05)
+    tracks: list[Track] = []
+    next_id = 1
+    now = 0.0
+    for step in range(600):
+        now += float(rng.uniform(0, 2e-3))
+        probe = _burst(now, float(rng.uniform(1e-4, 3e-3)), 868e6 + float(rng.uniform(-1e6, 1e6)),
+                       float(rng.uniform(20e3, 600e3)))
+        idle = table.expired(now)
+        assert idle == [t for t in tracks if now - t.last_end_s > timeout(table, t)]
+        if rng.uniform() < 0.8:                     # closed, as the classifier does (mostly)
+            for t in idle:
+                tracks.remove(t)
+                table.remove(t)
+        assert table.similar(probe.bandwidth_hz, probe.duration_s) == \
+            [t for t in tracks if t.key is None and t.bursts and _similar(probe, t)]
+        assert table.similar(probe.bandwidth_hz, None) == \
+            [t for t in tracks if t.key is None and t.bursts and _similar(probe, t, ignore_duration=True)]
+        assert table.splinter_host(probe) == splinter_host_loop(tracks, probe)
+        action = rng.uniform()
+        if action < 0.25 or not tracks:
+            t = Track(next_id, ("ism-ook", next_id) if rng.uniform() < 0.3 else None, True)
+            next_id += 1
+            tracks.append(t)
+            table.add(t)
+        elif action < 0.35:
+            t = tracks.pop(int(rng.integers(len(tracks))))
+            table.remove(t)
+            continue
+        t = tracks[int(rng.integers(len(tracks)))]
+        if rng.uniform() < 0.05:
+            t.modulation = ("lora", 500e3, 7, "up")
+        t.add(_burst(now, float(rng.uniform(1e-4, 3e-3)), 868e6 + float(rng.uniform(-1e6, 1e6)),
+                     float(rng.uniform(20e3, 600e3))), fragment=bool(rng.uniform() < 0.2))
+        table.refresh(t)
+    assert len(table) == len(tracks) and list(table) == tracks
+
+
+def timeout(table: TrackTable, t: Track) -> float:
+    return max(table.track_timeout_s, 20 * t.period[0]) if t.period else table.track_timeout_s
+
+
+def splinter_host_loop(tracks: list[Track], burst: Burst) -> Track | None:
+    for t in tracks:
+        if t.key is not None or t.modulation == ("?",) or not t.bursts:
+            continue
+        last = t.bursts[-1]
+        if burst.bandwidth_hz > last.bandwidth_hz:
+            continue
+        slack = max(0.3e-3, 0.1 * last.duration_s)
+        if (last.t_start_s - slack <= burst.t_start_s <= last.t_end_s + slack
+                and last.f_lo_hz - 0.25 * last.bandwidth_hz <= burst.center_freq_hz
+                <= last.f_hi_hz + 0.25 * last.bandwidth_hz):
+            return t
+    return None
