@@ -314,6 +314,239 @@ def _compatible(active, peak, i, level, t, ratio):
     return abs(np.log(level) - peak[i, 1]) < np.log(ratio)
 
 
+@njit(cache=True, nogil=True, fastmath=True)
+def decide_frame(u, state, floor, ring, rows, active, peak, closed, fparams, iparams,
+                 hot, runs, run_peak, fbox, isum, lag, ih):
+    """Floor, CFAR and region tracking of frame ``u`` (its power is in ``ring``,
+    its smoothed rows in ``rows``).  Returns 1 if a table was full."""
+    nfft = floor.size
+    ring_frames = ring.shape[0]
+    window = 2 * lag + 1
+    sub = window // 3
+    hot64 = hot.view(np.uint64)     # nfft is a power of two >= 16
+    thr_lo = np.float32(fparams[F_THR_LO])
+    thr_hi = np.float32(fparams[F_THR_HI])
+    alpha = np.float32(fparams[F_ALPHA])
+    alpha_step = np.float32(fparams[F_ALPHA_STEP])
+    step_ratio = np.float32(fparams[F_STEP_RATIO])
+    rise = np.float32(fparams[F_RISE])
+    level_ratio = fparams[F_LEVEL_RATIO]
+    step_frames, max_gap, min_frames, min_cells, freq_tol = (
+        iparams[I_STEP_FRAMES], iparams[I_MAX_GAP], iparams[I_MIN_FRAMES],
+        iparams[I_MIN_CELLS], iparams[I_FREQ_TOL])
+    status = 0
+    t = u
+    state[S_PROC] = t
+    p = ring[t % ring_frames]
+    s = rows[0, t % window]
+    n_hot = 0
+    n_raised = 0
+    for k in range(nfft):
+        m = s[k] > thr_lo * floor[k]
+        hot[k] = m
+        n_hot += m
+        n_raised += s[k] > step_ratio * floor[k]
+    ithr_lo = np.float32(fparams[F_ITHR_LO])
+    ithr_hi = np.float32(fparams[F_ITHR_HI])
+    scale = np.float32(sub)
+    integrated = False
+    if lag > 0 and t - lag >= state[S_SEG0] and t + lag <= state[S_FRAME]:
+        # The least of the three sub-window sums (near a segment's ends, where
+        # one is missing, the per-cell test decides alone), against the floor
+        # averaged over the same bins.
+        integrated = True
+        r0 = rows[2, (t - lag + sub - 1) % window]
+        r1 = rows[2, (t - lag - 1 + 2 * sub) % window]
+        r2 = rows[2, (t - lag - 1 + 3 * sub) % window]
+        for k in range(nfft):
+            isum[k] = min(r0[k], r1[k], r2[k])
+    if integrated:
+        if t % FLOOR_BOX_FRAMES == 0 or fbox[nfft // 2] <= 0.0:
+            # The floor moves slowly (a time constant of about a second): its bin
+            # sums are refreshed every few frames, on a schedule of absolute frame
+            # numbers so that any block size gives the same result.
+            box_sum(floor, fbox, ih)
+        # The outer ih bins average fewer cells (noisier): per-cell test only.
+        for k in range(ih, nfft - ih):
+            if not hot[k] and isum[k] > ithr_lo * scale * fbox[k]:
+                hot[k] = True
+                n_hot += 1
+    # Runs of hot cells, with their peak and whether they hold a seed
+    # (a cell above the high threshold).  Hot cells are sparse in noise:
+    # skip eight empty bins at a time.
+    n_runs = 0
+    in_run = False
+    seeded = 0
+    pk = np.float32(0.0)
+    lv = 0.0
+    lo_k = 0
+    for w in range(nfft // 8 if n_hot > 0 else 0):
+        if hot64[w] == 0:
+            if in_run:
+                n_runs = _store_run(runs, run_peak, n_runs, lo_k, 8 * w - 1, seeded, pk, lv)
+                in_run = False
+            continue
+        for k in range(8 * w, 8 * w + 8):
+            if hot[k]:
+                if not in_run:
+                    in_run = True
+                    lo_k = k
+                    seeded = 0
+                    pk = np.float32(0.0)
+                    lv = 0.0
+                seeded |= s[k] > thr_hi * floor[k]
+                lv = max(lv, s[k] / floor[k])
+                if integrated and ih <= k < nfft - ih:
+                    seeded |= isum[k] > ithr_hi * scale * fbox[k]
+                pk = max(pk, p[k])
+            elif in_run:
+                n_runs = _store_run(runs, run_peak, n_runs, lo_k, k - 1, seeded, pk, lv)
+                in_run = False
+    if in_run:
+        n_runs = _store_run(runs, run_peak, n_runs, lo_k, nfft - 1, seeded, pk, lv)
+    # Engage after most of the band stayed up for step_frames; release
+    # only once the raised share is back near its level in plain noise.
+    if state[S_RAISED] > step_frames:
+        # A random walk up while mostly settled: robust to single frames.
+        if n_raised < fparams[F_RELEASE_FRACTION] * nfft:
+            state[S_SETTLED] += 1
+            if state[S_SETTLED] > step_frames:
+                state[S_RAISED] = 0
+                state[S_SETTLED] = 0
+        elif state[S_SETTLED] > 0:
+            state[S_SETTLED] -= 1
+    elif fparams[F_STEP_FRACTION] * nfft < n_raised:
+        state[S_RAISED] += 1
+    else:
+        state[S_RAISED] = 0
+    if state[S_RAISED] > step_frames:
+        # Most of the band stayed up: a gain or floor step, not a burst (a
+        # burst over a fifth of the band raises under 40 % of the bins, and
+        # strong short bursts that fill the band do not last).
+        for k in range(nfft):
+            floor[k] += alpha_step * (s[k] - floor[k])
+    else:
+        for k in range(nfft):
+            fk = floor[k]
+            floor[k] = fk * rise if hot[k] else fk + alpha * (s[k] - fk)
+    # Join each run to the active regions it touches (merging them), or open one.
+    for r in range(n_runs):
+        lo_k, hi_k, seeded = runs[r, 0], runs[r, 1], runs[r, 2]
+        pk, lv = run_peak[r, 0], run_peak[r, 1]
+        target = -1
+        skirt = False
+        i = 0
+        while i < state[S_ACTIVE]:
+            touches = active[i, A_PLO] - freq_tol <= hi_k and lo_k <= active[i, A_PHI] + freq_tol
+            if touches and not _compatible(active, peak, i, lv, t, level_ratio):
+                # Much weaker than a region it touches: that region's skirt.
+                skirt |= np.log(lv) < peak[i, 1]
+                touches = False
+            if touches:
+                if target < 0:
+                    target = i
+                    i += 1
+                else:
+                    # Merge region i into target, then drop i.
+                    active[target, A_START] = min(active[target, A_START], active[i, A_START])
+                    active[target, A_LO] = min(active[target, A_LO], active[i, A_LO])
+                    active[target, A_HI] = max(active[target, A_HI], active[i, A_HI])
+                    active[target, A_SEED] |= active[i, A_SEED]
+                    active[target, A_CELLS] += active[i, A_CELLS]
+                    if active[i, A_SEEN] == t:
+                        if active[target, A_SEEN] == t:
+                            active[target, A_NLO] = min(active[target, A_NLO], active[i, A_NLO])
+                            active[target, A_NHI] = max(active[target, A_NHI], active[i, A_NHI])
+                        else:
+                            active[target, A_NLO] = active[i, A_NLO]
+                            active[target, A_NHI] = active[i, A_NHI]
+                            active[target, A_SEEN] = t
+                    active[target, A_PLO] = min(active[target, A_PLO], active[i, A_PLO])
+                    active[target, A_PHI] = max(active[target, A_PHI], active[i, A_PHI])
+                    peak[target, 0] = max(peak[target, 0], peak[i, 0])
+                    peak[target, 1] = max(peak[target, 1], peak[i, 1])
+                    last = state[S_ACTIVE] - 1
+                    if target == last:
+                        target = i
+                    for c in range(A_COLS):
+                        active[i, c] = active[last, c]
+                    peak[i] = peak[last]
+                    state[S_ACTIVE] = last
+            else:
+                i += 1
+        if target < 0:
+            # A chirp wrapping from one edge of its band to the other (LoRa):
+            # a sweeping region last seen at one edge of the band it has
+            # covered, and a narrow run right after it at the other edge.
+            for i in range(state[S_ACTIVE]):
+                a = active[i]
+                width = a[A_PHI] - a[A_PLO] + 1
+                if not (a[A_LAST] >= t - 1 and a[A_HI] - a[A_LO] + 1 >= 3 * width
+                        and hi_k - lo_k + 1 <= 2 * width + 2
+                        and a[A_LO] - freq_tol <= lo_k and hi_k <= a[A_HI] + freq_tol
+                        and _compatible(active, peak, i, lv, t, level_ratio)):
+                    continue
+                up = a[A_PHI] >= a[A_HI] - width and lo_k <= a[A_LO] + width
+                down = a[A_PLO] <= a[A_LO] + width and hi_k >= a[A_HI] - width
+                if up or down:
+                    target = i
+                    break
+        if target < 0:
+            if not seeded or skirt:
+                # Only a seed opens a region; weaker runs only extend one.
+                continue
+            if state[S_ACTIVE] >= active.shape[0]:
+                status = 1
+                continue
+            target = state[S_ACTIVE]
+            state[S_ACTIVE] += 1
+            active[target, A_START] = t
+            active[target, A_LO] = lo_k
+            active[target, A_HI] = hi_k
+            active[target, A_PLO] = lo_k
+            active[target, A_PHI] = hi_k
+            active[target, A_SEEN] = -1
+            active[target, A_SEED] = 0
+            active[target, A_CELLS] = 0
+            peak[target, 0] = 0.0
+            peak[target, 1] = np.log(lv)
+        a = active[target]
+        a[A_LAST] = t
+        a[A_LO] = min(a[A_LO], lo_k)
+        a[A_HI] = max(a[A_HI], hi_k)
+        if a[A_SEEN] == t:
+            a[A_NLO] = min(a[A_NLO], lo_k)
+            a[A_NHI] = max(a[A_NHI], hi_k)
+        else:
+            a[A_NLO] = lo_k
+            a[A_NHI] = hi_k
+            a[A_SEEN] = t
+        a[A_SEED] |= seeded
+        a[A_CELLS] += hi_k - lo_k + 1
+        if pk > peak[target, 0]:
+            peak[target, 0] = pk
+        # The region's recent level: the log of its runs' levels, smoothed (the
+        # strongest while young).
+        if t - a[A_START] < YOUNG_FRAMES:
+            peak[target, 1] = max(peak[target, 1], np.log(lv))
+        else:
+            peak[target, 1] += 0.25 * (np.log(lv) - peak[target, 1])
+    # Regions seen this frame carry this frame's extent forward; stale ones close.
+    i = 0
+    while i < state[S_ACTIVE]:
+        if active[i, A_SEEN] == t:
+            active[i, A_PLO] = active[i, A_NLO]
+            active[i, A_PHI] = active[i, A_NHI]
+        if active[i, A_LAST] < t - max_gap:
+            if state[S_CLOSED] >= closed.shape[0]:
+                status = 1
+            _close(state, active, peak, i, closed, ring, floor, nfft, ring_frames,
+                   min_frames, min_cells, 3 + 8 * lag)
+        else:
+            i += 1
+    return status
+
+
 @functools.lru_cache(maxsize=None)
 def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
     """Kernel factory: the fused per-frame chain for CFAR cells of 2*h+1 bins.
@@ -331,236 +564,6 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
     """
     window = 2 * lag + 1
     sub = window // 3
-
-    @njit(cache=True, nogil=True, fastmath=True)
-    def decide_frame(u, state, floor, ring, rows, active, peak, closed, fparams, iparams,
-                     hot, runs, run_peak, fbox, isum):
-        """Floor, CFAR and region tracking of frame ``u`` (its power is in ``ring``,
-        its smoothed rows in ``rows``).  Returns 1 if a table was full."""
-        nfft = floor.size
-        ring_frames = ring.shape[0]
-        hot64 = hot.view(np.uint64)     # nfft is a power of two >= 16
-        thr_lo = np.float32(fparams[F_THR_LO])
-        thr_hi = np.float32(fparams[F_THR_HI])
-        alpha = np.float32(fparams[F_ALPHA])
-        alpha_step = np.float32(fparams[F_ALPHA_STEP])
-        step_ratio = np.float32(fparams[F_STEP_RATIO])
-        rise = np.float32(fparams[F_RISE])
-        level_ratio = fparams[F_LEVEL_RATIO]
-        step_frames, max_gap, min_frames, min_cells, freq_tol = (
-            iparams[I_STEP_FRAMES], iparams[I_MAX_GAP], iparams[I_MIN_FRAMES],
-            iparams[I_MIN_CELLS], iparams[I_FREQ_TOL])
-        status = 0
-        t = u
-        state[S_PROC] = t
-        p = ring[t % ring_frames]
-        s = rows[0, t % window]
-        n_hot = 0
-        n_raised = 0
-        for k in range(nfft):
-            m = s[k] > thr_lo * floor[k]
-            hot[k] = m
-            n_hot += m
-            n_raised += s[k] > step_ratio * floor[k]
-        ithr_lo = np.float32(fparams[F_ITHR_LO])
-        ithr_hi = np.float32(fparams[F_ITHR_HI])
-        scale = np.float32(sub)
-        integrated = False
-        if lag > 0 and t - lag >= state[S_SEG0] and t + lag <= state[S_FRAME]:
-            # The least of the three sub-window sums (near a segment's ends, where
-            # one is missing, the per-cell test decides alone), against the floor
-            # averaged over the same bins.
-            integrated = True
-            r0 = rows[2, (t - lag + sub - 1) % window]
-            r1 = rows[2, (t - lag - 1 + 2 * sub) % window]
-            r2 = rows[2, (t - lag - 1 + 3 * sub) % window]
-            for k in range(nfft):
-                isum[k] = min(r0[k], r1[k], r2[k])
-        if integrated:
-            if t % FLOOR_BOX_FRAMES == 0 or fbox[nfft // 2] <= 0.0:
-                # The floor moves slowly (a time constant of about a second): its bin
-                # sums are refreshed every few frames, on a schedule of absolute frame
-                # numbers so that any block size gives the same result.
-                box_sum(floor, fbox, ih)
-            # The outer ih bins average fewer cells (noisier): per-cell test only.
-            for k in range(ih, nfft - ih):
-                if not hot[k] and isum[k] > ithr_lo * scale * fbox[k]:
-                    hot[k] = True
-                    n_hot += 1
-        # Runs of hot cells, with their peak and whether they hold a seed
-        # (a cell above the high threshold).  Hot cells are sparse in noise:
-        # skip eight empty bins at a time.
-        n_runs = 0
-        in_run = False
-        seeded = 0
-        pk = np.float32(0.0)
-        lv = 0.0
-        lo_k = 0
-        for w in range(nfft // 8 if n_hot > 0 else 0):
-            if hot64[w] == 0:
-                if in_run:
-                    n_runs = _store_run(runs, run_peak, n_runs, lo_k, 8 * w - 1, seeded, pk, lv)
-                    in_run = False
-                continue
-            for k in range(8 * w, 8 * w + 8):
-                if hot[k]:
-                    if not in_run:
-                        in_run = True
-                        lo_k = k
-                        seeded = 0
-                        pk = np.float32(0.0)
-                        lv = 0.0
-                    seeded |= s[k] > thr_hi * floor[k]
-                    lv = max(lv, s[k] / floor[k])
-                    if integrated and ih <= k < nfft - ih:
-                        seeded |= isum[k] > ithr_hi * scale * fbox[k]
-                    pk = max(pk, p[k])
-                elif in_run:
-                    n_runs = _store_run(runs, run_peak, n_runs, lo_k, k - 1, seeded, pk, lv)
-                    in_run = False
-        if in_run:
-            n_runs = _store_run(runs, run_peak, n_runs, lo_k, nfft - 1, seeded, pk, lv)
-        # Engage after most of the band stayed up for step_frames; release
-        # only once the raised share is back near its level in plain noise.
-        if state[S_RAISED] > step_frames:
-            # A random walk up while mostly settled: robust to single frames.
-            if n_raised < fparams[F_RELEASE_FRACTION] * nfft:
-                state[S_SETTLED] += 1
-                if state[S_SETTLED] > step_frames:
-                    state[S_RAISED] = 0
-                    state[S_SETTLED] = 0
-            elif state[S_SETTLED] > 0:
-                state[S_SETTLED] -= 1
-        elif fparams[F_STEP_FRACTION] * nfft < n_raised:
-            state[S_RAISED] += 1
-        else:
-            state[S_RAISED] = 0
-        if state[S_RAISED] > step_frames:
-            # Most of the band stayed up: a gain or floor step, not a burst (a
-            # burst over a fifth of the band raises under 40 % of the bins, and
-            # strong short bursts that fill the band do not last).
-            for k in range(nfft):
-                floor[k] += alpha_step * (s[k] - floor[k])
-        else:
-            for k in range(nfft):
-                fk = floor[k]
-                floor[k] = fk * rise if hot[k] else fk + alpha * (s[k] - fk)
-        # Join each run to the active regions it touches (merging them), or open one.
-        for r in range(n_runs):
-            lo_k, hi_k, seeded = runs[r, 0], runs[r, 1], runs[r, 2]
-            pk, lv = run_peak[r, 0], run_peak[r, 1]
-            target = -1
-            skirt = False
-            i = 0
-            while i < state[S_ACTIVE]:
-                touches = active[i, A_PLO] - freq_tol <= hi_k and lo_k <= active[i, A_PHI] + freq_tol
-                if touches and not _compatible(active, peak, i, lv, t, level_ratio):
-                    # Much weaker than a region it touches: that region's skirt.
-                    skirt |= np.log(lv) < peak[i, 1]
-                    touches = False
-                if touches:
-                    if target < 0:
-                        target = i
-                        i += 1
-                    else:
-                        # Merge region i into target, then drop i.
-                        active[target, A_START] = min(active[target, A_START], active[i, A_START])
-                        active[target, A_LO] = min(active[target, A_LO], active[i, A_LO])
-                        active[target, A_HI] = max(active[target, A_HI], active[i, A_HI])
-                        active[target, A_SEED] |= active[i, A_SEED]
-                        active[target, A_CELLS] += active[i, A_CELLS]
-                        if active[i, A_SEEN] == t:
-                            if active[target, A_SEEN] == t:
-                                active[target, A_NLO] = min(active[target, A_NLO], active[i, A_NLO])
-                                active[target, A_NHI] = max(active[target, A_NHI], active[i, A_NHI])
-                            else:
-                                active[target, A_NLO] = active[i, A_NLO]
-                                active[target, A_NHI] = active[i, A_NHI]
-                                active[target, A_SEEN] = t
-                        active[target, A_PLO] = min(active[target, A_PLO], active[i, A_PLO])
-                        active[target, A_PHI] = max(active[target, A_PHI], active[i, A_PHI])
-                        peak[target, 0] = max(peak[target, 0], peak[i, 0])
-                        peak[target, 1] = max(peak[target, 1], peak[i, 1])
-                        last = state[S_ACTIVE] - 1
-                        if target == last:
-                            target = i
-                        for c in range(A_COLS):
-                            active[i, c] = active[last, c]
-                        peak[i] = peak[last]
-                        state[S_ACTIVE] = last
-                else:
-                    i += 1
-            if target < 0:
-                # A chirp wrapping from one edge of its band to the other (LoRa):
-                # a sweeping region last seen at one edge of the band it has
-                # covered, and a narrow run right after it at the other edge.
-                for i in range(state[S_ACTIVE]):
-                    a = active[i]
-                    width = a[A_PHI] - a[A_PLO] + 1
-                    if not (a[A_LAST] >= t - 1 and a[A_HI] - a[A_LO] + 1 >= 3 * width
-                            and hi_k - lo_k + 1 <= 2 * width + 2
-                            and a[A_LO] - freq_tol <= lo_k and hi_k <= a[A_HI] + freq_tol
-                            and _compatible(active, peak, i, lv, t, level_ratio)):
-                        continue
-                    up = a[A_PHI] >= a[A_HI] - width and lo_k <= a[A_LO] + width
-                    down = a[A_PLO] <= a[A_LO] + width and hi_k >= a[A_HI] - width
-                    if up or down:
-                        target = i
-                        break
-            if target < 0:
-                if not seeded or skirt:
-                    # Only a seed opens a region; weaker runs only extend one.
-                    continue
-                if state[S_ACTIVE] >= active.shape[0]:
-                    status = 1
-                    continue
-                target = state[S_ACTIVE]
-                state[S_ACTIVE] += 1
-                active[target, A_START] = t
-                active[target, A_LO] = lo_k
-                active[target, A_HI] = hi_k
-                active[target, A_PLO] = lo_k
-                active[target, A_PHI] = hi_k
-                active[target, A_SEEN] = -1
-                active[target, A_SEED] = 0
-                active[target, A_CELLS] = 0
-                peak[target, 0] = 0.0
-                peak[target, 1] = np.log(lv)
-            a = active[target]
-            a[A_LAST] = t
-            a[A_LO] = min(a[A_LO], lo_k)
-            a[A_HI] = max(a[A_HI], hi_k)
-            if a[A_SEEN] == t:
-                a[A_NLO] = min(a[A_NLO], lo_k)
-                a[A_NHI] = max(a[A_NHI], hi_k)
-            else:
-                a[A_NLO] = lo_k
-                a[A_NHI] = hi_k
-                a[A_SEEN] = t
-            a[A_SEED] |= seeded
-            a[A_CELLS] += hi_k - lo_k + 1
-            if pk > peak[target, 0]:
-                peak[target, 0] = pk
-            # The region's recent level: the log of its runs' levels, smoothed (the
-            # strongest while young).
-            if t - a[A_START] < YOUNG_FRAMES:
-                peak[target, 1] = max(peak[target, 1], np.log(lv))
-            else:
-                peak[target, 1] += 0.25 * (np.log(lv) - peak[target, 1])
-        # Regions seen this frame carry this frame's extent forward; stale ones close.
-        i = 0
-        while i < state[S_ACTIVE]:
-            if active[i, A_SEEN] == t:
-                active[i, A_PLO] = active[i, A_NLO]
-                active[i, A_PHI] = active[i, A_NHI]
-            if active[i, A_LAST] < t - max_gap:
-                if state[S_CLOSED] >= closed.shape[0]:
-                    status = 1
-                _close(state, active, peak, i, closed, ring, floor, nfft, ring_frames,
-                       min_frames, min_cells, 3 + 8 * lag)
-            else:
-                i += 1
-        return status
 
     @njit(cache=True, nogil=True, fastmath=True)
     def process_frames(power, state, floor, ring, rows, active, peak, closed, fparams, iparams,
@@ -596,11 +599,12 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
                         acc[k] += prev[k]
             if t - lag >= state[S_SEG0]:
                 status |= decide_frame(t - lag, state, floor, ring, rows, active, peak, closed,
-                                       fparams, iparams, hot, runs, run_peak, fbox, isum)
+                                       fparams, iparams, hot, runs, run_peak, fbox, isum, lag, ih)
         if flush:
             while state[S_PROC] < state[S_FRAME]:
                 status |= decide_frame(state[S_PROC] + 1, state, floor, ring, rows, active, peak,
-                                       closed, fparams, iparams, hot, runs, run_peak, fbox, isum)
+                                       closed, fparams, iparams, hot, runs, run_peak, fbox, isum,
+                                       lag, ih)
         return status
 
     return process_frames
