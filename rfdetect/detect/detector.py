@@ -99,7 +99,7 @@ class BurstDetector:
         self._step_ratio = 10 ** (config.floor_step_db / 10)
         self._init_frames = max(config.noise_init_min_frames,
                                 int(config.noise_init_s / frame_s))
-        lag = config.integrate_frames // 2
+        self._lag = lag = config.integrate_frames // 2    # frames a decision waits
         self._kernel = K.make_frame_kernel(config.smooth_half_bins, lag,
                                            config.integrate_half_bins if lag else 0)
         self._state = np.zeros(K.S_COLS, np.int64)
@@ -178,7 +178,7 @@ class BurstDetector:
                                            self._closed, self._fparams, self._iparams, True)
         K.close_all(self._state, self._active, self._peak, self._closed, self._ring,
                     self._floor, self.config.min_frames, self.config.min_cells,
-                    3 + 8 * (self.config.integrate_frames // 2))
+                    self._lag)
         out += self._collect()
         return out
 

@@ -140,8 +140,9 @@ def cfar_row(s, floor, thr, hot):
 
 @njit(cache=True, nogil=True)
 def _close(state, active, peak, i, closed, ring, floor, nfft, ring_frames, min_frames, min_cells,
-           margin):
-    """Measure active region i into the closed table (if it qualifies), then remove it."""
+           lag):
+    """Measure active region i into the closed table (if it qualifies), then remove it.
+    ``lag`` > 0: the integrated test is on (see ``make_frame_kernel``)."""
     n_active = state[S_ACTIVE]
     t0 = active[i, A_START]
     t1 = active[i, A_LAST]
@@ -213,8 +214,9 @@ def _close(state, active, peak, i, closed, ring, floor, nfft, ring_frames, min_f
         noise_band = 0.0
         for k in range(k0, k1 + 1):
             noise_band += floor[k]
-        # Look ``margin`` frames beyond the region: the integrated test finds a
-        # weak burst's edges some frames late, so it asks for a wider look.
+        # Look a few frames beyond the region; further with the integrated test,
+        # which finds a weak burst's edges some frames late.
+        margin = 3 + 8 * lag
         ea = max(t0 - margin, first)
         eb = min(t1 + margin, state[S_FRAME])
         ne = eb - ea + 1
@@ -235,7 +237,7 @@ def _close(state, active, peak, i, closed, ring, floor, nfft, ring_frames, min_f
         refined = 0
         start = t0 - 0.5
         end = t1 + 0.5
-        if margin > 3:
+        if lag > 0:
             # A wide look at a weak burst: on energy averaged over three frames (which
             # crosses half power where the edge is), walk out from the first and last
             # frames inside the region that reach half power, so that a noise frame
@@ -315,9 +317,9 @@ def _compatible(active, peak, i, level, t, ratio):
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def decide_frame(u, state, floor, ring, rows, active, peak, closed, fparams, iparams,
+def decide_frame(t, state, floor, ring, rows, active, peak, closed, fparams, iparams,
                  hot, runs, run_peak, fbox, isum, lag, ih):
-    """Floor, CFAR and region tracking of frame ``u`` (its power is in ``ring``,
+    """Floor, CFAR and region tracking of frame ``t`` (its power is in ``ring``,
     its smoothed rows in ``rows``).  Returns 1 if a table was full."""
     nfft = floor.size
     ring_frames = ring.shape[0]
@@ -335,7 +337,6 @@ def decide_frame(u, state, floor, ring, rows, active, peak, closed, fparams, ipa
         iparams[I_STEP_FRAMES], iparams[I_MAX_GAP], iparams[I_MIN_FRAMES],
         iparams[I_MIN_CELLS], iparams[I_FREQ_TOL])
     status = 0
-    t = u
     state[S_PROC] = t
     p = ring[t % ring_frames]
     s = rows[0, t % window]
@@ -360,7 +361,6 @@ def decide_frame(u, state, floor, ring, rows, active, peak, closed, fparams, ipa
         r2 = rows[2, (t - lag - 1 + 3 * sub) % window]
         for k in range(nfft):
             isum[k] = min(r0[k], r1[k], r2[k])
-    if integrated:
         if t % FLOOR_BOX_FRAMES == 0 or fbox[nfft // 2] <= 0.0:
             # The floor moves slowly (a time constant of about a second): its bin
             # sums are refreshed every few frames, on a schedule of absolute frame
@@ -541,7 +541,7 @@ def decide_frame(u, state, floor, ring, rows, active, peak, closed, fparams, ipa
             if state[S_CLOSED] >= closed.shape[0]:
                 status = 1
             _close(state, active, peak, i, closed, ring, floor, nfft, ring_frames,
-                   min_frames, min_cells, 3 + 8 * lag)
+                   min_frames, min_cells, lag)
         else:
             i += 1
     return status
@@ -611,10 +611,10 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
 
 
 @njit(cache=True, nogil=True)
-def close_all(state, active, peak, closed, ring, floor, min_frames, min_cells, margin=3):
+def close_all(state, active, peak, closed, ring, floor, min_frames, min_cells, lag=0):
     """Close every active region (end of stream or of a segment)."""
     nfft = floor.size
     ring_frames = ring.shape[0]
     while state[S_ACTIVE] > 0:
         _close(state, active, peak, state[S_ACTIVE] - 1, closed, ring, floor, nfft,
-               ring_frames, min_frames, min_cells, margin)
+               ring_frames, min_frames, min_cells, lag)
