@@ -48,7 +48,6 @@ class Framer:
         self._frames = 0
         self._tail = np.zeros(0, np.complex64)
         self._samples_lost = 0
-        self._x = np.zeros(0, np.complex64)
         self._power = [np.zeros((0, nfft), np.float32) for _ in range(self.BUFFERS)]
         self._turn = 0
 
@@ -62,19 +61,16 @@ class Framer:
             self.center_freq_hz = float(block.center_freq_hz)
             self._frames = 0
             self._tail = np.zeros(0, np.complex64)
-        total = self._tail.size + x.size
-        if self._x.size < total:
-            self._x = np.empty(max(total, 2 * self._x.size), np.complex64)
-        buf = self._x[:total]
-        buf[: self._tail.size] = self._tail
-        buf[self._tail.size:] = x
-        n = self.spectrogram.n_frames(total)
-        self._tail = buf[n * self.hop:].copy()
-        self._frames += n
+        tail = self._tail
+        n = self.spectrogram.n_frames(tail.size + x.size)
         self._turn = (self._turn + 1) % self.BUFFERS
         if self._power[self._turn].shape[0] < n:
             self._power[self._turn] = np.empty((n, self.nfft), np.float32)
-        power = self.spectrogram.compute(buf, self._power[self._turn][:n])
+        power = self.spectrogram.compute(x, self._power[self._turn][:n], head=tail)
+        # What the next block's first frames need: the samples from frame n's start on.
+        rest = n * self.hop - tail.size
+        self._tail = x[rest:].copy() if rest >= 0 else np.concatenate([tail[n * self.hop:], x])
+        self._frames += n
         return FrameBatch(power, restart_at, self.center_freq_hz, self._samples_lost)
 
 

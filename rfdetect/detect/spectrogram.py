@@ -56,21 +56,38 @@ class Spectrogram:
     def n_frames(self, n_samples: int) -> int:
         return frame_count(n_samples, self.nfft, self.hop)
 
-    def compute(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """Power frames of ``x`` (1-D complex64): shape (frames, nfft), float32."""
-        n = self.n_frames(x.size)
+    def compute(self, x: np.ndarray, out: np.ndarray | None = None,
+                head: np.ndarray | None = None) -> np.ndarray:
+        """Power frames of ``x`` (1-D complex64): shape (frames, nfft), float32.
+
+        ``head``: samples that come before ``x`` (what the previous block left
+        over): frames are cut from ``head`` followed by ``x`` without copying
+        ``x`` behind it; only the few frames that straddle the two are assembled.
+        """
+        if head is None or head.size == 0:
+            head = x[:0]
+        n = self.n_frames(head.size + x.size)
         if out is None:
             out = np.empty((n, self.nfft), np.float32)
         if n == 0:
             return out
         if self.backend == "rocket":
+            if head.size:
+                x = np.concatenate([head, x])
             spectrogram_rocket(x, self.window, self.hop, out, self.batch_frames)
             return out
+        hop = self.hop
+        n_joint = min(n, -(-head.size // hop))      # frames that start in ``head``
+        joint = np.concatenate([head, x[: self.nfft]]).view(np.float32) if n_joint else None
         xf = x.view(np.float32)
         inf, outf = self._in.view(np.float32), self._out.view(np.float32)
         for f0 in range(0, n, self.batch_frames):
             nb = min(self.batch_frames, n - f0)
-            window_frames(xf, self._window2, self.hop, f0, nb, inf)
+            nj = max(0, min(n_joint - f0, nb))
+            if nj:
+                window_frames(joint, self._window2, hop, f0 * hop, nj, inf)
+            if nb > nj:
+                window_frames(xf, self._window2, hop, (f0 + nj) * hop - head.size, nb - nj, inf[nj:])
             self._fft()
             shifted_power(outf, nb, self.scale, out, f0)
         return out

@@ -18,8 +18,8 @@ except ImportError:  # pragma: no cover - a core dependency
 
 
 @njit(cache=True, nogil=True)
-def window_frames(xf, window2, hop, first_frame, n_frames, buff):
-    """buff[i] = x[(first_frame+i)*hop : +nfft] * window, on float32 views.
+def window_frames(xf, window2, hop, first_sample, n_frames, buff):
+    """buff[i] = x[first_sample + i*hop : +nfft] * window, on float32 views.
 
     ``xf`` and ``buff`` are the complex64 arrays viewed as interleaved float32,
     ``window2`` the window with each value repeated for I and Q: with plain
@@ -27,7 +27,7 @@ def window_frames(xf, window2, hop, first_frame, n_frames, buff):
     """
     m = window2.size
     for i in range(n_frames):
-        s = 2 * (first_frame + i) * hop
+        s = 2 * (first_sample + i * hop)
         src = xf[s:s + m]
         dst = buff[i]
         for k in range(m):
@@ -63,7 +63,7 @@ def spectrogram_rocket(x, window, hop, out, batch_frames):
     scale = np.float32(1.0 / (s * s))
     for f0 in range(0, n_frames, batch_frames):
         nb = min(batch_frames, n_frames - f0)
-        window_frames(xf, window2, hop, f0, nb, buff)
+        window_frames(xf, window2, hop, f0 * hop, nb, buff)
         spectra = np.fft.fft(buf[:nb])
         shifted_power(spectra.view(np.float32), nb, scale, out, f0)
 
