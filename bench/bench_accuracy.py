@@ -2,7 +2,7 @@
 tracker, signature matcher), scored against the simulator's ground truth.
 
     .venv/bin/python bench/bench_accuracy.py [--trials 20] [--snr -20,-15,-10,-5,0,5,10,15,20]
-        [--links all|ID,ID] [--duration 1.0] [--out bench/out/accuracy]
+        [--links all|ID,ID] [--duration 1.0] [--out bench/out/accuracy] [--integrate] [--dechirp [--dechirp-links all]]
 
 Per link: an SNR sweep (in-band SNR as the simulator defines it), ``--trials`` seeded trials
 per point, each parameter the simulator varies per seed (hop sequence, carrier offset,
@@ -108,8 +108,17 @@ def main(argv=None) -> int:
     ap.add_argument("--no-plots", action="store_true")
     ap.add_argument("--integrate", action="store_true",
                     help="detector with the integrated test (rfdetect analyze --integrate)")
+    ap.add_argument("--dechirp", action="store_true",
+                    help="add the chirp detector (rfdetect analyze --dechirp)")
+    ap.add_argument("--dechirp-links", choices=["drone", "all"], default="drone",
+                    help="LoRa signatures the chirp detector searches for (rfdetect analyze --dechirp-links)")
     args = ap.parse_args(argv)
-    config = DetectorConfig(integrate_frames=9) if args.integrate else DetectorConfig()
+    changes = {}
+    if args.integrate:
+        changes["integrate_frames"] = 9
+    if args.dechirp:
+        changes.update(dechirp=True, dechirp_links=args.dechirp_links)
+    config = DetectorConfig(**changes)
     from rfdetect.simulate import generate
 
     snrs = [float(s) for s in args.snr.split(",")]

@@ -23,6 +23,7 @@ from .sources.base import DEFAULT_BLOCK_SAMPLES, Source
 Emit = Callable[[dict], None]
 HISTORY_S = 0.1        # IQ kept for confirmation kernels (longer than any control-link burst)
 BEARING_KEEP_S = 30.0  # per-burst bearings kept until their detection is reported
+CHIRP_MAX_HOLD_S = 0.5  # a chirp burst waits at most this long for an open energy burst
 
 
 class Pipeline:
@@ -48,6 +49,9 @@ class Pipeline:
         self._t0 = time.perf_counter()
         self._finished = False
         self.bearings = BearingStage.for_recording(info, array_path, heading_log_path)
+        self.chirp = self.merger = None
+        if self.config.dechirp:
+            self._start_chirp_stage()
 
     def feed(self, block: IQBlock) -> None:
         self.feed_framed(block, self.detector.framer.frame(block))
@@ -61,19 +65,59 @@ class Pipeline:
             self.samples_lost += block.samples_lost_before
         self.samples += block.num_samples
         self.history.append(block)
-        self._handle(self.detector.consume(batch))
+        if self.chirp is None:
+            self._handle(self.detector.consume(batch))
+        else:
+            self._merge(self.detector.consume(batch), self.chirp.feed(block))
+            opened = self.detector.open_starts()
+            self._handle_held(self.merger.pop(block.sample_index0 + block.num_samples,
+                                              min(opened) if opened else None))
+
+    def _snippet(self, burst: Burst):
+        margin = int(self.detector.nfft)
+        return self.history.snippet(burst.sample_start - margin, burst.sample_end + margin,
+                                    max_samples=int(self.info.sample_rate_hz * HISTORY_S))
 
     def _handle(self, bursts: Iterable[Burst]) -> None:
         for burst in bursts:
-            self.bursts += 1
-            if self.all_bursts:
-                self.emit(burst_record(burst, self.info))
-            margin = int(self.detector.nfft)
-            iq = self.history.snippet(burst.sample_start - margin, burst.sample_end + margin,
-                                      max_samples=int(self.info.sample_rate_hz * HISTORY_S))
-            if self.bearings:
-                self.bearings.add(burst, iq)
-            self._detections(self.classifier.add(burst, iq))
+            self._classify(burst, self._snippet(burst))
+
+    def _classify(self, burst: Burst, iq) -> None:
+        self.bursts += 1
+        if self.all_bursts:
+            self.emit(burst_record(burst, self.info))
+        if self.bearings:
+            self.bearings.add(burst, iq)
+        self._detections(self.classifier.add(burst, iq))
+
+    # -- chirp detector (``DetectorConfig.dechirp``) ------------------------------------
+    def _start_chirp_stage(self) -> None:
+        from .detect.chirp import chirp_detector_for
+        from .detect.merge import BurstMerger
+        from .kernels.evidence_lora import dechirp_result
+        self.chirp = chirp_detector_for(self.config, self.info.sample_rate_hz, self.info.center_freq_hz)
+        # Both detectors close a burst soon after it ends: held this long, it meets its twin.
+        self.merger = BurstMerger(self.chirp.latency_samples + int(0.01 * self.info.sample_rate_hz),
+                                  max_hold_samples=int(CHIRP_MAX_HOLD_S * self.info.sample_rate_hz))
+        run_kernel = self.classifier.run_kernel
+
+        def run_with_dechirp(kernel, burst, iq, candidates):
+            # A chirp burst carries its LoRa evidence already.
+            if kernel == "lora" and "dechirp" in burst.features:
+                return dechirp_result(burst.features)
+            return run_kernel(kernel, burst, iq, candidates)
+        self.classifier.run_kernel = run_with_dechirp
+
+    def _merge(self, energy: Iterable[Burst], chirped: Iterable[Burst]) -> None:
+        # The samples are taken now: the bursts wait longer than the history holds them.
+        for burst in energy:
+            self.merger.push(burst, self._snippet(burst), chirp=False)
+        for burst in chirped:
+            self.merger.push(burst, self._snippet(burst), chirp=True)
+
+    def _handle_held(self, held) -> None:
+        for burst, iq in held:
+            self._classify(burst, iq)
 
     def _detections(self, detections) -> None:
         for det in detections:
@@ -92,7 +136,11 @@ class Pipeline:
         """Emit everything found so far (end of stream, or before reporting a failure)."""
         if not self._finished:
             self._finished = True
-            self._handle(self.detector.finish())
+            if self.chirp is None:
+                self._handle(self.detector.finish())
+            else:
+                self._merge(self.detector.finish(), self.chirp.finish())
+                self._handle_held(self.merger.flush())
             self._detections(self.classifier.finish())
 
     def summary(self, error: str | None = None) -> dict:
@@ -113,6 +161,12 @@ class Pipeline:
             "detector": {"fft_size": self.detector.nfft, "hop": self.detector.hop,
                          "overflows": self.detector.overflows},
         }
+        if self.chirp is not None:
+            record["detector"]["dechirp"] = {
+                "hypotheses": [[h.bw_hz, h.sf] for h in self.chirp.hypotheses],
+                "candidates": self.chirp.candidates, "confirmed": self.chirp.confirmed,
+                "packets": self.chirp.packets,
+                "duplicates": self.merger.duplicates}
         if error:
             record["error"] = error
         return record

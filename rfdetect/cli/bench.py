@@ -27,6 +27,7 @@ BENCHMARKS = {
     "sinks": "hand-off sinks, records per second",
     "latency": "live-path detection latency",
     "scale": "Dask archive throughput",
+    "dechirp": "speed of the LoRa chirp detector (--dechirp)",
 }
 
 

@@ -28,6 +28,14 @@ def add_detector_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--integrate", action="store_true",
                    help="add the integrated test (power averaged over 9 bins and 9 frames) that finds "
                         "bursts near 0 dB in-band SNR; decides each frame 4 frames later")
+    g.add_argument("--dechirp", action="store_true",
+                   help="add the chirp detector: LoRa packets found by dechirping the IQ for each bandwidth "
+                        "and spreading factor of the band's LoRa drone links, down to about -10 dB in-band "
+                        "SNR where energy detection fails (costs CPU: about one FFT per half symbol per "
+                        "hypothesis)")
+    g.add_argument("--dechirp-links", choices=["drone", "all"],
+                   help="LoRa signatures the chirp detector searches for: the drone links' (default) or "
+                        "all, LoRaWAN too (many more hypotheses)")
 
 
 def detector_config(args: argparse.Namespace) -> DetectorConfig:
@@ -38,6 +46,14 @@ def detector_config(args: argparse.Namespace) -> DetectorConfig:
             changes[name] = value
     if getattr(args, "integrate", False):
         changes["integrate_frames"] = 9
+    if getattr(args, "dechirp", False):
+        if getattr(args, "workers", None) or getattr(args, "scheduler", None):
+            # The chunk workers run the energy detector alone (rfdetect/scale/worker.py).
+            raise ParameterError("not available with --workers or --scheduler (the serial pipeline "
+                                 "runs the chirp detector)", param="--dechirp", value=True)
+        changes["dechirp"] = True
+    if getattr(args, "dechirp_links", None):
+        changes["dechirp_links"] = args.dechirp_links
     cfg = DetectorConfig(**changes)
     if cfg.threshold_db <= 0:
         raise ParameterError("must be > 0", param="--threshold-db", value=cfg.threshold_db)

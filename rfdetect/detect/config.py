@@ -36,6 +36,13 @@ class DetectorConfig:
     integrated_threshold_db: float = 1.5
     integrated_seed_threshold_db: float = 3.5
     join_level_db: float = 10.0
+    # Chirp detector beside the energy detector (``--dechirp``): LoRa preambles found by
+    # dechirping the wideband IQ for each (bandwidth, SF) of the LoRa signatures of the
+    # band ("drone": the drone links' only, "all": LoRaWAN too); see detect/chirp.py.
+    dechirp: bool = False
+    dechirp_links: str = "drone"
+    dechirp_windows: int = 6           # preamble symbols summed by the search
+    dechirp_false_alarms_per_hour: float = 1.0
     max_gap_frames: int = 1            # frames without energy that still join a region
     min_frames: int = 1
     min_cells: int = 4
@@ -56,6 +63,11 @@ class DetectorConfig:
             raise ParameterError("must be >= integrated_threshold_db",
                                  param="integrated_seed_threshold_db",
                                  value=self.integrated_seed_threshold_db)
+        if self.dechirp_links not in ("drone", "all"):
+            raise ParameterError("must be 'drone' or 'all'", param="dechirp_links", value=self.dechirp_links)
+        if not 2 <= self.dechirp_windows <= 8:
+            raise ParameterError("must be 2..8 (a preamble has 8 symbols or more)", param="dechirp_windows",
+                                 value=self.dechirp_windows)
         if self.seed_threshold_db < self.threshold_db:
             raise ParameterError("must be >= threshold_db", param="seed_threshold_db",
                                  value=self.seed_threshold_db)

@@ -137,3 +137,15 @@ def lora_evidence(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, 
         return None
     best["confirmed"] = best["score"] >= threshold
     return best
+
+
+def dechirp_result(features: dict) -> dict | None:
+    """The chirp detector's measurement of a burst (``features["dechirp"]``, see
+    rfdetect/detect/chirp.py) as this kernel's result: the detector confirmed the
+    preamble on its symbol boundary, with more gain than a snippet of the burst gives."""
+    d = features.get("dechirp")
+    if d is None:
+        return None
+    return {"bw_hz": float(d["bw_hz"]), "sf": int(d["sf"]), "direction": d["direction"],
+            "score": float(d["score"]), "windows": int(d["symbols"]), "confirmed": True,
+            "source": "chirp detector"}

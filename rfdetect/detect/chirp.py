@@ -1,0 +1,477 @@
+"""Chirp detector: LoRa packets found from the IQ directly, below the noise.
+
+For each (bandwidth, spreading factor) that the LoRa signatures of the
+recording's band allow, a search, a confirmation and the packet's extent:
+
+1. Search (``kernels.dechirp``): half-overlapping windows of one symbol at the
+   recording rate, dechirped, FFT, the wrap's two bins folded together, summed
+   over ``k_windows`` windows one symbol apart (a preamble repeats one
+   up-chirp), peak against mean.  A window above ``search_threshold`` is a
+   candidate: loose, some tens per second in noise.
+2. Confirmation (on candidates only): the symbol boundary is searched on a
+   grid of 1/8 symbol; on the boundary a preamble symbol is one tone, so the
+   windows there (zero-padded, at the tone the candidate predicts) give the
+   full 2^SF gain, with no window holding most of it.  The threshold comes from
+   the statistic's distribution in noise for ``false_alarms_per_hour``, raised
+   by CONFIRM_MARGIN because these windows overlap those the search selected.
+3. Extent: back over the preamble while its tone holds; forward symbol by
+   symbol (sync, data: a tone per symbol in the chirp's band, the wrap folded)
+   while the mean of the last four symbols' peaks stays above noise, or until
+   the preamble's tone repeats (the emitter's next packet).  A packet needs
+   MIN_DATA_SYMBOLS symbols with a tone after its confirmed windows: noise that
+   passed the confirmation rarely goes on like a packet.
+
+Each packet is a :class:`Burst` whose ``features["dechirp"]`` holds the
+bandwidth, spreading factor, direction and score measured; a packet seen by
+several hypotheses is returned once, with the one that concentrates it best.
+The pipeline merges these bursts with the energy detector's (detect/merge.py).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.fft import fft, next_fast_len
+from scipy.stats import gamma
+
+from ..kernels.dechirp import conj_chirp, fold_power, integrate_peaks
+from ..model import Burst, IQBlock
+from .merge import _overlap
+
+OFFSETS = 8                  # symbol-boundary grid of the confirmation (1/8 symbol)
+PAD = 2                      # zero padding of the confirmation FFT (scalloping under 1 dB)
+RUN_SYMBOLS = 4              # symbols averaged to decide that a packet goes on
+MAX_PREAMBLE_BACK = 4        # symbols looked at before the confirmed ones
+MAX_PACKET_S = 4.0
+CONFIRM_MARGIN = 1.2
+END_MARGIN = 1.5            # a packet ends after its last symbol this far above the run threshold
+NEXT_PREAMBLE = 3            # symbols on the preamble's tone after data that start a new packet
+MIN_DATA_SYMBOLS = 4         # symbols with a tone after the confirmed preamble windows
+PREAMBLE_TONE = 4.0          # a preamble symbol before the confirmed ones: its tone this far above noise
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    bw_hz: float
+    sf: int
+    links: tuple[str, ...] = ()
+    max_burst_s: float = 4.0             # longest packet of those links
+
+    @property
+    def symbol_s(self) -> float:
+        return (1 << self.sf) / self.bw_hz
+
+    @property
+    def sweep_rate_hz_per_s(self) -> float:
+        return self.bw_hz * self.bw_hz / (1 << self.sf)
+
+
+def hypotheses_for(sample_rate_hz: float, center_freq_hz: float, signatures=None) -> list[Hypothesis]:
+    """(bandwidth, SF) pairs of the LoRa signatures with a band inside the receiver's window."""
+    if signatures is None:
+        from ..signatures import load_all
+        signatures = load_all()
+    lo, hi = center_freq_hz - sample_rate_hz / 2, center_freq_hz + sample_rate_hz / 2
+    found: dict[tuple[float, int], list] = {}
+    for sig in signatures:
+        if sig.kernel != "lora" or not any(b.lo_hz <= hi and b.hi_hz >= lo for b in sig.bands):
+            continue
+        p = sig.kernel_params
+        bws = p.get("bw_hz")
+        bws = bws if isinstance(bws, tuple) else (bws,)
+        sf_lo, sf_hi = p.get("sf", (5, 12))
+        if p.get("direction", "up") == "down":
+            continue
+        for bw in bws:
+            if not bw or bw > 0.9 * sample_rate_hz:
+                continue
+            for sf in range(sf_lo, sf_hi + 1):
+                found.setdefault((float(bw), sf), []).append(sig)
+    return [Hypothesis(bw, sf, tuple(s.id for s in sigs), max(s.burst_s[1] for s in sigs))
+            for (bw, sf), sigs in sorted(found.items())]
+
+
+def search_threshold(k_windows: int, p_bin: float) -> float:
+    """Peak/mean of the folded sum (2*k_windows exponential bins) exceeded by one bin of
+    noise with probability ``p_bin``."""
+    return float(gamma.isf(p_bin, 2 * k_windows) / (2 * k_windows))
+
+
+def confirm_threshold(k_windows: int, p_test: float) -> float:
+    """Peak/mean of one bin summed over k_windows aligned windows, exceeded in noise with
+    probability ``p_test``."""
+    return float(gamma.isf(p_test, k_windows) / k_windows)
+
+
+@dataclass
+class _Search:
+    """One hypothesis's search state: its window grid and the rows it still needs."""
+    hyp: Hypothesis
+    n: int                               # window: one symbol at the recording rate
+    nfft: int                            # its FFT size (zero-padded to a fast size)
+    hop: int
+    fold: int
+    ref: np.ndarray
+    next_start: int                      # absolute sample of the next window
+    tail: np.ndarray                     # the last (k-1)*2 folded rows
+    busy_until: int = -1                 # candidates before this sample are inside a packet
+    tried: int = -(1 << 62)              # the last candidate confirmation tried
+
+
+@dataclass
+class _Packet:
+    """A confirmed packet whose end is still being looked for."""
+    search: _Search
+    start: int                           # absolute sample of its first symbol
+    next_symbol: int                     # absolute sample of the next symbol to look at
+    f0_hz: float                         # offset of the chirp's start frequency
+    score: float
+    snr_bin: float
+    noise: float
+    amplitude2: float
+    symbols: int
+    anchor: int = 0                      # a symbol boundary: the grid's origin
+    peaks: list = field(default_factory=list)
+    last_good: int = 0
+    good: int = 0                        # symbols after the confirmed ones with a tone in the band
+    data_seen: bool = False              # one of them off the preamble's tone
+    on_tone: int = 0                     # symbols in a row on the preamble's tone since
+    tone_at: int = 0                     # (the last one's bin)
+    done: bool = False
+
+
+class ChirpDetector:
+    """Feed contiguous IQ blocks; get back the LoRa packets found, as bursts.
+
+    ``k_windows``: search windows summed (one symbol apart); ``confirm_windows``:
+    aligned windows of the confirmation; ``search_p_bin``: a noise bin's chance to
+    pass the search; ``false_alarms_per_hour``: the confirmation's target in noise,
+    all hypotheses together; ``hops_per_symbol`` and ``search_pad``: the search's
+    window hop (2: half a symbol) and zero padding (1: none)."""
+
+    def __init__(self, sample_rate_hz: float, center_freq_hz: float, hypotheses: list[Hypothesis], *,
+                 k_windows: int = 6, confirm_windows: int = 7, search_p_bin: float = 3e-6,
+                 false_alarms_per_hour: float = 1.0, hops_per_symbol: int = 2, search_pad: int = 1,
+                 sample_index0: int = 0):
+        self.sample_rate_hz = float(sample_rate_hz)
+        self.center_freq_hz = float(center_freq_hz)
+        self.hypotheses = list(hypotheses)
+        self.k_windows = k_windows
+        self.confirm_windows = confirm_windows
+        self.step = hops_per_symbol
+        self.search_pad = search_pad
+        self._search_thr = search_threshold(k_windows, search_p_bin)
+        # Confirmation tests per hour: candidates (search false alarms) times the tests each.
+        fs = self.sample_rate_hz
+        tests = 0.0
+        for h in self.hypotheses:
+            n = int(round(h.symbol_s * fs))
+            windows_per_h = 3600.0 * fs / (n // hops_per_symbol)
+            tests += windows_per_h * min(1.0, search_pad * n * search_p_bin) * OFFSETS * 6
+        # The confirmation re-reads much of the data the search selected: in noise its
+        # statistic runs higher than for fresh windows; CONFIRM_MARGIN (measured on
+        # candidates in noise, bench/bench_dechirp.py) puts it back near the target rate.
+        self._confirm_thr = CONFIRM_MARGIN * confirm_threshold(confirm_windows,
+                                                               false_alarms_per_hour / max(tests, 1.0))
+        self._samples_lost = 0
+        self.candidates = 0
+        self.confirmed = 0
+        self.rejected = 0
+        self.packets = 0
+        self._reset(int(sample_index0))
+
+    # -- stream ---------------------------------------------------------------------------
+    def _reset(self, origin: int) -> None:
+        fs = self.sample_rate_hz
+        self._x = np.zeros(0, np.complex64)
+        self._x0 = origin
+        self._searches = []
+        for h in self.hypotheses:
+            n = int(round(h.symbol_s * fs))
+            nfft = next_fast_len(self.search_pad * n)
+            fold = int(round(h.bw_hz * nfft / fs)) % nfft
+            self._searches.append(_Search(h, n, nfft, n // self.step, fold, conj_chirp(n, h.sweep_rate_hz_per_s, fs),
+                                          origin, np.zeros((0, nfft), np.float32)))
+        self._packets: list[_Packet] = []
+        self._recent: list[_Packet] = []     # ended within the searches' reach
+        self._closed: list[Burst] = []       # held until no packet still open can overlap them
+        self._released: list[Burst] = []
+        self._expected = origin
+
+    @property
+    def latency_samples(self) -> int:
+        """How long after a packet's end it is returned, at most."""
+        n = max((s.n for s in self._searches), default=0)
+        return (RUN_SYMBOLS + self.k_windows + 3) * n
+
+    def feed(self, block: IQBlock) -> list[Burst]:
+        x = block.samples[0] if block.samples.ndim == 2 else block.samples
+        out: list[Burst] = []
+        if block.sample_index0 != self._expected or block.samples_lost_before \
+                or block.center_freq_hz != self.center_freq_hz:
+            out += self.finish()
+            self._samples_lost += int(block.samples_lost_before)
+            self.center_freq_hz = float(block.center_freq_hz)
+            self._reset(int(block.sample_index0))
+        self._x = np.concatenate([self._x, np.asarray(x, np.complex64)])
+        self._expected = block.sample_index0 + x.shape[0]
+        for s in self._searches:
+            self._search(s)
+        self._closed += self._extend(final=False)
+        out += self._release(final=False)
+        self._trim()
+        return out
+
+    def finish(self) -> list[Burst]:
+        self._closed += self._extend(final=True)
+        return self._release(final=True)
+
+    def _release(self, final: bool) -> list[Burst]:
+        """Closed packets no open one can overlap any more, less the duplicates: one packet
+        seen by several hypotheses (a strong one, or sweep rates alike) is kept once, with
+        the hypothesis that concentrates it best (highest SNR)."""
+        lag = (self.k_windows + 2) * max((s.n for s in self._searches), default=0)
+        horizon = min([p.start for p in self._packets] + [self._expected - lag])
+        out, held = [], []
+        for b in sorted(self._closed, key=lambda b: b.sample_start):
+            if not final and b.sample_end >= horizon:
+                held.append(b)
+                continue
+            rivals = [r for r in self._closed + self._released if r is not b and _overlap(r, b)]
+            if any(r.snr_db > b.snr_db or (r.snr_db == b.snr_db and r.sample_start < b.sample_start)
+                   for r in rivals):
+                continue
+            out.append(b)
+        self._closed = held
+        self._released = (self._released + out)[-64:]
+        return out
+
+    def _trim(self) -> None:
+        keep = self._expected
+        for s in self._searches:
+            keep = min(keep, s.next_start - (self.confirm_windows + MAX_PREAMBLE_BACK + 2) * s.n)
+        for p in self._packets:
+            keep = min(keep, p.next_symbol)
+        cut = keep - self._x0
+        if cut > 0:
+            self._x = self._x[cut:]
+            self._x0 += cut
+
+    # -- search -----------------------------------------------------------------------------
+    def _search(self, s: _Search) -> None:
+        end = self._x0 + self._x.shape[0]
+        windows = (end - s.n - s.next_start) // s.hop + 1 if end - s.next_start >= s.n else 0
+        if windows <= 0:
+            return
+        a = s.next_start - self._x0
+        q = np.empty((windows, s.nfft), np.float32)
+        fold_power(self._x[a: a + (windows - 1) * s.hop + s.n], s.ref, s.hop, s.fold, q)
+        rows = np.concatenate([s.tail, q]) if s.tail.shape[0] else q
+        first = (self.k_windows - 1) * self.step
+        m = rows.shape[0] - first
+        if m > 0:
+            best = np.empty(m, np.int64)
+            ratio = np.empty(m, np.float64)
+            integrate_peaks(rows, self.k_windows, self.step, best, ratio)
+            # The window each row of ``ratio`` ends with.
+            w0 = s.next_start + (windows - m) * s.hop
+            for i in np.flatnonzero(ratio > self._search_thr):
+                start = w0 + int(i) * s.hop
+                if start < s.busy_until or start - s.tried < s.n or self._inside_packet(s, start, int(best[i])):
+                    continue        # inside a packet, or the same windows as the last try
+                s.tried = start
+                self.candidates += 1
+                packet = self._confirm(s, start, int(best[i]))
+                if packet is not None:
+                    self.confirmed += 1
+                    self._packets.append(packet)
+                    # Later windows of the same preamble (and its sync symbols) are this packet.
+                    s.busy_until = packet.next_symbol + 2 * s.n
+        s.tail = rows[-first:].copy() if first else rows[:0]
+        s.next_start += windows * s.hop
+
+    def _inside_packet(self, s: _Search, start: int, best: int) -> bool:
+        """The candidate lies in the band of a packet of this search still going on at
+        ``start`` (its data symbols light up the search): the packet's end is looked for
+        up to there first."""
+        f_top, fs = self._bin_hz(best, s.nfft), self.sample_rate_hz
+        first = start - (self.k_windows - 1) * s.n      # the search's first window
+        for p in self._packets + self._recent:
+            # (A packet strong enough lights up the other hypotheses' searches too.)
+            if p.search is s or 2 * p.snr_bin >= (1 << p.search.hyp.sf):
+                bw = max(s.hyp.bw_hz, p.search.hyp.bw_hz)
+                d = (f_top - p.f0_hz - p.search.hyp.bw_hz / 2 + fs / 2) % fs - fs / 2
+                if abs(d) > 1.5 * bw:
+                    continue
+                # Windows summed over the packet's last symbols are its own, not a new preamble.
+                if not self._advance(p, start + s.n) or first < p.last_good:
+                    return True
+        return False
+
+    def _bin_hz(self, k: float, n: int) -> float:
+        f = k * self.sample_rate_hz / n
+        return (f + self.sample_rate_hz / 2) % self.sample_rate_hz - self.sample_rate_hz / 2
+
+    def _aligned_power(self, s: _Search, starts) -> np.ndarray | None:
+        """|FFT|^2 / n of dechirped windows starting at ``starts`` (absolute), zero-padded PAD times."""
+        a = np.asarray(starts, np.int64) - self._x0
+        if a.min() < 0 or a.max() + s.n > self._x.shape[0]:
+            return None
+        y = np.zeros((a.shape[0], PAD * s.nfft), np.complex64)
+        for row, start in enumerate(a):
+            np.multiply(self._x[start: start + s.n], s.ref, out=y[row, :s.n])
+        spec = fft(y, axis=1, overwrite_x=True)
+        return (spec.real ** 2 + spec.imag ** 2) / s.n
+
+    def _confirm(self, s: _Search, start: int, best: int) -> _Packet | None:
+        """The candidate window ``start`` (last of the search's sum) with its peak bin:
+        a preamble if, on the right symbol boundary, one tone holds over the windows."""
+        fs, n, bw = self.sample_rate_hz, s.n, s.hyp.bw_hz
+        f_top = self._bin_hz(best, s.nfft)
+        nb = PAD * s.nfft
+        k_win = self.confirm_windows
+        us = [start - int(round(o * n / OFFSETS)) for o in range(OFFSETS)]
+        p = self._aligned_power(s, [u - j * n for u in us for j in range(k_win)])
+        if p is None:
+            return None
+        per_window = p.reshape(OFFSETS, k_win, nb)
+        totals = per_window.sum(axis=1)
+        means = totals.mean(axis=1)
+        best_r, choice = 0.0, None
+        for o, u in enumerate(us):
+            if means[o] <= 0:
+                continue
+            # The chirp's frequency at the window start is the peak's upper tone, or the one a
+            # bandwidth below (the fold cannot tell them apart); on the boundary it is the start.
+            for f_start in (f_top, f_top - bw):
+                k = int(round((f_start - bw * o / OFFSETS) / fs * nb))
+                for kk in (k - 1, k, k + 1):
+                    r = totals[o, kk % nb] / means[o]
+                    if r > best_r:
+                        best_r, choice = r, (u, kk % nb, means[o] / k_win, totals[o, kk % nb])
+        if choice is None or best_r < self._confirm_thr:
+            return None
+        u, k, noise, peak = choice
+        o = us.index(u)
+        if per_window[o, :, k].max() - noise > 0.5 * (peak - k_win * noise):
+            return None     # one window holds most of it: a strong symbol, not a preamble
+        f0 = self._bin_hz(k, nb)
+        snr_bin = max(peak / self.confirm_windows - noise, 0.0) / noise
+        # The earliest window with the tone (the windows may reach back before the preamble),
+        # and further back while it holds.
+        toned = np.flatnonzero(per_window[o, :, k] >= PREAMBLE_TONE * noise)
+        back = int(toned.max()) if toned.size else k_win - 1
+        first = u - back * n
+        for _ in range(MAX_PREAMBLE_BACK if back == k_win - 1 else 0):
+            p = self._aligned_power(s, [first - n])
+            if p is None or p[0, [(k - 1) % nb, k, (k + 1) % nb]].max() < PREAMBLE_TONE * noise:
+                break
+            first -= n
+        return _Packet(s, first, u + n, f0, best_r, snr_bin, noise,
+                       max(peak / self.confirm_windows - noise, 0.0) / n, (u + n - first) // n,
+                       anchor=first, last_good=u + n)
+
+    # -- extent ---------------------------------------------------------------------------
+    def _extend(self, final: bool) -> list[Burst]:
+        out, still = [], []
+        end = self._x0 + self._x.shape[0]
+        for p in self._packets:
+            if self._advance(p, end) or final:
+                # Noise that passed the confirmation (which sees much of the search's data)
+                # rarely goes on as a packet does: the symbols after it must hold tones.
+                if p.good >= MIN_DATA_SYMBOLS:
+                    out.append(self._to_burst(p))
+                    self.packets += 1
+                else:
+                    self.rejected += 1
+                self._recent.append(p)
+            else:
+                still.append(p)
+        self._packets = still
+        horizon = end - (self.k_windows + 1) * max((s.n for s in self._searches), default=0)
+        self._recent = [p for p in self._recent if p.last_good >= horizon]
+        return out
+
+    def _advance(self, p: _Packet, until: int) -> bool:
+        """Look at the packet's symbols ending before ``until``; True once it has ended."""
+        s = p.search
+        n, nb = s.n, PAD * s.nfft
+        if not p.done:
+            # The chirp's band in padded bins: a data symbol (a cyclic shift) is a tone in it
+            # until the wrap and one a bandwidth lower after: the two folded together.
+            k0 = int(round(p.f0_hz / self.sample_rate_hz * nb))
+            width = int(round(s.hyp.bw_hz / self.sample_rate_hz * nb))
+            band = (k0 + np.arange(width)) % nb
+            below = (band - width) % nb
+            limit = p.start + int(min(MAX_PACKET_S, 1.5 * s.hyp.max_burst_s) * self.sample_rate_hz)
+            # Noise alone: the peak of 2^SF folded pairs (less one) averages about ln(2^SF) + 1.
+            run_thr = math.log(1 << s.hyp.sf) + 0.58 + 1.5
+            until = min(until, self._x0 + self._x.shape[0])
+            while p.next_symbol + n <= until:
+                pw = self._aligned_power(s, [p.next_symbol])
+                folded = pw[0, band] + pw[0, below]
+                at = int(folded.argmax())
+                peak = float(folded[at]) / p.noise - 1.0
+                p.peaks.append(peak)
+                p.symbols += 1
+                # (On the exact symbol grid: the window is the symbol rounded to whole samples.)
+                p.next_symbol = p.anchor + int(round(p.symbols * s.hyp.symbol_s * self.sample_rate_hz))
+                if peak >= run_thr:
+                    p.good += 1
+                    # The preamble's tone again, after data: the next packet of the emitter
+                    # (on a grid off ours by a fraction of a symbol: its tone a fraction of BW off).
+                    # Preamble symbols repeat one bin; data symbols do not.
+                    on_tone = min(at, width - at) <= width // 8
+                    same = p.on_tone and min(abs(at - p.tone_at), width - abs(at - p.tone_at)) <= 1
+                    p.on_tone = (p.on_tone + 1 if same else 1) if on_tone and p.data_seen else 0
+                    p.tone_at = at
+                    p.data_seen = p.data_seen or not on_tone
+                    if p.on_tone == NEXT_PREAMBLE:
+                        p.last_good = p.anchor + int(round((p.symbols - NEXT_PREAMBLE) * s.hyp.symbol_s
+                                                           * self.sample_rate_hz))
+                        p.good -= NEXT_PREAMBLE
+                        p.done = True
+                        break
+                else:
+                    p.on_tone = 0
+                if peak >= run_thr + END_MARGIN:
+                    # (Noise past the end reaches ``run_thr`` often enough to stretch packets.)
+                    p.last_good = p.next_symbol
+                recent = p.peaks[-RUN_SYMBOLS:]
+                if (len(recent) == RUN_SYMBOLS and sum(recent) / RUN_SYMBOLS < run_thr) \
+                        or p.next_symbol >= limit:
+                    p.done = True
+                    break
+        return p.done
+
+    def _to_burst(self, p: _Packet) -> Burst:
+        fs, h = self.sample_rate_hz, p.search.hyp
+        s0, s1 = p.start, max(p.last_good, p.start + p.search.n)
+        fc = self.center_freq_hz + ((p.f0_hz + h.bw_hz / 2 + fs / 2) % fs - fs / 2)
+        lost = self._samples_lost
+        snr_inband = p.snr_bin / (1 << h.sf)
+        return Burst(
+            sample_start=s0, sample_end=s1, t_start_s=(s0 + lost) / fs, t_end_s=(s1 + lost) / fs,
+            f_lo_hz=fc - h.bw_hz / 2, f_hi_hz=fc + h.bw_hz / 2,
+            snr_db=10 * math.log10(snr_inband) if snr_inband > 0 else -99.0,
+            peak_power_db=10 * math.log10(max(p.amplitude2, 1e-30)),
+            center_freq_hz=fc,
+            features={"dechirp": {"bw_hz": h.bw_hz, "sf": h.sf, "direction": "up",
+                                  "score": round(float(p.score) / self._confirm_thr, 3),
+                                  "symbols": (s1 - s0) // p.search.n}},
+        )
+
+
+
+def chirp_detector_for(config, sample_rate_hz: float, center_freq_hz: float,
+                       sample_index0: int = 0) -> ChirpDetector:
+    """The chirp detector a :class:`DetectorConfig` asks for (``config.dechirp``)."""
+    from ..signatures import load_all
+    sigs = load_all()
+    if config.dechirp_links == "drone":
+        sigs = [s for s in sigs if s.drone]
+    return ChirpDetector(sample_rate_hz, center_freq_hz, hypotheses_for(sample_rate_hz, center_freq_hz, sigs),
+                         k_windows=config.dechirp_windows,
+                         false_alarms_per_hour=config.dechirp_false_alarms_per_hour,
+                         sample_index0=sample_index0)

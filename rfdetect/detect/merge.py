@@ -1,0 +1,104 @@
+"""One stream of bursts from two detectors: the energy detector's and the chirp detector's.
+
+A LoRa packet strong enough for both is measured twice.  Where an energy burst
+and a chirp burst share time and frequency, the energy burst stands when it
+covers the packet's band near 0 dB or more (its edges are measured well); otherwise
+the chirp burst stands (the energy detector only saw fragments of a weak packet).
+A strong energy burst also silences chirp bursts at the same time elsewhere in
+the band: its leakage into hypotheses it does not fit.  Bursts are held until neither detector can still report one
+overlapping them, then handed on in order of their start.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..model import Burst
+
+# An energy burst of the packet's width this far above its floor measured the whole packet:
+# it stands (the classifier's own dechirp confirms it).  Weaker or narrower: fragments.
+WHOLE_PACKET_DB = -1.0
+LEAK_DB = 6.0               # an energy burst this strong (and this long) silences chirp
+LEAK_MIN_S = 1e-3           # bursts at the same time
+
+
+@dataclass
+class _Held:
+    burst: Burst
+    payload: object          # what travels with the burst (its samples)
+    chirp: bool
+    dropped: bool = False
+
+
+class BurstMerger:
+    """``push`` bursts as the detectors close them; ``pop(position, open_from)`` those that
+    ended more than ``delay_samples`` before ``position`` (chirp bursts also before
+    ``open_from``, where the energy detector's oldest open region starts, or more than
+    ``max_hold_samples`` ago); ``flush`` at the end."""
+
+    def __init__(self, delay_samples: int, max_hold_samples: int | None = None):
+        self.delay_samples = int(delay_samples)
+        self.max_hold_samples = int(max_hold_samples if max_hold_samples is not None else delay_samples)
+        self._held: list[_Held] = []
+        self._recent: list[_Held] = []       # released, still within reach of later bursts
+        self.duplicates = 0
+
+    def push(self, burst: Burst, payload, chirp: bool) -> None:
+        new = _Held(burst, payload, chirp)
+        for other in self._held + self._recent:
+            if other.dropped or other.chirp == chirp or not _overlap_in_time(other.burst, burst):
+                continue
+            energy, chirped = (other, new) if chirp else (new, other)
+            e = energy.burst
+            c = chirped.burst
+            if e.snr_db >= LEAK_DB and e.duration_s >= LEAK_MIN_S:
+                # A strong burst anywhere in the band leaks into the dechirped spectra of
+                # hypotheses it does not fit: what the chirp detector reports beside it is
+                # not trusted.  (Short spikes are the fragments of a weak chirp.)
+                loser = chirped
+            elif _overlap(e, c):
+                # A fragment is narrower and shorter than the packet; anything else the
+                # energy detector measured is a better witness than a dechirp beside it.
+                whole = e.snr_db >= WHOLE_PACKET_DB and e.bandwidth_hz >= 0.6 * c.bandwidth_hz
+                longer = e.duration_s >= 0.5 * c.duration_s and e.snr_db >= WHOLE_PACKET_DB
+                loser = chirped if whole or longer else energy
+            else:
+                continue
+            loser.dropped = True
+            self.duplicates += 1
+            if loser is new:
+                return
+        self._held.append(new)
+
+    def pop(self, position: int, open_from: float | None = None) -> list[tuple[Burst, object]]:
+        def ready(h: _Held) -> bool:
+            end = h.burst.sample_end
+            if end + self.delay_samples > position:
+                return False
+            # A long energy burst still open may turn out to hold this chirp burst.
+            return not h.chirp or open_from is None or end < open_from or end + self.max_hold_samples <= position
+        return self._release([h for h in self._held if ready(h)], position)
+
+    def flush(self) -> list[tuple[Burst, object]]:
+        return self._release(list(self._held), None)
+
+    def _release(self, ready: list[_Held], position: int | None) -> list[tuple[Burst, object]]:
+        if not ready:
+            return []
+        keep = set(map(id, ready))
+        self._held = [h for h in self._held if id(h) not in keep]
+        ready.sort(key=lambda h: (h.burst.sample_start, h.burst.sample_end))
+        self._recent += ready
+        if position is not None:
+            # (The chirp detector returns a packet once no packet still open can overlap it:
+            # kept this long, an energy burst still meets the chirp bursts of its time.)
+            keep = 2 * self.delay_samples + self.max_hold_samples
+            self._recent = [h for h in self._recent if h.burst.sample_end + keep > position]
+        return [(h.burst, h.payload) for h in ready if not h.dropped]
+
+
+def _overlap_in_time(a: Burst, b: Burst) -> bool:
+    return a.sample_start < b.sample_end and b.sample_start < a.sample_end
+
+
+def _overlap(a: Burst, b: Burst) -> bool:
+    return _overlap_in_time(a, b) and a.f_lo_hz < b.f_hi_hz and b.f_lo_hz < a.f_hi_hz

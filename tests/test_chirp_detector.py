@@ -1,0 +1,187 @@
+"""Chirp detector (``--dechirp``): kernels against their twins, LoRa packets found below
+the noise and named, nothing found in noise, duplicates with the energy detector removed."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rfdetect.classify import Classifier
+from rfdetect.detect import DetectorConfig
+from rfdetect.detect.chirp import ChirpDetector, chirp_detector_for, hypotheses_for
+from rfdetect.detect.merge import BurstMerger
+from rfdetect.errors import ParameterError
+from rfdetect.kernels.dechirp import (conj_chirp, fold_power, fold_power_numpy, integrate_peaks,
+                                      integrate_peaks_numpy)
+from rfdetect.model import Burst, IQBlock, RecordingInfo
+from rfdetect.pipeline import Pipeline
+from rfdetect.signatures import load_all
+from rfdetect.simulate import generate
+
+FS, FC = 2.4e6, 868.0e6
+
+
+def _elrs_trial(snr_db: float, seed: int) -> tuple[np.ndarray, list]:
+    """One second of ExpressLRS 900 LoRa (200 Hz, SF6) hopping over EU868, as the accuracy
+    bench makes it (bench/bench_accuracy.py)."""
+    scn = {"scenario": {"duration_s": 1.0, "seed": seed}, "receiver": {"sample_rate": FS, "center_freq": FC},
+           "emitter": [{"id": "e", "link": "expresslrs-lora", "mode": "200", "domain": "EU868",
+                        "snr_db": snr_db}]}
+    return generate(scn, seed=seed)
+
+
+def _run(x: np.ndarray, config: DetectorConfig) -> list[dict]:
+    info = RecordingInfo("test", FS, FC, num_channels=x.shape[0], num_samples=x.shape[1])
+    recs: list[dict] = []
+    p = Pipeline(info, recs.append, config=config, classifier=Classifier(early_reports=True))
+    for i in range(0, x.shape[1], 1 << 16):
+        p.feed(IQBlock(x[:, i:i + (1 << 16)], i, FC, FS))
+    p.finish()
+    return recs
+
+
+def _feed(det: ChirpDetector, x: np.ndarray, block: int = 50_000) -> list[Burst]:
+    out = []
+    for i in range(0, x.shape[-1], block):
+        out += det.feed(IQBlock(x[..., i:i + block], i, FC, FS))
+    return out + det.finish()
+
+
+def test_kernels_equal_their_twins():
+    rng = np.random.default_rng(3)
+    x = (rng.normal(size=6000) + 1j * rng.normal(size=6000)).astype(np.complex64)
+    for n, nfft, hop, fold in ((307, 320, 153, 67), (154, 160, 77, 33), (300, 300, 300, 64)):
+        ref = conj_chirp(n, 500e3 ** 2 / 64, FS)
+        w = (x.size - n) // hop + 1
+        a, b = np.empty((w, nfft), np.float32), np.empty((w, nfft), np.float32)
+        fold_power(x, ref, hop, fold, a)
+        fold_power_numpy(x, ref, hop, fold, b)
+        np.testing.assert_allclose(a, b, rtol=2e-3, atol=1e-3 * b.mean())
+        for k, step in ((6, 2), (3, 1)):
+            m = w - (k - 1) * step
+            bins, ratio = np.empty(m, np.int64), np.empty(m)
+            bins2, ratio2 = np.empty(m, np.int64), np.empty(m)
+            integrate_peaks(a, k, step, bins, ratio)
+            integrate_peaks_numpy(a, k, step, bins2, ratio2)
+            np.testing.assert_array_equal(bins, bins2)
+            np.testing.assert_allclose(ratio, ratio2, rtol=1e-6)
+
+
+def test_dechirp_concentrates_a_preamble_in_the_folded_bins():
+    """An up-chirp of any carrier, dechirped over one symbol, is (up to the wrap) one tone."""
+    from rfdetect.simulate.lora import lora_frame
+    frame = lora_frame(FS, 6, 500e3, 8, 0x12, np.zeros(4, np.int64))
+    carrier = 310e3
+    x = frame * np.exp(2j * np.pi * carrier / FS * np.arange(frame.size))
+    n = 307
+    nfft = 320
+    q = np.empty((6, nfft), np.float32)
+    fold_power(x.astype(np.complex64), conj_chirp(n, 500e3 ** 2 / 64, FS), n, int(round(500e3 * nfft / FS)), q)
+    # Nearly all of a symbol's energy (n, for a unit chirp) in the peak fold, in every preamble window.
+    assert (q.max(axis=1) > 0.6 * n).all()
+    assert (np.sort(q, axis=1)[:, -3] < 0.1 * n).all()
+
+
+def test_hypotheses_follow_the_signatures_of_the_band():
+    drone = [s for s in load_all() if s.drone]
+    hyps = hypotheses_for(FS, FC, drone)
+    assert {(h.bw_hz, h.sf) for h in hyps} == {(500e3, sf) for sf in range(5, 10)}
+    elrs = [h for h in hyps if h.sf == 6][0]
+    assert {"expresslrs-lora", "frsky-r9", "mlrs"} <= set(elrs.links)
+    every = hypotheses_for(FS, FC)
+    assert {(125e3, 12), (250e3, 7)} <= {(h.bw_hz, h.sf) for h in every}
+    assert hypotheses_for(FS, 1090e6) == []              # no LoRa link at 1090 MHz
+    with pytest.raises(ParameterError):
+        DetectorConfig(dechirp_links="some")
+
+
+def test_packets_below_the_noise_are_found_where_they_are():
+    x, ann = _elrs_trial(-10.0, seed=1001)
+    det = chirp_detector_for(DetectorConfig(dechirp=True), FS, FC)
+    bursts = _feed(det, x)
+    hits = 0
+    for a in ann:
+        f = 0.5 * (a.freq_lower_edge_hz + a.freq_upper_edge_hz)
+        mine = [b for b in bursts if abs(b.sample_start - a.sample_start) < 2 * 307 and abs(b.center_freq_hz - f) < 100e3]
+        hits += bool(mine)
+    # Each packet stands alone (no help from the others): at -10 dB a good share is found.
+    assert hits >= 0.2 * len(ann)
+    for b in bursts:
+        assert b.features["dechirp"]["sf"] == 6 and b.features["dechirp"]["bw_hz"] == 500e3
+        assert -14.0 < b.snr_db < -6.0
+    # Every burst is one of the packets (no false ones), its start within a few symbols.
+    truth = [(a.sample_start, 0.5 * (a.freq_lower_edge_hz + a.freq_upper_edge_hz)) for a in ann]
+    assert all(any(abs(b.sample_start - s) < 5 * 307 and abs(b.center_freq_hz - f) < 150e3 for s, f in truth)
+               for b in bursts)
+
+
+def test_noise_alone_gives_no_chirp_burst():
+    rng = np.random.default_rng(11)
+    det = chirp_detector_for(DetectorConfig(dechirp=True), FS, FC)
+    total = 0
+    for _ in range(3):      # three seconds, block by block
+        x = ((rng.normal(size=int(FS)) + 1j * rng.normal(size=int(FS))) * 0.01).astype(np.complex64)
+        for i in range(0, x.size, 1 << 16):
+            total += len(det.feed(IQBlock(x[i:i + (1 << 16)], det._expected, FC, FS)))
+    total += len(det.finish())
+    assert total == 0
+    assert det.candidates < 3 * 200        # the search's loose stage stays cheap
+
+
+def test_elrs_at_minus_10_db_is_named_with_dechirp_and_not_without():
+    x, _ = _elrs_trial(-10.0, seed=1000)
+    base = DetectorConfig(integrate_frames=9)
+    without = [r for r in _run(x, base) if r["type"] == "detection"]
+    assert not any(r["link"] == "expresslrs-lora" for r in without)
+    recs = _run(x, base.with_(dechirp=True))
+    named = [r for r in recs if r["type"] == "detection" and r["link"] == "expresslrs-lora"]
+    assert named and named[-1]["drone"] is True
+    assert "lora" in named[-1]["evidence"]["matched"]
+    summary = recs[-1]
+    assert summary["detector"]["dechirp"]["packets"] >= 10
+
+
+def test_default_pipeline_has_no_chirp_stage():
+    info = RecordingInfo("test", FS, FC)
+    p = Pipeline(info, lambda r: None)
+    assert p.chirp is None and p.merger is None
+    assert "dechirp" not in p.summary()["detector"]
+
+
+def _burst(s0, s1, f_lo, f_hi, snr_db, **features):
+    return Burst(s0, s1, s0 / FS, s1 / FS, f_lo, f_hi, snr_db, -40.0, 0.5 * (f_lo + f_hi), features)
+
+
+def test_merger_keeps_one_of_each_packet():
+    m = BurstMerger(delay_samples=1000)
+    chirp = _burst(1000, 5000, 867.75e6, 868.25e6, -9.0, dechirp={"sf": 6})
+    weak = _burst(2000, 3000, 867.8e6, 868.0e6, 3.0)          # a fragment: narrow
+    elsewhere = _burst(2000, 3000, 866.0e6, 866.2e6, 3.0)     # another emitter, not strong
+    m.push(weak, "w", chirp=False)
+    m.push(elsewhere, "e", chirp=False)
+    m.push(chirp, "c", chirp=True)
+    assert m.pop(3500) == []                       # each may still meet its twin
+    out = m.pop(7000)
+    assert [p for _, p in out] == ["c", "e"]       # in order of start; the weak fragment dropped
+    m = BurstMerger(delay_samples=1000)
+    strong = _burst(1000, 5200, 867.76e6, 868.24e6, 0.5)      # the whole packet, near 0 dB
+    m.push(strong, "s", chirp=False)
+    m.push(chirp, "c", chirp=True)
+    assert [p for _, p in m.flush()] == ["s"] and m.duplicates == 1
+    m = BurstMerger(delay_samples=1000)
+    m.push(_burst(1500, 4000, 866.0e6, 866.2e6, 20.0), "strong elsewhere", chirp=False)
+    m.push(chirp, "c", chirp=True)
+    assert [p for _, p in m.flush()] == ["strong elsewhere"]
+
+
+def test_cli_options_reach_the_config():
+    import argparse
+    from rfdetect.cli.common import add_detector_options, detector_config
+    ap = argparse.ArgumentParser()
+    add_detector_options(ap)
+    assert detector_config(ap.parse_args([])).dechirp is False
+    cfg = detector_config(ap.parse_args(["--dechirp", "--dechirp-links", "all"]))
+    assert cfg.dechirp is True and cfg.dechirp_links == "all"
+    args = ap.parse_args(["--dechirp"])
+    args.workers = 2
+    with pytest.raises(ParameterError):
+        detector_config(args)
