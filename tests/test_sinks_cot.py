@@ -16,8 +16,8 @@ import pytest
 from rfdetect.sinks import open_sink
 from rfdetect.sinks.cot import CotEncoder
 from test_sinks_support import (BEARING, BURST, DETECTION, DETECTION_NO_SENSOR, FIX, GAP,
-                                SENSOR, SUMMARY, free_port, sample, stop_process, stream,
-                                wait_port, wait_until)
+                                SENSOR, SUMMARY, free_port, received, sample, stop_process, stream,
+                                udp_receiver, wait_port, wait_until)
 
 TAKY = shutil.which("taky") or str(Path(sys.executable).with_name("taky"))
 pytestmark = pytest.mark.skipif(not Path(TAKY).exists(), reason="taky is not installed")
@@ -81,15 +81,7 @@ class TakClient:
             sock.settimeout(0.1)
             self.connected.set()
             buf = b""
-            while self.running:
-                try:
-                    data = sock.recv(65536)
-                except socket.timeout:
-                    continue
-                except OSError:
-                    break
-                if not data:
-                    break
+            for data in received(sock, lambda: self.running):
                 buf += data
                 while b"</event>" in buf:
                     one, buf = buf.split(b"</event>", 1)
@@ -173,10 +165,7 @@ def test_events_reach_a_tak_client_through_taky(tmp_path, taky):
 
 
 def test_detection_without_any_position_is_filtered_never_at_zero_zero(tmp_path):
-    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    rx.bind(("127.0.0.1", 0))
-    rx.settimeout(2)
-    try:
+    with udp_receiver() as rx:
         sink = open_sink(f"cot+udp://127.0.0.1:{rx.getsockname()[1]}", spool_dir=tmp_path,
                          sensor_id="s1")
         nosensor = sample(DETECTION_NO_SENSOR)
@@ -192,8 +181,6 @@ def test_detection_without_any_position_is_filtered_never_at_zero_zero(tmp_path)
         assert second.get("type") == "a-u-A"                      # drone: null
         assert float(second.find("point").get("lat")) == pytest.approx(SENSOR["lat"])
         assert second.find("detail/rfdetect").get("drone") == "unknown"
-    finally:
-        rx.close()
 
 
 def test_stale_time_follows_update_rate():

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-import socket
+import os
 import threading
 import time
 
@@ -10,9 +10,9 @@ import pytest
 
 from rfdetect.errors import ParameterError
 from rfdetect.sinks import check_url, open_sink, open_sinks
-from rfdetect.sinks.base import Spool, new_ulid
-from test_sinks_support import (ALL, DETECTION, LoopbackServer, SilentServer, free_port, sample,
-                                stream, wait_until)
+from rfdetect.sinks.base import Spool, UlidBlocks, new_ulid, next_id
+from test_sinks_support import (ALL, DETECTION, LoopbackServer, SilentServer, free_port, received,
+                                restart_mid_stream, sample, stream, udp_receiver, wait_until)
 
 
 class LineServer(LoopbackServer):
@@ -25,15 +25,7 @@ class LineServer(LoopbackServer):
     def serve(self, conn):
         buf = b""
         conn.settimeout(0.05)
-        while self.running:
-            try:
-                data = conn.recv(65536)
-            except socket.timeout:
-                continue
-            except OSError:
-                break
-            if not data:
-                break
+        for data in received(conn, lambda: self.running):
             buf += data
             *lines, buf = buf.split(b"\n")
             self.records.extend(json.loads(line) for line in lines if line)
@@ -94,6 +86,55 @@ def test_ulids_are_unique_and_time_ordered():
     assert all(len(i) == 26 and set(i) <= set("0123456789ABCDEFGHJKMNPQRSTVWXYZ") for i in ids)
 
 
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def ulid_ms(ulid: str) -> int:
+    value = 0
+    for c in ulid[:10]:
+        value = value * 32 + CROCKFORD.index(c)
+    return value
+
+
+def test_record_ids_from_blocks_are_unique_across_threads_and_carry_their_time():
+    ids = UlidBlocks()
+    made: list[list[str]] = [[] for _ in range(4)]
+
+    def make(out):
+        for _ in range(3000):
+            out.append(ids())
+    threads = [threading.Thread(target=make, args=(out,)) for out in made]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    every = [i for out in made for i in out]
+    assert len(every) == len(set(every)) == 12000
+    assert all(len(i) == 26 and set(i) <= set(CROCKFORD) for i in every)
+    assert len({i[:24] for i in every}) >= 12000 // 1024    # a new random prefix every block
+    late = ids()
+    time.sleep(UlidBlocks.block_s + 0.05)
+    before_ms = time.time() * 1000
+    later = ids()           # a block expires: the id's time is its creation time, not the block's
+    assert later[:24] != late[:24]
+    assert before_ms - 1 <= ulid_ms(later) <= time.time() * 1000 + 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_makes_ids_of_its_own():
+    next_id()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:        # the child: its ids must not repeat the parent's block
+        os.write(write, next_id().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    assert len(child) == 26 and child[:24] != next_id()[:24]
+
+
 @pytest.mark.parametrize("url, words", [
     ("foo://127.0.0.1:1", "unknown scheme"),
     ("tcp://127.0.0.1", "missing port"),
@@ -124,20 +165,8 @@ def test_open_sinks_checks_every_url_before_opening_any(tmp_path):
 def test_tcp_sink_delivers_and_survives_receiver_restart(tmp_path, line_server):
     sink = open_sink(f"tcp://127.0.0.1:{line_server.port}", spool_dir=tmp_path, sensor_id="s1")
     records = stream(400)
-    for r in records[:150]:
-        sink.send(r)
-    wait_until(lambda: len(line_server.ids()) >= 150, 5, "first part")
-    line_server.stop()
-    for r in records[150:300]:          # receiver down: these go to the spool
-        sink.send(r)
-        time.sleep(0.001)
-    wait_until(lambda: sink.stats()["spooled"] > 0, 5, "records spooled while down")
-    line_server.start()
-    for r in records[300:]:
-        sink.send(r)
-    wait_until(lambda: line_server.ids() >= {r["id"] for r in records}, 10, "every record")
-    counters = sink.close(timeout_s=5)
-    assert line_server.ids() == {r["id"] for r in records}
+    counters = restart_mid_stream(sink, records, line_server.ids, line_server.stop,
+                                  line_server.start, down=slice(150, 300), after=slice(300, None))
     assert counters["sent"] == len(records) and counters["spooled"] == 0
     assert counters["dropped"] == 0 and counters["spooled_total"] > 0
 
@@ -211,10 +240,7 @@ def test_send_never_blocks_on_a_receiver_that_does_not_read(tmp_path):
 
 
 def test_udp_sink_one_record_per_datagram(tmp_path):
-    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    rx.bind(("127.0.0.1", 0))
-    rx.settimeout(2)
-    try:
+    with udp_receiver() as rx:
         sink = open_sink(f"udp://127.0.0.1:{rx.getsockname()[1]}", spool_dir=tmp_path,
                          sensor_id="s1")
         for r in ALL:
@@ -222,8 +248,6 @@ def test_udp_sink_one_record_per_datagram(tmp_path):
         got = [json.loads(rx.recv(65536)) for _ in ALL]
         assert sink.close(timeout_s=2)["sent"] == len(ALL)
         assert [g["type"] for g in got] == [r["type"] for r in ALL]
-    finally:
-        rx.close()
 
 
 def test_spool_survives_an_interrupted_replay(tmp_path):

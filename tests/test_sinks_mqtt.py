@@ -12,8 +12,9 @@ import pytest
 
 paho = pytest.importorskip("paho.mqtt.client")
 from rfdetect.sinks import open_sink  # noqa: E402
-from test_sinks_support import (ALL, DETECTION, SENSOR, SilentServer, free_port, sample,  # noqa: E402
-                                stop_process, stream, wait_port, wait_until)
+from test_sinks_support import (ALL, DETECTION, SENSOR, SilentServer, free_port,  # noqa: E402
+                                restart_mid_stream, sample, stop_process, stream, wait_port,
+                                wait_until)
 
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto"
                                           if shutil.os.path.exists("/usr/sbin/mosquitto") else None)
@@ -138,20 +139,8 @@ def test_broker_restart_mid_stream_loses_nothing(tmp_path, broker):
         sink = open_sink(f"mqtt://127.0.0.1:{broker.port}", spool_dir=tmp_path / "spool",
                          sensor_id="m3")
         records = stream(600)
-        for r in records[:200]:
-            sink.send(r)
-        wait_until(lambda: len(sub.ids()) >= 200, 5, "first part")
-        broker.stop()
-        for r in records[200:400]:
-            sink.send(r)
-            time.sleep(0.0005)
-        wait_until(lambda: sink.stats()["spooled"] > 0, 5, "spooling while broker is down")
-        broker.start()
-        for r in records[400:]:
-            sink.send(r)
-        wait_until(lambda: sub.ids() >= {r["id"] for r in records}, 20, "every record")
-        counters = sink.close(timeout_s=5)
-        assert sub.ids() == {r["id"] for r in records}
+        counters = restart_mid_stream(sink, records, sub.ids, broker.stop, broker.start,
+                                      down=slice(200, 400), after=slice(400, None), timeout_s=20)
         assert counters["sent"] == 600 and counters["spooled"] == 0 and counters["dropped"] == 0
     finally:
         sub.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from rfdetect.errors import ParameterError
-from rfdetect.sinks import open_sinks
+from rfdetect.sinks import open_sinks, stamp
 from rfdetect.sinks.process import ProcessSinkGroup
 from test_sinks_support import ALL, free_port, sample, stream, wait_until
 
@@ -72,6 +72,19 @@ def test_records_go_through_a_child_process_and_counters_come_back(tmp_path, gro
     assert [{k: v for k, v in g.items() if k != "id"} for g in got] == list(ALL)
 
 
+def test_records_handed_as_json_lines_arrive_with_the_callers_ids(tmp_path, group_factory):
+    out = tmp_path / "lines.jsonl"
+    group = group_factory([str(out)])
+    sent = [stamp(sample(r)) for r in ALL]
+    for r in sent:      # the line a command writes to its own output, spaces and all
+        group.send_line(json.dumps(r, separators=(", ", ": ")) + "\n")
+    group.send(sample(ALL[0]))          # dicts and lines mix
+    counters = group.close(timeout_s=5)[str(out)]
+    assert counters["sent"] == len(ALL) + 1 and counters["spooled"] == counters["dropped"] == 0
+    got = [json.loads(line) for line in out.read_text().splitlines()]
+    assert got[:-1] == sent and got[-1]["id"] not in {r["id"] for r in sent}
+
+
 def test_malformed_url_is_refused_before_a_child_starts(tmp_path, monkeypatch):
     started = []
     monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: started.append(a))
@@ -117,8 +130,11 @@ def test_a_killed_child_sends_records_to_the_journal_for_the_next_run(tmp_path, 
     wait_until(lambda: len(ids_in(out)) == 30, 10, "first records delivered")
     group._child.kill()
     group._child.wait(5)
-    for r in later:
-        group.send(r)
+    for i, r in enumerate(later):
+        if i % 2:
+            group.send(r)
+        else:           # a line the child never got is journaled as the record it encodes
+            group.send_line(json.dumps(stamp(r)))
     counters = group.close(timeout_s=2)[str(out)]
     assert counters["spooled"] == 40 and "exited" in counters["last_error"]
     again = group_factory([str(out)])
@@ -143,7 +159,7 @@ def test_child_delivers_and_exits_when_the_parent_dies(tmp_path):
     script = textwrap.dedent(f"""
         import os, signal, sys, time
         sys.path.insert(0, {str(TESTS)!r})
-        from rfdetect.sinks import open_sinks
+        from rfdetect.sinks import open_sinks, stamp
         from test_sinks_support import stream
         group = open_sinks([{str(out)!r}], spool_dir={str(tmp_path / 'spool')!r}, sensor_id="s1")
         for r in stream(200):

@@ -1,7 +1,6 @@
 """SAPIENT sink against a receiver decoding with the independent sapient-msg bindings."""
 from __future__ import annotations
 
-import socket
 import struct
 import threading
 import time
@@ -15,7 +14,8 @@ from sapient_msg.bsi_flex_335_v2_0 import (location_pb2, range_bearing_pb2,  # n
 
 from rfdetect.sinks import open_sink  # noqa: E402
 from test_sinks_support import (BEARING, BURST, DETECTION, DETECTION_NO_SENSOR, FIX,  # noqa: E402
-                                SENSOR, LoopbackServer, free_port, sample, stream, wait_until)
+                                SENSOR, LoopbackServer, free_port, received, restart_mid_stream,
+                                sample, stream, wait_until)
 
 Reg = registration_pb2.Registration
 Status = status_report_pb2.StatusReport
@@ -37,15 +37,7 @@ class SapientReceiver(LoopbackServer):
         conn.settimeout(0.05)
         buf = b""
         registered = False
-        while self.running:
-            try:
-                data = conn.recv(65536)
-            except socket.timeout:
-                continue
-            except OSError:
-                break
-            if not data:
-                break
+        for data in received(conn, lambda: self.running):
             buf += data
             while len(buf) >= 4:
                 (n,) = struct.unpack_from("<I", buf)
@@ -169,18 +161,8 @@ def test_status_says_when_node_location_is_unknown(tmp_path, receiver):
 def test_receiver_restart_mid_stream_loses_nothing(tmp_path, receiver):
     sink = open_sink(f"sapient://127.0.0.1:{receiver.port}", spool_dir=tmp_path, sensor_id="s3")
     records = stream(500)
-    for r in records[:200]:
-        sink.send(r)
-    wait_until(lambda: len(receiver.report_ids()) >= 200, 5, "first part")
-    receiver.stop()
-    for r in records[200:350]:
-        sink.send(r)
-    wait_until(lambda: sink.stats()["spooled"] > 0, 5, "spooling")
-    receiver.start()
-    for r in records[350:]:
-        sink.send(r)
-    wait_until(lambda: receiver.report_ids() >= {r["id"] for r in records}, 20, "every report")
-    counters = sink.close(timeout_s=5)
+    counters = restart_mid_stream(sink, records, receiver.report_ids, receiver.stop, receiver.start,
+                                  down=slice(200, 350), after=slice(350, None), timeout_s=20)
     assert counters["sent"] == 500 and counters["spooled"] == 0 and counters["dropped"] == 0
     assert receiver.registrations == 2          # registered again after the restart
     # One object id per emitter, kept across the reconnect.

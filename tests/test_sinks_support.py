@@ -4,11 +4,13 @@ No tests here; the sink test modules import from it.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 
 SENSOR = {"lat": 52.0123456, "lon": 4.3456789, "alt_m": 12.5, "heading_deg": 30.0}
 
@@ -82,6 +84,53 @@ def wait_port(port: int, timeout_s: float = 10.0) -> None:
         except OSError:
             return False
     wait_until(is_open, timeout_s, f"a listener on 127.0.0.1:{port}")
+
+
+def received(conn: socket.socket, running) -> Iterator[bytes]:
+    """What arrives on ``conn`` (with a short timeout set) while ``running()``, until the peer
+    closes or the link breaks."""
+    while running():
+        try:
+            data = conn.recv(65536)
+        except socket.timeout:
+            continue
+        except OSError:
+            return
+        if not data:
+            return
+        yield data
+
+
+@contextlib.contextmanager
+def udp_receiver(timeout_s: float = 2.0) -> Iterator[socket.socket]:
+    """A datagram socket on a free port of 127.0.0.1, closed afterwards."""
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(timeout_s)
+    with rx:
+        yield rx
+
+
+def restart_mid_stream(sink, records: list[dict], ids, stop, start, *, down: slice, after: slice,
+                       timeout_s: float = 10.0) -> dict:
+    """Send ``records`` with the receiver stopped for those in ``down``; returns the counters
+    once ``ids()`` shows every record arrived and the sink is closed."""
+    for r in records[:down.start]:
+        sink.send(r)
+    wait_until(lambda: len(ids()) >= down.start, 5, "first part")
+    stop()
+    for r in records[down]:            # receiver down: these go to the spool
+        sink.send(r)
+        time.sleep(0.0005)
+    wait_until(lambda: sink.stats()["spooled"] > 0, 5, "records spooled while down")
+    start()
+    for r in records[after]:
+        sink.send(r)
+    every = {r["id"] for r in records}
+    wait_until(lambda: ids() >= every, timeout_s, "every record")
+    counters = sink.close(timeout_s=5)
+    assert ids() == every
+    return counters
 
 
 def stop_process(proc: subprocess.Popen, timeout_s: float = 5.0) -> None:

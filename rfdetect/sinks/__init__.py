@@ -2,6 +2,7 @@
 
     sink = open_sink("mqtt://127.0.0.1:1883/rfdetect")
     sink.send(record)              # never blocks; adds record["id"] if missing
+    sink.send_line(line)           # the same for a record already encoded as JSON
     counters = sink.close(timeout_s=5.0)   # {"sent", "spooled", "dropped", ...}
 
 URLs (see docs/records.md for what each carries):
@@ -24,6 +25,7 @@ for SAPIENT status reports.
 """
 from __future__ import annotations
 
+import json
 import re
 import socket
 from urllib.parse import parse_qsl, urlsplit
@@ -192,6 +194,15 @@ class SinkGroup:
         stamp(record)
         for sink in self.sinks:
             sink.send(record)
+
+    def send_line(self, line: str) -> None:
+        """``send`` for a record already encoded as a JSON object (decoded here)."""
+        self.send(json.loads(line))
+
+    def take(self, records: list[dict]) -> None:
+        """Hand records with their ids, not to be changed afterwards, to every sink (no copies)."""
+        for sink in self.sinks:
+            sink.take(records)
 
     def stats(self) -> dict:
         return {s.url: s.stats() for s in self.sinks}

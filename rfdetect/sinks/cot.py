@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta, timezone
-from xml.sax.saxutils import quoteattr, escape
 
 from .base import Sink, TcpLink, UdpLink
 
@@ -27,16 +26,25 @@ UNKNOWN_ERROR_M = 9999999.0     # CoT's own value for "unknown" ce/le/hae
 EVENT_TYPES = {True: "a-u-A-M-F-Q", None: "a-u-A", False: "a-u-G"}
 
 
-_ATTR_ESCAPES = {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+# One C-level pass per string (str.translate) instead of saxutils' chain of replace() calls.
+_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_ATTR_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
+                               "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
+
+
+def _text(text: str) -> str:
+    """Escape XML element text (as saxutils.escape)."""
+    return text.translate(_TEXT_ESCAPES)
 
 
 def _attr(text: str) -> str:
-    """Escape for a double-quoted XML attribute (cheaper than quoteattr, same result)."""
-    return escape(text, _ATTR_ESCAPES)
+    """Escape for a double-quoted XML attribute."""
+    return text.translate(_ATTR_ESCAPES)
 
 
 def _iso(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    # isoformat is several times faster than strftime; the same text for a UTC time.
+    return t.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def _num(value, digits: int = 3) -> str:
@@ -82,6 +90,7 @@ class CotEncoder:
         self._drone: dict[str, bool | None] = {}
         self._last_s: dict[str, float] = {}
         self._interval_s: dict[str, float] = {}
+        self._now, self._now_iso = None, ""
 
     # ----------------------------------------------------------- positioning
     def note(self, record: dict) -> bool:
@@ -128,8 +137,10 @@ class CotEncoder:
 
     def _event(self, uid, etype, how, now, lat, lon, hae, ce, le, detail) -> str:
         stale = now + timedelta(seconds=self._stale_s(uid, now.timestamp()))
-        return (f'<event version="2.0" uid={quoteattr(uid)} type="{etype}" how="{how}" '
-                f'time="{_iso(now)}" start="{_iso(now)}" stale="{_iso(stale)}">'
+        if now is not self._now:        # a whole batch is encoded with one "now"
+            self._now, self._now_iso = now, _iso(now)
+        return (f'<event version="2.0" uid="{_attr(uid)}" type="{etype}" how="{how}" '
+                f'time="{self._now_iso}" start="{self._now_iso}" stale="{_iso(stale)}">'
                 f'<point lat="{lat:.7f}" lon="{lon:.7f}" '
                 f'hae="{UNKNOWN_ERROR_M if hae is None else hae:.1f}" '
                 f'ce="{ce:.1f}" le="{le:.1f}"/>'
@@ -167,8 +178,8 @@ class CotEncoder:
         remarks = (f"rfdetect {link} ({drone_txt}), confidence {_num(conf, 2)}, "
                    f"{f_mhz:.3f} MHz, bandwidth {_num((r.get('bandwidth_hz') or 0) / 1e3, 1)} kHz, "
                    f"SNR {_num(r.get('snr_db'), 1)} dB; {where}")
-        detail = (f'<contact callsign={quoteattr(f"RF {link} @{self.sensor_id}")}/>'
-                  f"<remarks>{escape(remarks)}</remarks>"
+        detail = (f'<contact callsign="{_attr(f"RF {link} @{self.sensor_id}")}"/>'
+                  f"<remarks>{_text(remarks)}</remarks>"
                   + self._rfdetect(r, ("link", "confidence", "center_freq_hz", "bandwidth_hz",
                                        "snr_db", "t_start_s", "t_end_s", "bursts", "time_utc"),
                                    drone="unknown" if drone is None else bool(drone),
@@ -190,8 +201,8 @@ class CotEncoder:
         detail = (f'<range value="{self.line_m:.1f}"/><bearing value="{bearing:.3f}"/>'
                   '<inclination value="0.0"/><rangeUnits value="1"/><bearingUnits value="0"/>'
                   '<northRef value="0"/><strokeColor value="-65536"/><strokeWeight value="3.0"/>'
-                  f'<contact callsign={quoteattr(f"RF bearing {link} @{self.sensor_id}")}/>'
-                  f"<remarks>{escape(remarks)}</remarks>"
+                  f'<contact callsign="{_attr(f"RF bearing {link} @{self.sensor_id}")}"/>'
+                  f"<remarks>{_text(remarks)}</remarks>"
                   + self._rfdetect(r, ("link", "bearing_deg", "bearing_sigma_deg", "method",
                                        "time_utc", "t_start_s", "t_end_s"),
                                    heading_deg=sensor.get("heading_deg"),
@@ -214,8 +225,8 @@ class CotEncoder:
         drone = self._drone.get(link, r.get("drone"))
         remarks = (f"rfdetect fix of {link}: ellipse {_num(r.get('semi_major_m'), 0)} x "
                    f"{_num(r.get('semi_minor_m'), 0)} m at {_num(r.get('orientation_deg'), 0)} deg")
-        detail = (f'<contact callsign={quoteattr(f"RF {link} @{self.sensor_id}")}/>'
-                  f"<remarks>{escape(remarks)}</remarks>"
+        detail = (f'<contact callsign="{_attr(f"RF {link} @{self.sensor_id}")}"/>'
+                  f"<remarks>{_text(remarks)}</remarks>"
                   + self._rfdetect(r, ("link", "lat", "lon", "semi_major_m", "semi_minor_m",
                                        "orientation_deg", "time_utc"),
                                    position_source="fix"))

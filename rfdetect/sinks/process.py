@@ -4,9 +4,12 @@ With the sinks' threads inside the detecting process, their encoding, paho-mqtt
 and protobuf work held the interpreter lock the detection thread needs:
 `analyze --all-bursts` with every sink attached ran 23 % slower at 1,800
 records/s (bench/bench_sinks.py).  Here the detecting process only gives each
-record its id and appends it to a list; a feeder thread pickles what
-accumulated every ``flush_interval_s`` and writes it to the child as one
-message.  The child runs the sinks of base.py unchanged (bounded queue, thread,
+record its id (``next_id``: a counter within a block of ULIDs) and appends a
+shallow copy to a list, or, with ``send_line``, the JSON line it encoded
+anyway; a feeder thread, woken by the first record of a batch, pickles what
+accumulated ``flush_interval_s`` later and writes it to the child as one
+message.  Decoding, encoding per protocol and all network work happen in the
+child, which runs the sinks of base.py unchanged (bounded queue, thread,
 reconnect with backoff, spool per sink) and reports their counters.
 
 What stays guaranteed across the process boundary:
@@ -34,6 +37,7 @@ What stays guaranteed across the process boundary:
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import pickle
@@ -47,7 +51,7 @@ import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from .base import Spool, stamp
+from .base import Spool, next_id, stamp
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +66,7 @@ CHILD_NICENESS = 10
 class ProcessSinkGroup:
     """``send``/``stats``/``close`` of a ``SinkGroup`` whose sinks live in a child process."""
 
-    flush_interval_s = 0.025    # feeder period: added to the sinks' own 50 ms at most
+    flush_interval_s = 0.025    # a batch's age when sent: added to the sinks' own 50 ms at most
     start_allowance_s = 5.0     # a child still starting up answers within this
     pending_limit = 50000       # records waiting for the child before the journal takes them
 
@@ -74,7 +78,7 @@ class ProcessSinkGroup:
                               else spool_dir)
         key = hashlib.sha1("|".join([*self.urls, sensor_id]).encode()).hexdigest()[:16]
         self.journal = Spool(self.spool_dir / f"handoff-{key}.jsonl")
-        self._pending: list[dict] = self.journal.take_all()    # an earlier run's, first
+        self._pending: list[dict | str] = self.journal.take_all()    # an earlier run's, first
         self._lock = threading.Lock()           # guards _pending
         self._pipe_lock = threading.Lock()      # one writer at a time
         self._handed = 0                        # records written to the child
@@ -83,6 +87,7 @@ class ProcessSinkGroup:
         self._final: dict | None = None
         self._closed = threading.Event()        # the child's final counters arrived
         self._closing = threading.Event()
+        self._wake = threading.Event()          # ends the feeder's idle wait: records, or closing
         self.last_error: str | None = None
         ours, theirs = socket.socketpair()
         with theirs:
@@ -104,13 +109,27 @@ class ProcessSinkGroup:
     # ----------------------------------------------------------------- public
     def send(self, record: dict) -> None:
         """Hand a record to the child; never blocks.  Adds ``record["id"]`` if missing."""
-        stamp(record)
-        rec = dict(record)      # the caller may reuse its dict; nested values are not mutated
+        # All the detecting thread does per record: an id (in place, so that the local output
+        # carries it too), a shallow copy and an append; the feeder pickles whole batches.
+        if "id" not in record:
+            record["id"] = next_id()
+        self._queue(dict(record))   # the caller may reuse its dict; nested values are not mutated
+
+    def send_line(self, line: str) -> None:
+        """Hand over a record already encoded as a JSON object, e.g. the line the caller writes
+        to its own output (give the record its ``id`` with ``stamp`` before encoding it);
+        never blocks.  The child decodes it: the caller's only cost is an append."""
+        self._queue(line)
+
+    def _queue(self, item: dict | str) -> None:
         with self._lock:
-            if len(self._pending) < self.pending_limit:
-                self._pending.append(rec)
-                return
-        self._to_journal([rec])
+            waiting = len(self._pending)
+            if waiting < self.pending_limit:
+                self._pending.append(item)
+        if not waiting:
+            self._wake.set()        # the first record of a batch wakes the feeder
+        elif waiting >= self.pending_limit:
+            self._to_journal([item])
 
     def stats(self) -> dict:
         """Counters per URL as the child last reported them (it does every ``STATS_INTERVAL_S``);
@@ -121,6 +140,7 @@ class ProcessSinkGroup:
         """Deliver within ``timeout_s`` what can be, spool the rest; counters per URL."""
         deadline = time.monotonic() + timeout_s
         self._closing.set()
+        self._wake.set()
         self._feeder.join(timeout_s)
         # A feeder still writing means a child that does not read: no use asking it.
         if self._alive and not self._feeder.is_alive():
@@ -164,27 +184,39 @@ class ProcessSinkGroup:
 
     # ----------------------------------------------------------------- parent
     def _feed(self) -> None:
-        while not self._closing.wait(self.flush_interval_s):
+        # Waking a thread costs this process tens of microseconds of CPU: one wake-up per
+        # batch while records come, none while idle (it then waits for the next first record).
+        while not self._closing.is_set():
+            time.sleep(self.flush_interval_s)
             with self._pipe_lock:
-                self._flush_locked()
+                flushed = self._flush_locked()
+            if not flushed:
+                self._wake.clear()
+                with self._lock:
+                    # A record, or close(), that came before clear() has nobody to wake us.
+                    idle = not self._pending and not self._closing.is_set()
+                if idle:
+                    self._wake.wait()
         with self._pipe_lock:
             self._flush_locked()
 
-    def _flush_locked(self) -> None:
+    def _flush_locked(self) -> int:
+        """Hand what waits to the child (or the journal); how many records that was."""
         with self._lock:
             batch, self._pending = self._pending, []
         if not batch:
-            return
+            return 0
         if self._alive and self._child.poll() is not None:
             self._gone(None)
         if self._alive:
             try:
                 self._write(("records", batch))
                 self._handed += len(batch)
-                return
+                return len(batch)
             except OSError as exc:
                 self._gone(f"{type(exc).__name__}: {exc}")
         self._to_journal(batch)
+        return len(batch)
 
     def _write(self, message) -> None:
         self._conn.send_bytes(pickle.dumps(message, _PICKLE))
@@ -212,9 +244,10 @@ class ProcessSinkGroup:
             f"exited with code {code}" if code is not None else why or "stopped answering")
         log.error("%s; records go to %s for the next run", self.last_error, self.journal.path)
 
-    def _to_journal(self, records: list[dict]) -> None:
+    def _to_journal(self, records: list[dict | str]) -> None:
         if not records:
             return
+        records = [_decoded(r) for r in records]
         try:
             self.journal.append(records)
         except OSError as exc:
@@ -249,6 +282,11 @@ STATS_INTERVAL_S = 0.1
 _RECEIVED = "\0received"       # records the child took, in its counters (not a URL)
 
 
+def _decoded(item: dict | str) -> dict:
+    """A record handed over as a dict, or as a JSON line by ``send_line``."""
+    return item if isinstance(item, dict) else stamp(json.loads(item))
+
+
 def child_main(fd: int) -> None:
     """The child: open the sinks, feed them what the parent sends, report counters."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -275,8 +313,7 @@ def child_main(fd: int) -> None:
             if conn.poll(STATS_INTERVAL_S):
                 kind, body = pickle.loads(conn.recv_bytes())
                 if kind == "records":
-                    for record in body:
-                        group.send(record)
+                    group.take([_decoded(r) for r in body])
                     received += len(body)
                 elif kind == "close":
                     counters = group.close(timeout_s=body)
