@@ -8,9 +8,10 @@ from scipy import signal
 from rfdetect.classify import Classifier, feature_scores, match_burst
 from rfdetect.classify.assembler import merge
 from rfdetect.classify.tracker import estimate_period
+from rfdetect.detect import DetectorConfig
 from rfdetect.model import Burst
 from rfdetect.signatures import get
-from test_classify_signals import Scene, droneid_native, lora, run_pipeline
+from test_classify_signals import Scene, droneid_native, gfsk, lora, run_pipeline
 
 FS, FC = 2.4e6, 868.0e6
 EU868 = np.linspace(863.275e6, 869.575e6, 13)
@@ -171,3 +172,45 @@ def test_kernel_hook_sees_every_call_and_can_hand_back_results():
     assert sum(bool(r and r.get("confirmed")) for r in calls.values()) >= 3
     assert untimed(run_pipeline(sc, run_kernel=replaying)) == plain
     assert [d["link"] for d in detections(plain)] == ["expresslrs-lora"]
+
+
+# The weak-burst detector (rfdetect analyze --integrate): finds bursts at 0 dB in-band.
+INTEGRATE = DetectorConfig(integrate_frames=9)
+
+
+def fsk_hopper(scene, channels, interval, rate, dev, n_bits, snr_db, seed, hop_every=1):
+    """A GFSK hopper: ``n_bits`` packets every ``interval`` over ``channels`` (permuted)."""
+    seq = np.random.default_rng(seed).permutation(len(channels))
+    t, k = 0.0013, 0
+    while t < scene.x.size / scene.fs - interval:
+        ch = channels[seq[(k // hop_every) % len(channels)]]
+        if abs(ch - scene.fc) < 0.95e6:
+            scene.place(gfsk(scene.fs, rate, dev, n_bits, scene.rng), t, ch, snr_db, 2 * (dev + rate / 2))
+        t += interval
+        k += 1
+
+
+@pytest.mark.parametrize("link,fc,channels,interval,rate,dev,n_bits,hop", [
+    ("tbs-crossfire", FC, EU868, 1 / 150, 85.1e3, 42.5e3, 368, 1),
+    ("expresslrs-fsk", 433.775e6, np.linspace(433.1e6, 434.45e6, 3), 1e-3, 300e3, 100e3, 197, 2),
+])
+def test_fsk_hoppers_named_at_0db(link, fc, channels, interval, rate, dev, n_bits, hop):
+    """At 0 dB in-band the discriminator cannot confirm a burst; it abstains, and the
+    link is named by its bandwidth, burst duration and packet interval."""
+    sc = Scene(FS, fc, 0.6, np.random.default_rng(8))
+    fsk_hopper(sc, channels, interval, rate, dev, n_bits, 0.0, seed=3, hop_every=hop)
+    dets = [d for d in detections(run_pipeline(sc, config=INTEGRATE)) if d["drone"]]
+    assert dets and {d["link"] for d in dets} == {link}, dets
+    assert sum(d["bursts"] for d in dets) >= 15
+    assert "fsk" not in dets[0]["evidence"]["not_matched"]
+
+
+def test_weak_lorawan_is_not_an_fsk_drone():
+    """LoRaWAN at 0 dB in-band: the FSK signatures in its band get no kernel mismatch now,
+    and must still not take it."""
+    rng = np.random.default_rng(9)
+    sc = Scene(FS, FC, 0.6, rng)
+    for t0 in (0.05, 0.25, 0.45):
+        sc.place(lora(FS, 9, 125e3, 20, rng), t0, 868.1e6, 0.0, 125e3)
+    dets = detections(run_pipeline(sc, config=INTEGRATE))
+    assert [d for d in dets if d["drone"]] == [], dets

@@ -25,15 +25,18 @@ def lora(fs: float, sf: int, bw: float, n_symbols: int, rng, *, preamble: int = 
     return np.conj(x) if down else x
 
 
-def gfsk(fs: float, symbol_rate: float, deviation: float, n_bits: int, rng, bt: float = 0.5) -> np.ndarray:
+def gfsk(fs: float, symbol_rate: float, deviation: float, n_bits: int, rng, bt: float | None = 0.5,
+         p_one: float = 0.5) -> np.ndarray:
+    """2-FSK, Gaussian-shaped with ``bt`` (None: plain FSK); ``p_one``: share of ones."""
     sps = fs / symbol_rate
-    bits = rng.integers(0, 2, n_bits) * 2 - 1
+    bits = (rng.integers(0, 2, n_bits) if p_one == 0.5 else (rng.random(n_bits) < p_one).astype(int)) * 2 - 1
     n = int(n_bits * sps)
     m = bits[np.minimum((np.arange(n) / sps).astype(int), n_bits - 1)].astype(float)
-    half = 2 * int(np.ceil(sps))
-    tt = np.arange(-half, half + 1) / sps
-    g = np.exp(-2 * np.pi ** 2 * bt ** 2 * tt ** 2 / np.log(2))
-    m = np.convolve(m, g / g.sum(), "same")
+    if bt:
+        half = 2 * int(np.ceil(sps))
+        tt = np.arange(-half, half + 1) / sps
+        g = np.exp(-2 * np.pi ** 2 * bt ** 2 * tt ** 2 / np.log(2))
+        m = np.convolve(m, g / g.sum(), "same")
     return np.exp(2j * np.pi * np.cumsum(deviation * m) / fs)
 
 
@@ -115,11 +118,12 @@ class Scene:
             yield IQBlock(self.x[None, i:i + block], i, self.fc, self.fs)
 
 
-def run_pipeline(scene: Scene, **classifier_kw) -> list[dict]:
+def run_pipeline(scene: Scene, config=None, **classifier_kw) -> list[dict]:
+    """``config``: the detector's (a DetectorConfig; None: the default)."""
     from rfdetect.classify import Classifier
     from rfdetect.pipeline import Pipeline
     recs: list[dict] = []
-    p = Pipeline(scene.info(), recs.append, classifier=Classifier(**classifier_kw))
+    p = Pipeline(scene.info(), recs.append, config=config, classifier=Classifier(**classifier_kw))
     for blk in scene.blocks():
         p.feed(blk)
     p.finish()

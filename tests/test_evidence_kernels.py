@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from rfdetect.kernels.evidence_droneid import sliding_energy, zc_cfo_search
-from rfdetect.kernels.evidence_fsk import discriminator, slicer_runs
+from rfdetect.kernels.evidence_fsk import discriminator, slicer_runs, two_level_centre
 from rfdetect.kernels.evidence_lora import chirp_reference, dechirp_par
 from rfdetect.kernels.evidence_ofdm import normalised_autocorr
 
@@ -176,3 +176,32 @@ def test_normalised_autocorr_finds_cyclic_prefix():
     normalised_autocorr(x, 119, out)
     assert int(np.argmax(out[8:])) + 8 == 64
     assert out[64] == pytest.approx(16 / 80, abs=0.05)
+
+
+def twin_two_level_centre(d, iterations=8):
+    centre = float(np.median(d))
+    for _ in range(iterations):
+        hi, lo = d[d > centre], d[d <= centre]
+        if hi.size == 0 or lo.size == 0:
+            return centre
+        new = 0.5 * (hi.mean() + lo.mean())
+        if new == centre:
+            break
+        centre = new
+    hi, lo = d[d > centre], d[d <= centre]
+    return centre if hi.size == 0 or lo.size == 0 else 0.5 * (np.median(hi) + np.median(lo))
+
+
+@pytest.mark.parametrize("seed,p_one", [(7, 0.8), (8, 0.5), (9, 0.2), (10, 0.95)])
+def test_two_level_centre_matches_numpy(seed, p_one):
+    rng = np.random.default_rng(seed)
+    d = np.where(rng.random(3001) < p_one, 35e3, -35e3) + 500.0 + rng.normal(0.0, 8e3, 3001)
+    assert two_level_centre(d) == pytest.approx(twin_two_level_centre(d), abs=1e-6)
+
+
+def test_two_level_centre_is_the_midpoint_of_unbalanced_levels():
+    rng = np.random.default_rng(7)
+    d = np.where(rng.random(4000) < 0.8, 35e3, -35e3) + 500.0 + rng.normal(0.0, 3e3, 4000)
+    assert np.median(d) > 30e3                        # the median sits on the frequent level
+    assert two_level_centre(d) == pytest.approx(500.0, abs=300.0)
+    assert two_level_centre(np.full(10, 7.0)) == 7.0  # one level: nothing to split

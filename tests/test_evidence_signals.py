@@ -5,11 +5,13 @@ import numpy as np
 import pytest
 from scipy import signal
 
+from rfdetect.classify.evidence import FSK_THRESHOLD_DB, fsk_spread, verdict
 from rfdetect.kernels.evidence_droneid import droneid_confirmed, droneid_zc
 from rfdetect.kernels.evidence_fmvideo import fm_video_evidence
 from rfdetect.kernels.evidence_fsk import fsk_evidence
 from rfdetect.kernels.evidence_lora import lora_evidence
 from rfdetect.kernels.evidence_ofdm import ofdm_evidence
+from rfdetect.signatures import get
 from test_classify_signals import add_noise, droneid_native, fm_video, gfsk, lora, noise, ofdm
 
 FS = 2.4e6
@@ -57,6 +59,64 @@ def test_fsk_not_confirmed_on_noise_or_lora():
     assert not fsk_evidence(noise(20000, rng), FS, 0.0, 500e3)["confirmed"]
     ev = fsk_evidence(lora(FS, 7, 500e3, 20, rng), FS, 0.0, 500e3)
     assert not ev["confirmed"] and ev["flatness"] < 0.1, ev      # a chirp never holds a level
+
+
+def test_fsk_carrier_between_unbalanced_levels():
+    # Plain FSK at h = 4 (an ISM sensor) with 80 % ones: the median frequency sits on the
+    # upper tone; the carrier is the midpoint of the two levels.
+    rng = np.random.default_rng(21)
+    x = add_noise(gfsk(FS, 17.24e3, 35e3, 160, rng, bt=None, p_one=0.8), 15.0, FS, 110e3, rng)
+    ev = fsk_evidence(x, FS, 0.0, 110e3)
+    assert ev["confirmed"], ev
+    assert ev["deviation_hz"] == pytest.approx(35e3, rel=0.05)
+    assert ev["symbol_rate_hz"] == pytest.approx(17.24e3, rel=0.03)
+    assert abs(ev["centre_offset_hz"]) < 2e3
+
+
+# (signature, symbol rate, deviation, bits): ExpressLRS 900 GFSK and a Crossfire-like 150 Hz link.
+FSK_LINKS = [("expresslrs-fsk", 300e3, 100e3, 200), ("tbs-crossfire", 85.1e3, 42.5e3, 170)]
+
+
+@pytest.mark.parametrize("sig_id,rate,dev,bits", FSK_LINKS)
+def test_fsk_at_0db_is_past_the_threshold_and_abstains(sig_id, rate, dev, bits):
+    """At 0 dB in-band the levels are still there (the deviation reads as at any SNR:
+    GFSK shaping keeps the median |f| under the peak), but noise clicks cut the runs:
+    the symbol rate reads too high and the burst does not confirm.  Such a burst is no
+    evidence against the link; the same result from a strong burst is."""
+    sig, bw = get(sig_id), 2 * (dev + rate / 2)
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        ev = fsk_evidence(add_noise(gfsk(FS, rate, dev, bits, rng), 0.0, FS, bw, rng), FS, 0.0, bw)
+        assert not ev["confirmed"], ev
+        assert 0.65 * dev <= ev["deviation_hz"] <= 0.95 * dev, ev
+        assert ev["symbol_rate_hz"] > 1.25 * rate, ev
+        assert verdict(sig, dict(ev, burst_snr_db=0.0)) == "none"
+        assert verdict(sig, dict(ev, burst_snr_db=FSK_THRESHOLD_DB + 12.0)) == "mismatch"
+
+
+@pytest.mark.parametrize("sig_id,rate,dev,bits", FSK_LINKS)
+def test_fsk_at_10db_confirms_with_the_link_values(sig_id, rate, dev, bits):
+    sig, bw = get(sig_id), 2 * (dev + rate / 2)
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        ev = fsk_evidence(add_noise(gfsk(FS, rate, dev, bits, rng), 10.0, FS, bw, rng), FS, 0.0, bw)
+        assert ev["confirmed"], ev
+        assert ev["symbol_rate_hz"] == pytest.approx(rate, rel=0.1)
+        assert 0.7 * dev <= ev["deviation_hz"] <= 0.85 * dev, ev
+        assert verdict(sig, dict(ev, burst_snr_db=10.0)) == "match"
+
+
+def test_fsk_ranges_widen_with_the_expected_scatter():
+    sig = get("expresslrs-fsk")
+    lo, hi = sig.kernel_params["symbol_rate_hz"]
+    ev = {"confirmed": True, "deviation_hz": 80e3, "symbol_rate_hz": hi * 1.05}
+    assert fsk_spread(10.0) == pytest.approx(0.05) and fsk_spread(30.0) < 0.001
+    assert verdict(sig, dict(ev, burst_snr_db=8.0)) == "match"         # 8 % scatter at 8 dB
+    assert verdict(sig, dict(ev, burst_snr_db=20.0)) == "mismatch"     # 0.5 % at 20 dB
+    assert verdict(sig, dict(ev, symbol_rate_hz=hi * 1.3, burst_snr_db=8.0)) == "mismatch"
+    assert verdict(sig, dict(ev, symbol_rate_hz=lo, burst_snr_db=None)) == "match"
+    # An unconfirmed result without the burst's SNR (an older record) stays a mismatch.
+    assert verdict(sig, {"confirmed": False, "deviation_hz": 80e3, "symbol_rate_hz": None}) == "mismatch"
 
 
 def test_ofdm_cp_tells_wifi_from_lte_numerology():

@@ -3,7 +3,8 @@
 Which kernels run is decided by the signatures a burst is a candidate for: a
 burst that fits no signature needing a kernel costs nothing here.  Each result
 is a plain dict (the kernel's measurements plus ``confirmed``) that the matcher
-turns into per-signature verdicts with :func:`verdict`.
+turns into per-signature verdicts with :func:`verdict`; the FSK result also carries the
+burst's SNR (``burst_snr_db``), which sets how far the verdict can trust it.
 """
 from __future__ import annotations
 
@@ -21,6 +22,12 @@ from ..signatures import Signature
 # input samples: enough for its statistic, bounded so a long burst costs no more.
 MAX_SPAN_S = {"lora": 0.012, "fsk": 0.002, "ofdm_cp": 0.0015, "droneid_zc": 0.0009, "fm_video": 0.012}
 MAX_SAMPLES = 400_000
+
+# The discriminator works above its threshold: below about this in-band SNR noise clicks
+# swamp a burst's levels, so an FSK burst there often fails to confirm and a failure says
+# nothing against FSK.  Above it, the measured deviation and symbol rate scatter by about
+# ``fsk_spread(snr)`` (relative), which widens the signature's ranges.
+FSK_THRESHOLD_DB = 8.0
 
 
 def burst_samples(burst: Burst, iq, kernel: str) -> np.ndarray | None:
@@ -41,6 +48,11 @@ def burst_samples(burst: Burst, iq, kernel: str) -> np.ndarray | None:
     if b - a < 16:
         return None
     return x[a:b]
+
+
+def can_tell(kernel: str, burst: Burst) -> bool:
+    """Whether a kernel's failure to confirm on this burst would mean anything."""
+    return kernel != "fsk" or burst.snr_db >= FSK_THRESHOLD_DB
 
 
 def lora_bandwidths(burst: Burst, candidates: list[Signature]) -> set[float]:
@@ -78,7 +90,10 @@ def run_kernel(kernel: str, burst: Burst, iq, candidates: list[Signature]) -> di
             return None
         return lora_evidence(x, fs, offset, bandwidths_hz=tuple(sorted(bws)), sfs=sfs)
     if kernel == "fsk":
-        return fsk_evidence(x, fs, offset, burst.bandwidth_hz)
+        ev = fsk_evidence(x, fs, offset, burst.bandwidth_hz)
+        if ev is not None:
+            ev["burst_snr_db"] = round(float(burst.snr_db), 2)
+        return ev
     if kernel == "ofdm_cp":
         n = np.arange(x.shape[0])
         y = x * np.exp(-2j * np.pi * offset / fs * n)
@@ -101,13 +116,25 @@ def _inside(value, rng) -> bool:
     return abs(value - rng) <= 1e-6 * max(abs(rng), 1.0)
 
 
+def fsk_spread(snr_db: float | None) -> float:
+    """Relative scatter of the discriminator's deviation and symbol rate at an in-band SNR."""
+    return 0.0 if snr_db is None else min(0.5, 0.5 * 10.0 ** (-snr_db / 10.0))
+
+
+def _inside_widened(value, rng: tuple, spread: float) -> bool:
+    return value is not None and rng[0] * (1.0 - spread) <= value <= rng[1] * (1.0 + spread)
+
+
 def verdict(sig: Signature, ev: dict | None) -> str:
-    """'match', 'mismatch' or 'none' (no evidence: no samples, or a rate too low)."""
+    """'match', 'mismatch' or 'none' (no evidence: no samples, a rate too low, or an FSK
+    burst too weak for the discriminator to tell)."""
     if ev is None:
         return "none"
     p = sig.kernel_params
     if not ev.get("confirmed"):
-        return "mismatch"
+        snr = ev.get("burst_snr_db")
+        weak = sig.kernel == "fsk" and snr is not None and snr < FSK_THRESHOLD_DB
+        return "none" if weak else "mismatch"
     if sig.kernel == "lora":
         sf_ok = _inside(ev["sf"], p.get("sf", (5, 12)))
         bw = p.get("bw_hz")
@@ -115,7 +142,9 @@ def verdict(sig: Signature, ev: dict | None) -> str:
         dir_ok = p.get("direction", "either") in ("either", ev["direction"])
         return "match" if sf_ok and bw_ok and dir_ok else "mismatch"
     if sig.kernel == "fsk":
-        ok = _inside(ev["deviation_hz"], p["deviation_hz"]) and _inside(ev["symbol_rate_hz"], p["symbol_rate_hz"])
+        spread = fsk_spread(ev.get("burst_snr_db"))
+        ok = _inside_widened(ev["deviation_hz"], p["deviation_hz"], spread) and \
+            _inside_widened(ev["symbol_rate_hz"], p["symbol_rate_hz"], spread)
         return "match" if ok else "mismatch"
     if sig.kernel == "ofdm_cp":
         lo, hi = p["useful_symbol_s"]

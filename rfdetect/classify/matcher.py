@@ -3,9 +3,11 @@
 Per burst: every signature whose band holds the burst gets a score per feature
 (bandwidth, duration: +1 inside the range, falling to -1 at a factor
 ``SLACK`` outside it); signatures that own a confirmation kernel add the
-kernel's verdict (+3 match, -3 mismatch).  Kernels run only for bursts that are
-candidates of a signature needing them, and only until a track has confirmed
-its modulation on ``CONFIRM_BURSTS`` bursts.
+kernel's verdict (+3 match, -3 mismatch, 0 when the burst is too weak for the
+kernel to tell).  Kernels run only for bursts that are candidates of a signature
+needing them, and only until a track has confirmed its modulation on
+``CONFIRM_BURSTS`` bursts (or, past that many abstentions, on bursts strong
+enough for the kernel).
 
 Per track: bursts are bound by timing lattice, bandwidth, duration and
 modulation (tracker.py), not frequency, for anything that may hop; known
@@ -267,6 +269,8 @@ class Classifier:
             vc = track.verdicts.get(sid, {}) if track is not None else {}
             if vc.get("inherited") or vc.get("match", 0) + vc.get("mismatch", 0) >= CONFIRM_BURSTS:
                 continue      # the track's verdict on this modulation is settled
+            if vc.get("none", 0) >= CONFIRM_BURSTS and not ev_mod.can_tell(sig.kernel, burst):
+                continue      # weak bursts told it nothing thrice: only a stronger one may settle it
             need.setdefault(sig.kernel, []).append(sig)
         out = {}
         # A kernel that could only tell two non-drone links apart is not worth its time

@@ -6,7 +6,13 @@ the two levels only on symbol boundaries.  A slicer with hysteresis (at half
 the deviation, so noise near zero does not toggle it) cuts the discriminator
 into runs; every run lasts a whole number of symbols, so the shortest common
 run gives the symbol rate, and the share of runs that are whole multiples of
-it tells FSK from noise and from chirps (whose runs have no common unit).
+it tells FSK from noise and from chirps (whose runs have no common unit).  The
+carrier is the midpoint of the two levels, not the median frequency: bits are rarely
+balanced, and a median inside one level halves the deviation and blinds the slicer.
+
+Like any discriminator it has a threshold: below about 8 dB in-band SNR noise clicks
+cut the runs and flatten the levels, so a weak FSK burst often fails to confirm (see
+``classify.evidence.FSK_THRESHOLD_DB``, where that failure counts for nothing).
 """
 from __future__ import annotations
 
@@ -67,6 +73,42 @@ def _lowpass(cutoff: float) -> np.ndarray:
     return firwin_lowpass(33, cutoff)
 
 
+def _sorted_median(a: np.ndarray) -> float:
+    m = a.shape[0]
+    return 0.5 * (float(a[(m - 1) // 2]) + float(a[m // 2]))
+
+
+def two_level_centre(d: np.ndarray, iterations: int = 8) -> float:
+    """Midpoint between the two frequency levels (the carrier, however unbalanced the bits).
+
+    The median sits inside the more frequent level when ones and zeros are not equal in
+    number (a preamble, a sync word, a payload of mostly one bit): with h >> 1 it puts
+    the carrier on a tone, halves the measured deviation and blinds the slicer.  Two-means
+    from the median: split at the centre, move it to the midpoint of the halves' means
+    (means, so a level holding 80 % of the samples cannot keep the split inside it) until
+    the split stays put, then a last step with medians, which noise clicks do not pull.
+    One sort and running sums make each step a binary search."""
+    s = np.sort(np.asarray(d, np.float64))
+    n = s.shape[0]
+    if n == 0:
+        return 0.0
+    sums = np.concatenate(([0.0], np.cumsum(s)))
+    centre = _sorted_median(s)
+    split = -1
+    for _ in range(iterations):
+        k = int(np.searchsorted(s, centre, side="right"))       # s[:k] <= centre < s[k:]
+        if k == 0 or k == n:
+            return centre
+        if k == split:
+            break
+        split = k
+        centre = 0.5 * (sums[k] / k + (sums[n] - sums[k]) / (n - k))
+    k = int(np.searchsorted(s, centre, side="right"))
+    if k == 0 or k == n:
+        return centre
+    return 0.5 * (_sorted_median(s[:k]) + _sorted_median(s[k:]))
+
+
 def symbol_period(runs: np.ndarray) -> tuple[float, float]:
     """(symbol period in samples, share of runs within 0.25 of a whole multiple of it)."""
     t0 = np.percentile(runs, 30)
@@ -98,7 +140,7 @@ def fsk_evidence(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, b
     discriminator(np.ascontiguousarray(x), freq)
     smooth = max(1, int(round(rate / bw / 2)))
     d = np.convolve(freq * (rate / (2 * np.pi)), np.ones(smooth) / smooth, "same")
-    centre = float(np.median(d))
+    centre = two_level_centre(d)
     d = d - centre
     dev = float(np.median(np.abs(d)))
     m2, m4 = float(np.mean(d * d)), float(np.mean(d ** 4))
