@@ -32,7 +32,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from rfdetect.detect import BurstDetector, DetectorConfig  # noqa: E402
-from rfdetect.pipeline import Pipeline, analyze_source, framed_blocks  # noqa: E402
+from rfdetect.detect.framer import framed_blocks  # noqa: E402
+from rfdetect.pipeline import Pipeline, analyze_source  # noqa: E402
 from rfdetect.sources import open_source  # noqa: E402
 from rfdetect.sources.base import DEFAULT_BLOCK_SAMPLES  # noqa: E402
 
@@ -59,7 +60,8 @@ def core(path: str, threads: int) -> tuple[float, int, int]:
     with open_source(path) as src:
         info = src.info
         det = BurstDetector(DetectorConfig(), info.sample_rate_hz, info.center_freq_hz)
-        for block, batch in framed_blocks(src, det.framer, DEFAULT_BLOCK_SAMPLES, threads > 1):
+        blocks = src.blocks(DEFAULT_BLOCK_SAMPLES)
+        for block, batch in framed_blocks(blocks, det.framer, workers=2 if threads > 1 else 0):
             bursts += len(det.consume(batch))
             samples += block.num_samples
         bursts += len(det.finish())

@@ -7,14 +7,12 @@ it found.
 from __future__ import annotations
 
 import os
-import queue
-import threading
 import time
 from typing import Callable, Iterable, Iterator
 
 from .classify import Classifier
 from .detect import BurstDetector, DetectorConfig
-from .detect.detector import FrameBatch, Framer
+from .detect.framer import FrameBatch, framed_blocks
 from .history import IQHistory
 from .model import Burst, IQBlock, RecordingInfo
 from .records import SCHEMA, burst_record, detection_record, gap_record
@@ -271,51 +269,6 @@ class BearingStage:
         return record
 
 
-def framed_blocks(source: Source, framer: Framer, block_samples: int,
-                  threaded: bool) -> Iterator[tuple[IQBlock, FrameBatch]]:
-    """Blocks with their spectrogram frames.  Threaded, reading, conversion and
-    the FFT run one block ahead on a second core (the kernels release the GIL)."""
-    if not threaded:
-        for block in source.blocks(block_samples):
-            yield block, framer.frame(block)
-        return
-    done = object()
-    # Batches in flight: queued, one being consumed, one being made: within the
-    # framer's buffer rotation.
-    q: queue.Queue = queue.Queue(maxsize=Framer.BUFFERS - 3)
-    stop = threading.Event()
-
-    def produce():
-        try:
-            for block in source.blocks(block_samples):
-                item = (block, framer.frame(block))
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            q.put(done)
-        except BaseException as exc:   # handed to the consumer, raised there in order
-            q.put(exc)
-
-    worker = threading.Thread(target=produce, name="rfdetect-framer", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = q.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        worker.join(timeout=5)
-
-
 def analyze_source(source: Source, emit: Emit, *, config: DetectorConfig | None = None,
                    all_bursts: bool = False, block_samples: int = DEFAULT_BLOCK_SAMPLES,
                    progress: Callable[[int], None] | None = None, threads: int | None = None,
@@ -328,7 +281,10 @@ def analyze_source(source: Source, emit: Emit, *, config: DetectorConfig | None 
     if threads is None:
         threads = min(2, len(os.sched_getaffinity(0)))
     try:
-        for block, batch in framed_blocks(source, pipeline.detector.framer, block_samples, threads > 1):
+        # Two cores: reading on a thread of its own, windows and FFTs on two workers, the
+        # rest here; the three share the cores as the work comes.
+        for block, batch in framed_blocks(source.blocks(block_samples), pipeline.detector.framer,
+                                          workers=2 if threads > 1 else 0):
             pipeline.feed_framed(block, batch)
             if progress:
                 progress(block.num_samples)

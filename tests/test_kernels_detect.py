@@ -63,6 +63,19 @@ def test_smooth_matches_clipped_moving_average(h, n):
     np.testing.assert_allclose(out, twin, rtol=1e-5)
 
 
+@pytest.mark.parametrize("h", [0, 1, 2, 4, 7])
+@pytest.mark.parametrize("n", [1, 3, 16, 256])
+def test_box_sum_matches_clipped_moving_sum(h, n):
+    p = np.random.default_rng(n + h).exponential(size=n).astype(np.float32)
+    p[n // 2] = 1e6          # a strong bin leaves nothing behind once out of the window
+    out = np.empty_like(p)
+    K.box_sum(p, out, h, np.empty((3, n + 2 * h), np.float32))
+    twin = np.array([p[max(k - h, 0): k + h + 1].astype(np.float64).sum() for k in range(n)])
+    np.testing.assert_allclose(out, twin, rtol=1e-6)
+    far = np.abs(np.arange(n) - n // 2) > h
+    np.testing.assert_allclose(out[far], twin[far], rtol=1e-5, atol=0)
+
+
 def floor_twin(frames, floor0, thr_lo, alpha, rise):
     """Censored exponential average, one frame at a time (no step rule)."""
     floor = floor0.astype(np.float64).copy()

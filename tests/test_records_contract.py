@@ -127,3 +127,17 @@ def test_sapient_report_fields_and_units():
     assert {i.type for i in det.object_info} == {
         "record_type", "link", "center_freq_hz", "bandwidth_hz", "t_start_s", "t_end_s",
         "time_utc", "bursts", "track_id"}
+
+
+def test_output_lines_are_strict_json_with_non_finite_numbers_as_null():
+    import numpy as np
+
+    from rfdetect.cli.common import to_json_line
+    record = {"type": "burst", "snr_db": float("inf"), "f": np.float32(1.5), "n": np.int64(3),
+              "nested": {"x": [1.0, float("nan"), np.float64(2.25)]}, "ok": 0.1}
+    line = to_json_line(record)
+    assert line.endswith("\n") and "NaN" not in line and "Infinity" not in line
+    assert json.loads(line) == {"type": "burst", "snr_db": None, "f": 1.5, "n": 3,
+                                "nested": {"x": [1.0, None, 2.25]}, "ok": 0.1}
+    finite = {"type": "burst", "snr_db": 12.5, "nested": {"x": [1.0, 2.0]}}
+    assert to_json_line(finite) == json.dumps(finite, separators=(", ", ": ")) + "\n"

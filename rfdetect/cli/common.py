@@ -82,9 +82,16 @@ def _finite(value):
     return value
 
 
+_STRICT = json.JSONEncoder(separators=(", ", ": "), allow_nan=False, default=_json_default)
+
+
 def to_json_line(record: dict) -> str:
     """One record as one line of strict JSON (non-finite numbers become null)."""
-    return json.dumps(_finite(record), default=_json_default, separators=(", ", ": ")) + "\n"
+    try:
+        # Records rarely hold a non-finite number: encode first, clean only if one is there.
+        return _STRICT.encode(record) + "\n"
+    except ValueError:
+        return json.dumps(_finite(record), default=_json_default, separators=(", ", ": ")) + "\n"
 
 
 class LineWriter:
@@ -102,9 +109,13 @@ class LineWriter:
         self.counts: dict[str, int] = {}
 
     def __call__(self, record: dict) -> None:
-        self._fh.write(to_json_line(record))
+        self.write_line(to_json_line(record), record["type"])
+
+    def write_line(self, line: str, record_type: str) -> None:
+        """A record already encoded by ``to_json_line``."""
+        self._fh.write(line)
         self._fh.flush()
-        self.counts[record["type"]] = self.counts.get(record["type"], 0) + 1
+        self.counts[record_type] = self.counts.get(record_type, 0) + 1
 
     def close(self) -> None:
         if self._fh is not sys.stdout:
@@ -118,12 +129,16 @@ class Handoff:
     def __init__(self, group):
         self.group = group
 
-    def wrap(self, local):
+    def wrap(self, local: LineWriter):
+        from ..sinks.base import stamp
+
         def emit(record: dict) -> None:
             if record["type"] == "summary":
                 record["handoff"] = self.group.stats()
-            self.group.send(record)
-            local(record)
+            # Encoded once, with its id, for the sinks and the local output alike.
+            line = to_json_line(stamp(record))
+            self.group.send_line(line)
+            local.write_line(line, record["type"])
         return emit
 
     def close(self, timeout_s: float = 10.0) -> dict:

@@ -1,8 +1,9 @@
 """Streaming burst detector: IQ blocks in, Burst records out, independent of block size.
 
-Two halves: ``Framer`` turns blocks into spectrogram frames, ``BurstDetector``
-runs them through the floor, CFAR and region kernels.  ``feed`` chains both;
-a pipeline may run the framer on a second thread and hand frames to ``consume``.
+Two halves: ``Framer`` (framer.py) turns blocks into spectrogram frames,
+``BurstDetector`` runs them through the floor, CFAR and region kernels.
+``feed`` chains both; a pipeline may frame on other threads
+(``framer.framed_blocks``) and hand the frames to ``consume``.
 """
 from __future__ import annotations
 
@@ -10,68 +11,10 @@ import math
 
 import numpy as np
 
-from dataclasses import dataclass
-
 from ..kernels import bursts as K
 from ..model import Burst, IQBlock
 from .config import DetectorConfig, auto_fft_size
-from .spectrogram import Spectrogram
-
-
-@dataclass
-class FrameBatch:
-    """Spectrogram frames of one block, and whether a new segment starts with them."""
-    power: np.ndarray                 # (frames, nfft) float32, linear
-    restart_at: int | None            # absolute sample where a new segment starts, if one does
-    center_freq_hz: float
-    samples_lost: int = 0             # lost before this batch since the stream began
-
-
-class Framer:
-    """Cuts a stream of blocks into spectrogram frames.
-
-    The producer half of the detector: it owns the FFT plan and the samples
-    carried between blocks, so it can run on its own thread ahead of the rest.
-    Frame ``t`` of a segment starts at sample ``origin + t * hop``.
-    """
-
-    # Output buffers are reused in turn (fresh arrays cost page faults on every
-    # block): a batch stays valid until this many later batches have been made.
-    BUFFERS = 6
-
-    def __init__(self, nfft: int, hop: int, config: DetectorConfig, center_freq_hz: float,
-                 sample_index0: int = 0):
-        self.nfft, self.hop = nfft, hop
-        self.spectrogram = Spectrogram(nfft, hop, config.window, config.fft_backend, config.batch_frames)
-        self.center_freq_hz = float(center_freq_hz)
-        self._origin = int(sample_index0)
-        self._frames = 0
-        self._tail = np.zeros(0, np.complex64)
-        self._samples_lost = 0
-        self._power = [np.zeros((0, nfft), np.float32) for _ in range(self.BUFFERS)]
-        self._turn = 0
-
-    def frame(self, block: IQBlock) -> FrameBatch:
-        x = block.samples[0] if block.samples.ndim == 2 else block.samples
-        restart_at = None
-        if block.samples_lost_before or block.center_freq_hz != self.center_freq_hz \
-                or block.sample_index0 != self._origin + self._frames * self.hop + self._tail.size:
-            restart_at = self._origin = int(block.sample_index0)
-            self._samples_lost += int(block.samples_lost_before)
-            self.center_freq_hz = float(block.center_freq_hz)
-            self._frames = 0
-            self._tail = np.zeros(0, np.complex64)
-        tail = self._tail
-        n = self.spectrogram.n_frames(tail.size + x.size)
-        self._turn = (self._turn + 1) % self.BUFFERS
-        if self._power[self._turn].shape[0] < n:
-            self._power[self._turn] = np.empty((n, self.nfft), np.float32)
-        power = self.spectrogram.compute(x, self._power[self._turn][:n], head=tail)
-        # What the next block's first frames need: the samples from frame n's start on.
-        rest = n * self.hop - tail.size
-        self._tail = x[rest:].copy() if rest >= 0 else np.concatenate([tail[n * self.hop:], x])
-        self._frames += n
-        return FrameBatch(power, restart_at, self.center_freq_hz, self._samples_lost)
+from .framer import FrameBatch, Framer
 
 
 class BurstDetector:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import imports
 from ..errors import ParameterError
 from ..kernels.spectrogram import frame_count, shifted_power, spectrogram_rocket, window_frames
 
@@ -40,9 +41,8 @@ class Spectrogram:
         self.scale = np.float32(1.0 / (s * s))
         self.backend = backend
         if backend == "fftw":
-            try:
-                import pyfftw
-            except ImportError:
+            pyfftw = imports.pyfftw()
+            if pyfftw is None:
                 self.backend = "rocket"
             else:
                 self._in = pyfftw.empty_aligned((batch_frames, nfft), np.complex64)

@@ -37,6 +37,8 @@ YOUNG_FRAMES = 8
 EDGE_DB = 10.0
 EDGE_FRACTION = 10 ** (-EDGE_DB / 10)
 
+# What seeded a run or region (bits): a cell above the seed threshold, the integrated test.
+SEED_CELL, SEED_INTEGRATED = 1, 2
 # Active-region table (int64 columns).
 A_START, A_LAST, A_LO, A_HI, A_PLO, A_PHI, A_NLO, A_NHI, A_SEEN, A_SEED, A_CELLS = range(11)
 A_COLS = 11
@@ -79,15 +81,22 @@ def smooth_into(p, out, h):
     """
     n = p.size
     inner = np.float32(1.0 / (2 * h + 1))
-    # Offsets outside, bins inside: the bin loops vectorise (with the offsets
-    # inside they run about 3x slower); the sum's order is the same.
-    for k in range(h, n - h):
-        out[k] = p[k]
-    for j in range(1, h + 1):
-        for k in range(h, n - h):
-            out[k] += p[k - j] + p[k + j]
-    for k in range(h, n - h):
-        out[k] *= inner
+    # Offsets outside, bins inside, and every loop indexed from 0 over slices:
+    # offset indices (p[k - j]) keep the loops from vectorising (about 5x slower).
+    # The sum's order is that of the textbook loop.
+    m = n - 2 * h
+    if m > 0:
+        o = out[h: n - h]
+        c = p[h: n - h]
+        for k in range(m):
+            o[k] = c[k]
+        for j in range(1, h + 1):
+            a = p[h - j: h - j + m]
+            b = p[h + j: h + j + m]
+            for k in range(m):
+                o[k] += a[k] + b[k]
+        for k in range(m):
+            o[k] *= inner
     for k in range(min(h, n)):
         out[k] = _clipped_mean(p, k, h)
     for k in range(max(n - h, h), n):
@@ -95,20 +104,44 @@ def smooth_into(p, out, h):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def box_sum(p, out, h):
-    """out[k] = sum(p[k-h : k+h+1]), window clipped at the edges: a running sum,
-    two operations per bin whatever ``h`` (float64, so a strong value leaving
-    the window does not leave its rounding behind)."""
+def box_sum(p, out, h, scratch):
+    """out[k] = sum(p[k-h : k+h+1]), window clipped at the edges.
+
+    Sums of 1, 2, 4, 8... bins are made by doubling and added as the binary
+    digits of the width 2*h+1 (9 = 1 + 8): a few passes that vectorise, where a
+    running sum is one chain of dependent additions, about 5x slower.
+    ``scratch``: float32 (3, p.size + 2*h).
+    """
     n = p.size
-    acc = 0.0
-    for j in range(min(h, n)):
-        acc += p[j]
+    w = 2 * h + 1
+    m = n + 2 * h
+    a = scratch[0]              # p between h zeros on each side
+    b = scratch[1]              # b[i] = sum(a[i : i+length])
+    c = scratch[2]
+    for i in range(h):
+        a[i] = 0.0
+        a[h + n + i] = 0.0
+    for i in range(n):
+        a[h + i] = p[i]
+    for i in range(m):
+        b[i] = a[i]
     for k in range(n):
-        if k + h < n:
-            acc += p[k + h]
-        if k - h - 1 >= 0:
-            acc -= p[k - h - 1]
-        out[k] = acc
+        out[k] = 0.0
+    offset = 0
+    length = 1
+    while True:
+        if w & length:
+            src = b[offset: offset + n]
+            for k in range(n):
+                out[k] += src[k]
+            offset += length
+        if 2 * length > w:
+            break
+        later = b[length:]
+        for i in range(m - 2 * length + 1):
+            c[i] = b[i] + later[i]
+        b, c = c, b
+        length *= 2
 
 
 @functools.lru_cache(maxsize=None)
@@ -150,7 +183,7 @@ def _close(state, active, peak, i, closed, ring, floor, nfft, ring_frames, min_f
     n_active = state[S_ACTIVE]
     t0 = active[i, A_START]
     t1 = active[i, A_LAST]
-    keep = (active[i, A_SEED] == 1 and t1 - t0 + 1 >= min_frames
+    keep = (active[i, A_SEED] != 0 and t1 - t0 + 1 >= min_frames
             and active[i, A_CELLS] >= min_cells and state[S_CLOSED] < closed.shape[0])
     if keep:
         lo = active[i, A_LO]
@@ -324,11 +357,12 @@ def _compatible(active, peak, i, level, t, ratio):
 # frame than its CFAR test does.
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
 def decide_frame(t, state, floor, ring, rows, active, peak, closed, fparams, iparams,
-                 hot, hot8, runs, run_peak, fbox, isum, lag, ih):
+                 hot, hot8, runs, run_peak, fbox, iwork, scratch, h, lag, ih):
     """Floor, CFAR and region tracking of frame ``t`` (its power is in ``ring``,
     its smoothed rows in ``rows``).  ``hot``: the frame's CFAR mask as 1.0/0.0
     (float32, so the test loop vectorises); ``hot8``: the same as bytes, scanned
-    eight at a time.  Returns 1 if a table was full."""
+    eight at a time; ``iwork`` (3, nfft) and ``scratch``: the integrated test's
+    work space.  Returns 1 if a table was full."""
     nfft = floor.size
     ring_frames = ring.shape[0]
     window = 2 * lag + 1
@@ -368,6 +402,7 @@ def decide_frame(t, state, floor, ring, rows, active, peak, closed, fparams, ipa
         # one is missing, the per-cell test decides alone), against the floor
         # averaged over the same bins.
         integrated = True
+        isum = iwork[0]
         r0 = rows[2, (t - lag + sub - 1) % window]
         r1 = rows[2, (t - lag - 1 + 2 * sub) % window]
         r2 = rows[2, (t - lag - 1 + 3 * sub) % window]
@@ -377,12 +412,28 @@ def decide_frame(t, state, floor, ring, rows, active, peak, closed, fparams, ipa
             # The floor moves slowly (a time constant of about a second): its bin
             # sums are refreshed every few frames, on a schedule of absolute frame
             # numbers so that any block size gives the same result.
-            box_sum(floor, fbox, ih)
+            box_sum(floor, fbox, ih, scratch)
+        # Near a strong cell the bin sums hold its power: the integrated test would
+        # widen every strong burst by the sums' reach and bridge it to its
+        # neighbours (then a weaker burst beside a strong one is taken for its
+        # skirt).  It decides only away from cells above the seed threshold.
+        strong = iwork[1]
+        near = iwork[2]
+        for k in range(nfft):
+            strong[k] = one if s[k] > thr_hi * floor[k] else zero
+        box_sum(strong, near, ih + h, scratch)
         # The outer ih bins average fewer cells (noisier): per-cell test only.
-        for k in range(ih, nfft - ih):
-            if hot[k] == zero and isum[k] > ithr_lo * scale * fbox[k]:
-                hot[k] = one
-                n_hot += one
+        inner_hot = hot[ih: nfft - ih]
+        inner_sum = isum[ih: nfft - ih]
+        inner_floor = fbox[ih: nfft - ih]
+        inner_near = near[ih: nfft - ih]
+        ithr = ithr_lo * scale
+        for k in range(nfft - 2 * ih):
+            was = inner_hot[k]
+            passes = inner_sum[k] > ithr * inner_floor[k] and inner_near[k] == zero
+            now = max(was, one if passes else zero)
+            inner_hot[k] = now
+            n_hot += now - was
     # Runs of hot cells, with their peak and whether they hold a seed
     # (a cell above the high threshold).  Hot cells are sparse in noise:
     # skip eight empty bins at a time.
@@ -409,10 +460,12 @@ def decide_frame(t, state, floor, ring, rows, active, peak, closed, fparams, ipa
                     seeded = 0
                     pk = np.float32(0.0)
                     lv = 0.0
-                seeded |= s[k] > thr_hi * floor[k]
+                if s[k] > thr_hi * floor[k]:
+                    seeded |= SEED_CELL
                 lv = max(lv, s[k] / floor[k])
                 if integrated and ih <= k < nfft - ih:
-                    seeded |= isum[k] > ithr_hi * scale * fbox[k]
+                    if iwork[0, k] > ithr_hi * scale * fbox[k] and iwork[2, k] == zero:
+                        seeded |= SEED_INTEGRATED
                 pk = max(pk, p[k])
             elif in_run:
                 n_runs = _store_run(runs, run_peak, n_runs, lo_k, k - 1, seeded, pk, lv)
@@ -450,6 +503,10 @@ def decide_frame(t, state, floor, ring, rows, active, peak, closed, fparams, ipa
         pk, lv = run_peak[r, 0], run_peak[r, 1]
         target = -1
         skirt = False
+        # A run only the integrated test seeds, within the bin sums' reach of a
+        # region much stronger than it (young or not), is that region's far
+        # skirt, not a burst.
+        reach = freq_tol + ih + h
         i = 0
         while i < state[S_ACTIVE]:
             touches = active[i, A_PLO] - freq_tol <= hi_k and lo_k <= active[i, A_PHI] + freq_tol
@@ -457,6 +514,10 @@ def decide_frame(t, state, floor, ring, rows, active, peak, closed, fparams, ipa
                 # Much weaker than a region it touches: that region's skirt.
                 skirt |= np.log(lv) < peak[i, 1]
                 touches = False
+            elif (seeded == SEED_INTEGRATED and not touches
+                  and active[i, A_PLO] - reach <= hi_k and lo_k <= active[i, A_PHI] + reach
+                  and np.log(lv) < peak[i, 1] - np.log(level_ratio)):
+                skirt = True
             if touches:
                 if target < 0:
                     target = i
@@ -595,7 +656,8 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
         runs = np.empty((nfft // 2 + 1, 3), np.int64)      # lo, hi, seeded
         run_peak = np.empty((nfft // 2 + 1, 2))            # peak, summed level
         fbox = rows[3, 0]
-        isum = np.empty(nfft, np.float32)
+        iwork = np.empty((3, nfft), np.float32)
+        scratch = np.empty((3, nfft + 2 * (ih + h)), np.float32)
         status = 0
         for f in range(n_frames):
             t = state[S_FRAME] + 1
@@ -606,7 +668,7 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
                 kept[k] = p[k]
             smooth_into(p, rows[0, t % window], h)
             if lag > 0:
-                box_sum(rows[0, t % window], rows[1, t % window], ih)
+                box_sum(rows[0, t % window], rows[1, t % window], ih, scratch)
                 acc = rows[2, t % window]
                 box = rows[1, t % window]
                 for k in range(nfft):
@@ -617,12 +679,13 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
                         acc[k] += prev[k]
             if t - lag >= state[S_SEG0]:
                 status |= decide_frame(t - lag, state, floor, ring, rows, active, peak, closed,
-                                       fparams, iparams, hot, hot8, runs, run_peak, fbox, isum, lag, ih)
+                                       fparams, iparams, hot, hot8, runs, run_peak, fbox, iwork,
+                                       scratch, h, lag, ih)
         if flush:
             while state[S_PROC] < state[S_FRAME]:
                 status |= decide_frame(state[S_PROC] + 1, state, floor, ring, rows, active, peak,
                                        closed, fparams, iparams, hot, hot8, runs, run_peak, fbox,
-                                       isum, lag, ih)
+                                       iwork, scratch, h, lag, ih)
         return status
 
     return process_frames

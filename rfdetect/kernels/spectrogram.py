@@ -11,10 +11,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-try:  # rocket-fft registers np.fft with Numba on import
-    import rocket_fft  # noqa: F401
-except ImportError:  # pragma: no cover - a core dependency
-    rocket_fft = None
+from .. import imports
+
+rocket_fft = imports.rocket_fft()     # registers np.fft with Numba
 
 
 @njit(cache=True, nogil=True)

@@ -1,0 +1,79 @@
+"""Framing on worker threads gives exactly the frames of framing in order on one thread."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from rfdetect.detect import DetectorConfig
+from rfdetect.detect.framer import Framer, framed_blocks
+from rfdetect.model import IQBlock
+
+FS = 2.4e6
+
+
+def stream(sizes, *, gap_at=None, retune_at=None, seed=0):
+    """IQBlocks of the given sizes; block ``gap_at`` follows lost samples, block
+    ``retune_at`` is at another frequency."""
+    rng = np.random.default_rng(seed)
+    index = 0
+    for i, n in enumerate(sizes):
+        lost = 5000 if i == gap_at else 0
+        index += lost
+        x = (rng.standard_normal(n) + 1j * rng.standard_normal(n)).astype(np.complex64)
+        yield IQBlock(samples=x, sample_index0=index, center_freq_hz=869e6 if i == retune_at else 868e6,
+                      sample_rate_hz=FS, samples_lost_before=lost)
+        index += n
+
+
+def framer():
+    return Framer(256, 128, DetectorConfig(), 868e6)
+
+
+def collect(blocks, workers, consume_s=0.0):
+    out = []
+    for block, batch in framed_blocks(blocks, framer(), workers=workers):
+        out.append((block.sample_index0, batch.power.copy(), batch.restart_at, batch.center_freq_hz,
+                    batch.samples_lost))
+        time.sleep(consume_s)      # a slow consumer: the workers run ahead of it
+    return out
+
+
+@pytest.mark.parametrize("consume_s", [0.0, 0.01])
+def test_workers_give_the_frames_of_one_thread(consume_s):
+    sizes = [1000, 70_000, 127, 129, 300_000, 5, 64_000, 64_001] * 3
+    kw = dict(gap_at=9, retune_at=14)
+    serial = collect(stream(sizes, **kw), workers=0)
+    parallel = collect(stream(sizes, **kw), workers=2, consume_s=consume_s)
+    assert len(serial) == len(parallel) == len(sizes)
+    for a, b in zip(serial, parallel):
+        assert a[0] == b[0] and a[2:] == b[2:]
+        np.testing.assert_array_equal(a[1], b[1])
+    frames = sum(a[1].shape[0] for a in serial)
+    assert frames > 0.99 * sum(sizes) / 128 - 3 * 2          # every sample framed, twice
+    assert [a[2] for a in serial if a[2] is not None] == [sum(sizes[:9]) + 5000,
+                                                          sum(sizes[:14]) + 5000,
+                                                          sum(sizes[:15]) + 5000]
+
+
+def test_a_failing_source_raises_after_the_blocks_before_it():
+    def failing():
+        yield from stream([50_000] * 4)
+        raise OSError("disk gone")
+
+    seen = []
+    with pytest.raises(OSError, match="disk gone"):
+        for block, _ in framed_blocks(failing(), framer(), workers=2):
+            seen.append(block.sample_index0)
+    assert seen == [0, 50_000, 100_000, 150_000]
+
+
+def test_stopping_early_leaves_no_thread_behind():
+    import threading
+    before = threading.active_count()
+    for i, _ in enumerate(framed_blocks(stream([50_000] * 50), framer(), workers=2)):
+        if i == 2:
+            break
+    time.sleep(0.2)
+    assert threading.active_count() == before
