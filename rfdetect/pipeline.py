@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 from .classify import Classifier
 from .detect import BurstDetector, DetectorConfig
