@@ -13,10 +13,10 @@
    at once, which would measure the spool that full queues spill into).
 2. Slowdown: `analyze --all-bursts` of a recording (``--recording``, repeated
    within a sample until it lasts ``--sample-s``), written as JSON Lines as the
-   command does, with no sinks, with each sink, with all six (in the child
-   process), with all six handed the output lines instead of dicts
-   (``send_line``), and with all six on threads of the analysing process (the
-   former design).  Every burst record is handed off as a detection or a
+   command does (``Handoff.wrap``: each record encoded once, for the output and
+   the sinks), with no sinks, with each sink, with all six (in the child
+   process), and with all six on threads of the analysing process (the former
+   design).  Every burst record is handed off as a detection or a
    bearing, so that the CoT and SAPIENT sinks, which carry no bursts, encode
    every record too.  Each round runs every variant once, in an order rotated
    every round, each between two samples without sinks: its ratio is its wall
@@ -50,11 +50,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_sinks_support import BEARING, DETECTION, free_port, sample, wait_port  # noqa: E402
 
-from rfdetect.cli.common import Handoff, to_json_line  # noqa: E402
-from rfdetect.sinks import open_sinks, stamp  # noqa: E402
+from rfdetect.cli.common import Handoff, LineWriter  # noqa: E402
+from rfdetect.sinks import open_sinks  # noqa: E402
 
 ALL_SIX = "all six"
-LINES = "all six, lines"
 THREADS = "all six, threads"
 
 
@@ -242,46 +241,14 @@ def as_carried(record: dict, i: int) -> dict:
     return out
 
 
-class LineOut:
-    """The command's LineWriter (same encoding, a flush per line) with the line at hand, so that
-    a record can go to the sinks as the line already encoded for the output (``send_line``)."""
-
-    def __init__(self, path: str):
-        self._fh = open(path, "w", encoding="utf-8")
-
-    def __call__(self, record: dict) -> None:
-        self.write_line(to_json_line(record))
-
-    def write_line(self, line: str) -> None:
-        self._fh.write(line)
-        self._fh.flush()
-
-    def close(self) -> None:
-        self._fh.close()
-
-
-def handing_lines(group, out: LineOut):
-    """``Handoff.wrap`` encoding once: the record's id first, then one line for both."""
-    def emit(record: dict) -> None:
-        if record["type"] == "summary":
-            record["handoff"] = group.stats()
-        line = to_json_line(stamp(record))
-        group.send_line(line)
-        out.write_line(line)
-    return emit
-
-
-def analyze_once(group, lines: bool, paths: list[str], repeats: int, local_out: str,
+def analyze_once(group, paths: list[str], repeats: int, local_out: str,
                  rate: float | None):
     """Wall time of `analyze --all-bursts PATHS` run ``repeats`` times, output written as the
     command does; with ``rate``, only so many records per second of it go to the sinks too."""
     from rfdetect.pipeline import analyze_source
     from rfdetect.sources import open_source
-    writer = LineOut(local_out)
-    if group is None:
-        both = writer
-    else:
-        both = handing_lines(group, writer) if lines else Handoff(group).wrap(writer)
+    writer = LineWriter(local_out)
+    both = writer if group is None else Handoff(group).wrap(writer)
     n = handed = 0
     t0 = time.perf_counter()
 
@@ -337,7 +304,7 @@ class Variant:
         self.open()
         pid = child_pid(self.group)
         c0, k0 = time.process_time(), process_cpu_s(pid) if pid else 0.0
-        wall, n, handed = analyze_once(self.group, self.name == LINES, paths, repeats,
+        wall, n, handed = analyze_once(self.group, paths, repeats,
                                        local_out, rate)
         self.cpus.append(time.process_time() - c0)
         self.walls.append(wall)
@@ -360,12 +327,12 @@ def part_slowdown(urls: dict, args, spool: str) -> None:
         print(f"2. analyze slowdown skipped: recording {missing[0]} not found")
         return
     local_out = str(Path(spool) / "local.jsonl")
-    analyze_once(None, False, paths, 1, local_out, None)              # JIT warm-up, not measured
-    one, n, _ = analyze_once(None, False, paths, 1, local_out, None)
+    analyze_once(None, paths, 1, local_out, None)              # JIT warm-up, not measured
+    one, n, _ = analyze_once(None, paths, 1, local_out, None)
     repeats = max(1, math.ceil(args.sample_s / one))
     base = Variant("none", [], spool)
     variants = [Variant(name, [url], spool) for name, url in urls.items()]
-    variants += [Variant(name, list(urls.values()), spool) for name in (ALL_SIX, LINES, THREADS)]
+    variants += [Variant(name, list(urls.values()), spool) for name in (ALL_SIX, THREADS)]
     if args.variant:
         unknown = set(args.variant) - {v.name for v in variants}
         if unknown:
@@ -441,7 +408,7 @@ def main() -> int:
                     "(default: every record analyze writes)")
     ap.add_argument("--recording", action="append", help="recording(s) for part 2 (repeatable)")
     ap.add_argument("--variant", action="append", metavar="NAME",
-                    help='part 2 with only these sinks (repeatable), e.g. "all six, lines"')
+                    help='part 2 with only these sinks (repeatable), e.g. "all six"')
     ap.add_argument("--part", type=int, action="append", choices=[1, 2, 3],
                     help="run only this part (repeatable; default all)")
     args = ap.parse_args()
