@@ -33,6 +33,15 @@ def conj_chirp(n: int, sweep_rate_hz_per_s: float, sample_rate_hz: float) -> np.
     return np.exp(-1j * np.pi * sweep_rate_hz_per_s * t * t).astype(np.complex64)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def dechirp_fft(x, ref, start, buf):
+    """FFT of x[start : start+n] * ref, n = len(ref), through ``buf`` (len(buf) >= n, zero
+    beyond n): the dechirped window's spectrum."""
+    for i in range(ref.shape[0]):
+        buf[i] = x[start + i] * ref[i]
+    return np.fft.fft(buf)
+
+
 @njit(cache=True)
 def fold_power(x, ref, hop, fold, out):
     """out[w, k] = |F[k]|^2 + |F[k - fold]|^2 (indices modulo m), F = the m-point FFT of
@@ -43,10 +52,7 @@ def fold_power(x, ref, hop, fold, out):
     buf = np.zeros(m, np.complex64)
     p = np.empty(m, np.float32)
     for w in range(out.shape[0]):
-        a = w * hop
-        for i in range(n):
-            buf[i] = x[a + i] * ref[i]
-        spec = np.fft.fft(buf)
+        spec = dechirp_fft(x, ref, w * hop, buf)
         for i in range(m):
             p[i] = (spec[i].real * spec[i].real + spec[i].imag * spec[i].imag) / n
         for i in range(m):

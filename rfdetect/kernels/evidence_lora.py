@@ -21,6 +21,7 @@ from functools import lru_cache
 import numpy as np
 from numba import njit
 
+from .dechirp import dechirp_fft
 from .resample import firwin_lowpass, resample_poly
 
 EULER_GAMMA = 0.5772156649
@@ -41,10 +42,7 @@ def dechirp_par(x, ref, hop, out):
     n = ref.shape[0]
     buf = np.empty(n, np.complex128)
     for w in range(out.shape[0]):
-        a = w * hop
-        for i in range(n):
-            buf[i] = x[a + i] * ref[i]
-        spec = np.fft.fft(buf)
+        spec = dechirp_fft(x, ref, w * hop, buf)
         peak = 0.0
         total = 0.0
         for i in range(n):
