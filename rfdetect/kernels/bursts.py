@@ -342,6 +342,12 @@ def _store_run(runs, run_peak, n, lo, hi, seeded, peak, level):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _near(active, i, lo, hi, tol):
+    """Do bins lo..hi come within ``tol`` bins of region i's extent in the last frame?"""
+    return active[i, A_PLO] - tol <= hi and lo <= active[i, A_PHI] + tol
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _compatible(active, peak, i, level, t, ratio):
     """May a run whose strongest cell is ``level`` over the floor join region i?
     Not when it differs by more than ``ratio`` from the region's recent runs (a
@@ -498,24 +504,22 @@ def decide_frame(t, state, floor, ring, rows, active, peak, closed, fparams, ipa
             fk = floor[k]
             floor[k] = fk * rise if hot[k] > zero else fk + alpha * (s[k] - fk)
     # Join each run to the active regions it touches (merging them), or open one.
+    # A run only the integrated test seeds, within the bin sums' reach of a region
+    # much stronger than it (young or not), is that region's far skirt, not a burst.
+    reach = freq_tol + ih + h
     for r in range(n_runs):
         lo_k, hi_k, seeded = runs[r, 0], runs[r, 1], runs[r, 2]
         pk, lv = run_peak[r, 0], run_peak[r, 1]
         target = -1
         skirt = False
-        # A run only the integrated test seeds, within the bin sums' reach of a
-        # region much stronger than it (young or not), is that region's far
-        # skirt, not a burst.
-        reach = freq_tol + ih + h
         i = 0
         while i < state[S_ACTIVE]:
-            touches = active[i, A_PLO] - freq_tol <= hi_k and lo_k <= active[i, A_PHI] + freq_tol
+            touches = _near(active, i, lo_k, hi_k, freq_tol)
             if touches and not _compatible(active, peak, i, lv, t, level_ratio):
                 # Much weaker than a region it touches: that region's skirt.
                 skirt |= np.log(lv) < peak[i, 1]
                 touches = False
-            elif (seeded == SEED_INTEGRATED and not touches
-                  and active[i, A_PLO] - reach <= hi_k and lo_k <= active[i, A_PHI] + reach
+            elif (seeded == SEED_INTEGRATED and not touches and _near(active, i, lo_k, hi_k, reach)
                   and np.log(lv) < peak[i, 1] - np.log(level_ratio)):
                 skirt = True
             if touches:
