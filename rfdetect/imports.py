@@ -2,13 +2,15 @@
 
 pyFFTW imports its ``interfaces`` wrappers, which import ``scipy.fftpack`` and
 ``dask.array``; rocket-fft registers ``scipy.fft`` for Numba besides
-``numpy.fft``.  Those optional imports cost about a second of start-up.  Hidden
-during the import, they are skipped, as when those packages are absent;
-anything that needs them later imports them as usual.
+``numpy.fft``; Numba's first call imports ``scipy.linalg`` and ``cffi``.  Those
+optional imports cost about 1.3 s of start-up.  Hidden during the import, they
+are skipped, as when those packages are absent; anything that needs them later
+imports them as usual.
 """
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from types import ModuleType
 
@@ -40,3 +42,20 @@ def rocket_fft() -> ModuleType | None:
         return import_without("rocket_fft", ("scipy.fft",))
     except ImportError:
         return None
+
+
+def numba_typing() -> None:
+    """Load the Numba modules that its first call of any kernel loads, minus two imports.
+
+    Numba's array-math module imports ``scipy.linalg`` (0.3 s) only to learn
+    whether BLAS is there, for ``np.convolve``/``np.correlate`` in compiled
+    code; the answer is restored, so compiled code is the same as without this
+    (the BLAS routines themselves are looked up when first called).  Its CFFI
+    typing builds a C parser (0.05 s) for CFFI functions, which no kernel takes.
+    """
+    if "numba.np.arraymath" not in sys.modules:
+        arraymath = import_without("numba.np.arraymath", ("scipy.linalg",))
+        if hasattr(arraymath, "_HAVE_BLAS"):
+            arraymath._HAVE_BLAS = importlib.util.find_spec("scipy") is not None
+    if "numba.core.typing.cffi_utils" not in sys.modules:
+        import_without("numba.core.typing.cffi_utils", ("cffi",))
