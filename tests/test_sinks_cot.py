@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from rfdetect.sinks import open_sink
-from rfdetect.sinks.cot import CotEncoder
+from rfdetect.sinks.cot import CotEncoder, CotSink
 from test_sinks_support import (BEARING, BURST, DETECTION, DETECTION_NO_SENSOR, FIX, GAP,
                                 SENSOR, SUMMARY, free_port, received, sample, stop_process, stream,
                                 udp_receiver, wait_port, wait_until)
@@ -198,7 +198,10 @@ def test_taky_restart_mid_stream_loses_nothing(tmp_path, taky):
     client = TakClient(taky.port)
     try:
         time.sleep(0.2)
-        sink = open_sink(f"cot+tcp://127.0.0.1:{taky.port}", spool_dir=tmp_path, sensor_id="m2")
+        # A TAK server relays an event only to the clients connected at that moment: the sink
+        # must come back after the client, so it retries seconds apart, not the default 0.2 s.
+        sink = CotSink(f"cot+tcp://127.0.0.1:{taky.port}", "127.0.0.1", taky.port, "tcp",
+                       spool_dir=tmp_path, sensor_id="m2", backoff_initial_s=4.0)
         records = stream(300)
         for r in records[:100]:
             sink.send(r)
