@@ -221,3 +221,20 @@ def test_taky_restart_mid_stream_loses_nothing(tmp_path, taky):
         assert counters["sent"] == 300 and counters["spooled"] == 0 and counters["dropped"] == 0
     finally:
         client.close()
+
+
+def test_text_with_xml_specials_survives_escaping_in_every_field():
+    from rfdetect.sinks.cot import parse_event
+    odd = 'a<b>&"c\td'
+    enc = CotEncoder(f"mast {odd}", sensor={"lat": 52.0, "lon": 4.3})
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    for link in (odd, "expresslrs-lora", odd):         # the second event of a link uses its cached text
+        event = parse_event(enc.encode(dict(DETECTION, link=link, id=f"id-{odd}"), now))
+        assert event["uid"] == f"rfdetect.mast {odd}.{link}"
+        assert event["contact"]["callsign"] == f"RF {link} @mast {odd}"
+        assert event["rfdetect"]["link"] == link and event["rfdetect"]["id"] == f"id-{odd}"
+        assert event["rfdetect"]["sensor_id"] == f"mast {odd}"
+        assert event["remarks"].startswith(f"rfdetect {link} (")
+    plain = parse_event(enc.encode(dict(DETECTION, link="plain", snr_db=7.25, confidence=0.5), now))
+    assert plain["rfdetect"]["snr_db"] == "7.250000" and plain["rfdetect"]["confidence"] == "0.500000"
+    assert "SNR 7.2 dB" in plain["remarks"] and "confidence 0.50" in plain["remarks"]
