@@ -110,27 +110,24 @@ def box_sum(p, out, h, scratch):
     Sums of 1, 2, 4, 8... bins are made by doubling and added as the binary
     digits of the width 2*h+1 (9 = 1 + 8): a few passes that vectorise, where a
     running sum is one chain of dependent additions, about 5x slower.
-    ``scratch``: float32 (3, p.size + 2*h).
+    ``scratch``: float32 (2, p.size + 2*h) or larger.
     """
     n = p.size
     w = 2 * h + 1
     m = n + 2 * h
-    a = scratch[0]              # p between h zeros on each side
-    b = scratch[1]              # b[i] = sum(a[i : i+length])
-    c = scratch[2]
+    b = scratch[0]              # b[i] = sum(a[i : i+length]), a = p between h zeros each side
+    c = scratch[1]
     for i in range(h):
-        a[i] = 0.0
-        a[h + n + i] = 0.0
+        b[i] = 0.0
+        b[h + n + i] = 0.0
     for i in range(n):
-        a[h + i] = p[i]
-    for i in range(m):
-        b[i] = a[i]
-    for k in range(n):
-        out[k] = 0.0
-    offset = 0
+        b[h + i] = p[i]
+    for k in range(n):          # w is odd: the sums of one bin come first
+        out[k] = b[k]
+    offset = 1
     length = 1
     while True:
-        if w & length:
+        if length > 1 and w & length:
             src = b[offset: offset + n]
             for k in range(n):
                 out[k] += src[k]
@@ -425,9 +422,15 @@ def decide_frame(t, state, floor, ring, rows, active, peak, closed, fparams, ipa
         # skirt).  It decides only away from cells above the seed threshold.
         strong = iwork[1]
         near = iwork[2]
+        n_strong = zero
         for k in range(nfft):
-            strong[k] = one if s[k] > thr_hi * floor[k] else zero
-        box_sum(strong, near, ih + h, scratch)
+            m = one if s[k] > thr_hi * floor[k] else zero
+            strong[k] = m
+            n_strong += m
+        if n_strong > zero:
+            box_sum(strong, near, ih + h, scratch)
+        else:                   # most frames: a dozen passes saved
+            near[:] = zero
         # The outer ih bins average fewer cells (noisier): per-cell test only.
         inner_hot = hot[ih: nfft - ih]
         inner_sum = isum[ih: nfft - ih]
