@@ -102,3 +102,8 @@ class Burst:
     @property
     def bandwidth_hz(self) -> float:
         return self.f_hi_hz - self.f_lo_hz
+
+    def overlaps(self, other: Burst) -> bool:
+        """Shares samples and frequencies with ``other`` (touching edges do not count)."""
+        return (self.sample_start < other.sample_end and other.sample_start < self.sample_end
+                and self.f_lo_hz < other.f_hi_hz and other.f_lo_hz < self.f_hi_hz)

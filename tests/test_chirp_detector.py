@@ -185,3 +185,28 @@ def test_cli_options_reach_the_config():
     args.workers = 2
     with pytest.raises(ParameterError):
         detector_config(args)
+
+
+def test_expresslrs_2g4_is_searched_and_found_at_a_wideband_receiver():
+    """ExpressLRS 2.4 GHz LoRa (812.5 kHz, SF5-8) at 20 MS/s: its hypotheses are searched by
+    default (the drone links'), and its packets found below the noise."""
+    fs, fc = 20e6, 2440e6
+    det = chirp_detector_for(DetectorConfig(dechirp=True), fs, fc)
+    assert [(h.bw_hz, h.sf) for h in det.hypotheses] == [(812.5e3, sf) for sf in range(5, 9)]
+    assert all(h.links == ("expresslrs-2g4-lora",) for h in det.hypotheses)
+    scn = {"scenario": {"duration_s": 0.1, "seed": 3}, "receiver": {"sample_rate": fs, "center_freq": fc},
+           "emitter": [{"id": "e", "link": "expresslrs-2g4-lora", "mode": "500", "domain": "ISM2G4",
+                        "snr_db": -8.0}]}
+    x, ann = generate(scn, seed=3)
+    out = []
+    for i in range(0, x.shape[1], 1 << 18):
+        out += det.feed(IQBlock(x[:, i:i + (1 << 18)], i, fc, fs))
+    out += det.finish()
+    truth = [(a.sample_start, 0.5 * (a.freq_lower_edge_hz + a.freq_upper_edge_hz)) for a in ann]
+    n = int(round(32 / 812.5e3 * fs))
+    # Each burst starts within the packet's 12-symbol preamble (on a boundary within 1/8 symbol,
+    # with the chirp's frequency there: a fraction of the bandwidth off the channel's centre).
+    found = [b for b in out if any(-2 * n < b.sample_start - s < 8 * n and abs(b.center_freq_hz - f) < 200e3
+                                   for s, f in truth)]
+    assert len(found) >= 4 and len(found) == len(out)
+    assert all(b.features["dechirp"]["sf"] == 5 and b.features["dechirp"]["bw_hz"] == 812.5e3 for b in out)

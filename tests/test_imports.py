@@ -7,6 +7,7 @@ import textwrap
 SCRIPT = textwrap.dedent("""
     import sys
     import numpy as np
+    import rfdetect.pipeline                        # every kernel module the engine imports
     from rfdetect.detect.spectrogram import Spectrogram
     from rfdetect.kernels.convert import cu8_to_c64
 

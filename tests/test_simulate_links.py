@@ -151,6 +151,33 @@ def test_elrs_900_fsk_deviation_rate_timing():
     assert abs(f[np.argmax(spec)] - 150e3) < 15e3
 
 
+def test_frsky_r9_time_on_air_follows_its_sx1276_settings():
+    """LINKS.md 'FrSky R9' (DIY-Multiprotocol FrSkyR9_sx1276.ino: LoRa BW 500 kHz, SF6, CR 4/5,
+    implicit header, no CRC, preamble 9; 26-byte packets every 20 ms, 14 bytes in the EU LBT
+    plan, 13-byte telemetry): by the SX1276 formula 48 payload symbols, 61.25 of 128 us,
+    7.84 ms (28 and 5.28 ms for 13-14 bytes).  The simulator sends that, and the signature's
+    burst range holds both."""
+    from rfdetect.signatures import get
+    from rfdetect.simulate import LINKS, lora
+
+    assert lora.payload_symbols(6, 26, 1, implicit_header=True, crc=False) == 48
+    assert lora.payload_symbols(6, 14, 1, implicit_header=True, crc=False) == 28
+    assert lora.payload_symbols(6, 13, 1, implicit_header=True, crc=False) == 28
+    assert lora.frame_duration_s(6, 500e3, 9, 48) == pytest.approx(7.84e-3)
+    assert lora.frame_duration_s(6, 500e3, 9, 28) == pytest.approx(5.28e-3)
+    fs = 2.4e6
+    f3 = LINKS["frsky-r9"].plans["FCC915"][3]
+    x, anns = generate(scenario([{"id": "r", "link": "frsky-r9", "mode": "20ms", "channel": 3, "snr_db": 30,
+                                  "phase_s": 0.0002}], fs, f3 + 0.3e6, 0.1), seed=4)
+    b = bursts_from_envelope(x[0], fs, smooth_s=5e-6)
+    assert len(b) >= 4
+    durs = np.array([(e - s) / fs for s, e in b])
+    assert np.allclose(durs, 7.84e-3, atol=0.1e-3), durs
+    assert np.allclose(np.diff([s for s, _ in b]) / fs, 20e-3, atol=10e-6)
+    lo, hi = get("frsky-r9").burst_s
+    assert lo < 5.28e-3 and 7.84e-3 < hi
+
+
 # ---------------------------------------------------------------- LoRaWAN
 
 @pytest.mark.parametrize("sf", [7, 9, 12])

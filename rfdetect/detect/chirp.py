@@ -3,11 +3,17 @@
 For each (bandwidth, spreading factor) that the LoRa signatures of the
 recording's band allow, a search, a confirmation and the packet's extent:
 
-1. Search (``kernels.dechirp``): half-overlapping windows of one symbol at the
-   recording rate, dechirped, FFT, the wrap's two bins folded together, summed
-   over ``k_windows`` windows one symbol apart (a preamble repeats one
-   up-chirp), peak against mean.  A window above ``search_threshold`` is a
-   candidate: loose, some tens per second in noise.
+1. Search (``kernels.dechirp``): back-to-back windows of one symbol at the
+   recording rate, dechirped, FFT, the wrap's two bins folded together (so a
+   window off the symbol boundary keeps the symbol's energy, split between the
+   two), summed over ``k_windows`` windows (a preamble repeats one up-chirp),
+   peak against mean.  A window above ``search_threshold`` is a candidate:
+   loose, some tens per second in noise.  Windows half a symbol apart (two
+   phases: the better one splits the symbol 3:1 or less) cost twice as much;
+   they are kept for SF5 (TWO_PHASE_MAX_SF), whose preamble at -10 dB in-band
+   barely reaches the threshold even on the boundary.  From SF6 on, one
+   phase found as many packets at -10 to -12 dB (the confirmation, not the
+   search, sets the sensitivity there).
 2. Confirmation (on candidates only): the symbol boundary is searched on a
    grid of 1/8 symbol; on the boundary a preamble symbol is one tone, so the
    windows there (zero-padded, at the tone the candidate predicts) give the
@@ -15,9 +21,11 @@ recording's band allow, a search, a confirmation and the packet's extent:
    the statistic's distribution in noise for ``false_alarms_per_hour``, raised
    by CONFIRM_MARGIN because these windows overlap those the search selected.
 3. Extent: back over the preamble while its tone holds; forward symbol by
-   symbol (sync, data: a tone per symbol in the chirp's band, the wrap folded)
-   while the mean of the last four symbols' peaks stays above noise, or until
-   the preamble's tone repeats (the emitter's next packet).  A packet needs
+   symbol (sync, data: a tone per symbol in the chirp's band, the wrap folded;
+   the start frame delimiter's down-chirps a tone at a known bin, after which
+   the grid moves on a quarter symbol to the data's) while the mean of the
+   last four symbols' peaks stays above noise, or until the preamble's tone
+   repeats (the emitter's next packet).  A packet needs
    MIN_DATA_SYMBOLS symbols with a tone after its confirmed windows: noise that
    passed the confirmation rarely goes on like a packet.
 
@@ -32,23 +40,20 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.fft import fft, next_fast_len
+from scipy.fft import next_fast_len
 from scipy.stats import gamma
 
-from ..kernels.dechirp import conj_chirp, fold_power, integrate_peaks
+from ..kernels.dechirp import (CONFIRM_OK, MAX_PREAMBLE_BACK, OFFSETS, RUN_SYMBOLS, ST_COUNT, ST_DONE, ST_GOOD,
+                              ST_LAST_GOOD, ST_NEXT, ST_SYMBOLS, confirm_preamble, conj_chirp, fold_power,
+                              follow_packet, integrate_peaks)
 from ..model import Burst, IQBlock
-from .merge import _overlap
 
-OFFSETS = 8                  # symbol-boundary grid of the confirmation (1/8 symbol)
+# (The confirmation's boundary grid, the preamble's and the packet end's tests: kernels/dechirp.py.)
 PAD = 2                      # zero padding of the confirmation FFT (scalloping under 1 dB)
-RUN_SYMBOLS = 4              # symbols averaged to decide that a packet goes on
-MAX_PREAMBLE_BACK = 4        # symbols looked at before the confirmed ones
 MAX_PACKET_S = 4.0
 CONFIRM_MARGIN = 1.2
-END_MARGIN = 1.5            # a packet ends after its last symbol this far above the run threshold
-NEXT_PREAMBLE = 3            # symbols on the preamble's tone after data that start a new packet
 MIN_DATA_SYMBOLS = 4         # symbols with a tone after the confirmed preamble windows
-PREAMBLE_TONE = 4.0          # a preamble symbol before the confirmed ones: its tone this far above noise
+TWO_PHASE_MAX_SF = 5         # search windows half a symbol apart up to this spreading factor
 
 
 @dataclass(frozen=True)
@@ -110,35 +115,41 @@ class _Search:
     hyp: Hypothesis
     n: int                               # window: one symbol at the recording rate
     nfft: int                            # its FFT size (zero-padded to a fast size)
+    step: int                            # windows a symbol (hops_per_symbol)
     hop: int
     fold: int
-    ref: np.ndarray
+    ref: np.ndarray                      # dechirps up-chirps (and its conjugate, down-chirps)
+    ref_down: np.ndarray
     next_start: int                      # absolute sample of the next window
-    tail: np.ndarray                     # the last (k-1)*2 folded rows
+    tail: np.ndarray                     # the last (k_windows - 1) * step folded rows
     busy_until: int = -1                 # candidates before this sample are inside a packet
     tried: int = -(1 << 62)              # the last candidate confirmation tried
 
 
 @dataclass
 class _Packet:
-    """A confirmed packet whose end is still being looked for."""
+    """A confirmed packet whose end is still being looked for (kernels.dechirp.follow_packet)."""
     search: _Search
-    start: int                           # absolute sample of its first symbol
-    next_symbol: int                     # absolute sample of the next symbol to look at
+    start: int                           # absolute sample of its first symbol: the symbol grid's origin
     f0_hz: float                         # offset of the chirp's start frequency
     score: float
     snr_bin: float
     noise: float
     amplitude2: float
-    symbols: int
-    anchor: int = 0                      # a symbol boundary: the grid's origin
-    peaks: list = field(default_factory=list)
-    last_good: int = 0
-    good: int = 0                        # symbols after the confirmed ones with a tone in the band
-    data_seen: bool = False              # one of them off the preamble's tone
-    on_tone: int = 0                     # symbols in a row on the preamble's tone since
-    tone_at: int = 0                     # (the last one's bin)
-    done: bool = False
+    k0: int                              # the chirp's band: ``width`` bins from ``k0``
+    width: int
+    run_thr: float                       # a symbol's peak over noise that holds a tone
+    limit: int                           # absolute sample past which the packet is cut
+    st: np.ndarray                       # follow_packet's state (ST_*)
+    peaks: np.ndarray = field(default_factory=lambda: np.zeros(RUN_SYMBOLS + 1))
+
+    @property
+    def next_symbol(self) -> int:
+        return int(self.st[ST_NEXT])
+
+    @property
+    def last_good(self) -> int:
+        return int(self.st[ST_LAST_GOOD])
 
 
 class ChirpDetector:
@@ -148,18 +159,19 @@ class ChirpDetector:
     aligned windows of the confirmation; ``search_p_bin``: a noise bin's chance to
     pass the search; ``false_alarms_per_hour``: the confirmation's target in noise,
     all hypotheses together; ``hops_per_symbol`` and ``search_pad``: the search's
-    window hop (2: half a symbol) and zero padding (1: none)."""
+    windows a symbol (1 or 2; None: 2 up to TWO_PHASE_MAX_SF, else 1) and zero
+    padding (1: none)."""
 
     def __init__(self, sample_rate_hz: float, center_freq_hz: float, hypotheses: list[Hypothesis], *,
                  k_windows: int = 6, confirm_windows: int = 7, search_p_bin: float = 3e-6,
-                 false_alarms_per_hour: float = 1.0, hops_per_symbol: int = 2, search_pad: int = 1,
+                 false_alarms_per_hour: float = 1.0, hops_per_symbol: int | None = None, search_pad: int = 1,
                  sample_index0: int = 0):
         self.sample_rate_hz = float(sample_rate_hz)
         self.center_freq_hz = float(center_freq_hz)
         self.hypotheses = list(hypotheses)
         self.k_windows = k_windows
         self.confirm_windows = confirm_windows
-        self.step = hops_per_symbol
+        self.hops_per_symbol = hops_per_symbol
         self.search_pad = search_pad
         self._search_thr = search_threshold(k_windows, search_p_bin)
         # Confirmation tests per hour: candidates (search false alarms) times the tests each.
@@ -167,19 +179,25 @@ class ChirpDetector:
         tests = 0.0
         for h in self.hypotheses:
             n = int(round(h.symbol_s * fs))
-            windows_per_h = 3600.0 * fs / (n // hops_per_symbol)
+            windows_per_h = 3600.0 * fs / (n // self._step(h))
             tests += windows_per_h * min(1.0, search_pad * n * search_p_bin) * OFFSETS * 6
         # The confirmation re-reads much of the data the search selected: in noise its
         # statistic runs higher than for fresh windows; CONFIRM_MARGIN (measured on
         # candidates in noise, bench/bench_dechirp.py) puts it back near the target rate.
         self._confirm_thr = CONFIRM_MARGIN * confirm_threshold(confirm_windows,
                                                                false_alarms_per_hour / max(tests, 1.0))
+        self._confirm_out = np.zeros(7)
         self._samples_lost = 0
         self.candidates = 0
         self.confirmed = 0
         self.rejected = 0
         self.packets = 0
         self._reset(int(sample_index0))
+
+    def _step(self, h: Hypothesis) -> int:
+        if self.hops_per_symbol is not None:
+            return self.hops_per_symbol
+        return 2 if h.sf <= TWO_PHASE_MAX_SF else 1
 
     # -- stream ---------------------------------------------------------------------------
     def _reset(self, origin: int) -> None:
@@ -191,8 +209,10 @@ class ChirpDetector:
             n = int(round(h.symbol_s * fs))
             nfft = next_fast_len(self.search_pad * n)
             fold = int(round(h.bw_hz * nfft / fs)) % nfft
-            self._searches.append(_Search(h, n, nfft, n // self.step, fold, conj_chirp(n, h.sweep_rate_hz_per_s, fs),
-                                          origin, np.zeros((0, nfft), np.float32)))
+            ref = conj_chirp(n, h.sweep_rate_hz_per_s, fs)
+            step = self._step(h)
+            self._searches.append(_Search(h, n, nfft, step, n // step, fold, ref, np.conj(ref), origin,
+                                          np.zeros((0, nfft), np.float32)))
         self._packets: list[_Packet] = []
         self._recent: list[_Packet] = []     # ended within the searches' reach
         self._closed: list[Burst] = []       # held until no packet still open can overlap them
@@ -238,7 +258,7 @@ class ChirpDetector:
             if not final and b.sample_end >= horizon:
                 held.append(b)
                 continue
-            rivals = [r for r in self._closed + self._released if r is not b and _overlap(r, b)]
+            rivals = [r for r in self._closed + self._released if r is not b and r.overlaps(b)]
             if any(r.snr_db > b.snr_db or (r.snr_db == b.snr_db and r.sample_start < b.sample_start)
                    for r in rivals):
                 continue
@@ -268,12 +288,12 @@ class ChirpDetector:
         q = np.empty((windows, s.nfft), np.float32)
         fold_power(self._x[a: a + (windows - 1) * s.hop + s.n], s.ref, s.hop, s.fold, q)
         rows = np.concatenate([s.tail, q]) if s.tail.shape[0] else q
-        first = (self.k_windows - 1) * self.step
+        first = (self.k_windows - 1) * s.step
         m = rows.shape[0] - first
         if m > 0:
             best = np.empty(m, np.int64)
             ratio = np.empty(m, np.float64)
-            integrate_peaks(rows, self.k_windows, self.step, best, ratio)
+            integrate_peaks(rows, self.k_windows, s.step, best, ratio)
             # The window each row of ``ratio`` ends with.
             w0 = s.next_start + (windows - m) * s.hop
             for i in np.flatnonzero(ratio > self._search_thr):
@@ -313,64 +333,27 @@ class ChirpDetector:
         f = k * self.sample_rate_hz / n
         return (f + self.sample_rate_hz / 2) % self.sample_rate_hz - self.sample_rate_hz / 2
 
-    def _aligned_power(self, s: _Search, starts) -> np.ndarray | None:
-        """|FFT|^2 / n of dechirped windows starting at ``starts`` (absolute), zero-padded PAD times."""
-        a = np.asarray(starts, np.int64) - self._x0
-        if a.min() < 0 or a.max() + s.n > self._x.shape[0]:
-            return None
-        y = np.zeros((a.shape[0], PAD * s.nfft), np.complex64)
-        for row, start in enumerate(a):
-            np.multiply(self._x[start: start + s.n], s.ref, out=y[row, :s.n])
-        spec = fft(y, axis=1, overwrite_x=True)
-        return (spec.real ** 2 + spec.imag ** 2) / s.n
-
     def _confirm(self, s: _Search, start: int, best: int) -> _Packet | None:
         """The candidate window ``start`` (last of the search's sum) with its peak bin:
-        a preamble if, on the right symbol boundary, one tone holds over the windows."""
-        fs, n, bw = self.sample_rate_hz, s.n, s.hyp.bw_hz
-        f_top = self._bin_hz(best, s.nfft)
-        nb = PAD * s.nfft
-        k_win = self.confirm_windows
-        us = [start - int(round(o * n / OFFSETS)) for o in range(OFFSETS)]
-        p = self._aligned_power(s, [u - j * n for u in us for j in range(k_win)])
-        if p is None:
+        a preamble if, on the right symbol boundary, one tone holds over the windows
+        (kernels.dechirp.confirm_preamble)."""
+        fs, n, nb = self.sample_rate_hz, s.n, PAD * s.nfft
+        out = self._confirm_out
+        confirm_preamble(self._x, start - self._x0, s.ref, nb, self.confirm_windows,
+                         self._bin_hz(best, s.nfft) / fs * nb, s.hyp.bw_hz / fs * nb, self._confirm_thr, out)
+        if out[0] != CONFIRM_OK:
             return None
-        per_window = p.reshape(OFFSETS, k_win, nb)
-        totals = per_window.sum(axis=1)
-        means = totals.mean(axis=1)
-        best_r, choice = 0.0, None
-        for o, u in enumerate(us):
-            if means[o] <= 0:
-                continue
-            # The chirp's frequency at the window start is the peak's upper tone, or the one a
-            # bandwidth below (the fold cannot tell them apart); on the boundary it is the start.
-            for f_start in (f_top, f_top - bw):
-                k = int(round((f_start - bw * o / OFFSETS) / fs * nb))
-                for kk in (k - 1, k, k + 1):
-                    r = totals[o, kk % nb] / means[o]
-                    if r > best_r:
-                        best_r, choice = r, (u, kk % nb, means[o] / k_win, totals[o, kk % nb])
-        if choice is None or best_r < self._confirm_thr:
-            return None
-        u, k, noise, peak = choice
-        o = us.index(u)
-        if per_window[o, :, k].max() - noise > 0.5 * (peak - k_win * noise):
-            return None     # one window holds most of it: a strong symbol, not a preamble
+        u, k, noise, peak, score = int(out[1]) + self._x0, int(out[2]), out[3], out[4], out[5]
+        first = int(out[6]) + self._x0
         f0 = self._bin_hz(k, nb)
-        snr_bin = max(peak / self.confirm_windows - noise, 0.0) / noise
-        # The earliest window with the tone (the windows may reach back before the preamble),
-        # and further back while it holds.
-        toned = np.flatnonzero(per_window[o, :, k] >= PREAMBLE_TONE * noise)
-        back = int(toned.max()) if toned.size else k_win - 1
-        first = u - back * n
-        for _ in range(MAX_PREAMBLE_BACK if back == k_win - 1 else 0):
-            p = self._aligned_power(s, [first - n])
-            if p is None or p[0, [(k - 1) % nb, k, (k + 1) % nb]].max() < PREAMBLE_TONE * noise:
-                break
-            first -= n
-        return _Packet(s, first, u + n, f0, best_r, snr_bin, noise,
-                       max(peak / self.confirm_windows - noise, 0.0) / n, (u + n - first) // n,
-                       anchor=first, last_good=u + n)
+        amplitude2 = max(peak / self.confirm_windows - noise, 0.0)
+        st = np.zeros(ST_COUNT, np.int64)
+        st[ST_NEXT], st[ST_SYMBOLS], st[ST_LAST_GOOD] = u + n, (u + n - first) // n, u + n
+        return _Packet(s, first, f0, score, amplitude2 / noise, noise, amplitude2 / n,
+                       k0=int(round(f0 / fs * nb)), width=int(round(s.hyp.bw_hz / fs * nb)),
+                       # Noise alone: the peak of 2^SF folded pairs (less one) averages about ln(2^SF) + 1.
+                       run_thr=math.log(1 << s.hyp.sf) + 0.58 + 1.5,
+                       limit=first + int(min(MAX_PACKET_S, 1.5 * s.hyp.max_burst_s) * fs), st=st)
 
     # -- extent ---------------------------------------------------------------------------
     def _extend(self, final: bool) -> list[Burst]:
@@ -380,7 +363,7 @@ class ChirpDetector:
             if self._advance(p, end) or final:
                 # Noise that passed the confirmation (which sees much of the search's data)
                 # rarely goes on as a packet does: the symbols after it must hold tones.
-                if p.good >= MIN_DATA_SYMBOLS:
+                if p.st[ST_GOOD] >= MIN_DATA_SYMBOLS:
                     out.append(self._to_burst(p))
                     self.packets += 1
                 else:
@@ -394,56 +377,12 @@ class ChirpDetector:
         return out
 
     def _advance(self, p: _Packet, until: int) -> bool:
-        """Look at the packet's symbols ending before ``until``; True once it has ended."""
-        s = p.search
-        n, nb = s.n, PAD * s.nfft
-        if not p.done:
-            # The chirp's band in padded bins: a data symbol (a cyclic shift) is a tone in it
-            # until the wrap and one a bandwidth lower after: the two folded together.
-            k0 = int(round(p.f0_hz / self.sample_rate_hz * nb))
-            width = int(round(s.hyp.bw_hz / self.sample_rate_hz * nb))
-            band = (k0 + np.arange(width)) % nb
-            below = (band - width) % nb
-            limit = p.start + int(min(MAX_PACKET_S, 1.5 * s.hyp.max_burst_s) * self.sample_rate_hz)
-            # Noise alone: the peak of 2^SF folded pairs (less one) averages about ln(2^SF) + 1.
-            run_thr = math.log(1 << s.hyp.sf) + 0.58 + 1.5
-            until = min(until, self._x0 + self._x.shape[0])
-            while p.next_symbol + n <= until:
-                pw = self._aligned_power(s, [p.next_symbol])
-                folded = pw[0, band] + pw[0, below]
-                at = int(folded.argmax())
-                peak = float(folded[at]) / p.noise - 1.0
-                p.peaks.append(peak)
-                p.symbols += 1
-                # (On the exact symbol grid: the window is the symbol rounded to whole samples.)
-                p.next_symbol = p.anchor + int(round(p.symbols * s.hyp.symbol_s * self.sample_rate_hz))
-                if peak >= run_thr:
-                    p.good += 1
-                    # The preamble's tone again, after data: the next packet of the emitter
-                    # (on a grid off ours by a fraction of a symbol: its tone a fraction of BW off).
-                    # Preamble symbols repeat one bin; data symbols do not.
-                    on_tone = min(at, width - at) <= width // 8
-                    same = p.on_tone and min(abs(at - p.tone_at), width - abs(at - p.tone_at)) <= 1
-                    p.on_tone = (p.on_tone + 1 if same else 1) if on_tone and p.data_seen else 0
-                    p.tone_at = at
-                    p.data_seen = p.data_seen or not on_tone
-                    if p.on_tone == NEXT_PREAMBLE:
-                        p.last_good = p.anchor + int(round((p.symbols - NEXT_PREAMBLE) * s.hyp.symbol_s
-                                                           * self.sample_rate_hz))
-                        p.good -= NEXT_PREAMBLE
-                        p.done = True
-                        break
-                else:
-                    p.on_tone = 0
-                if peak >= run_thr + END_MARGIN:
-                    # (Noise past the end reaches ``run_thr`` often enough to stretch packets.)
-                    p.last_good = p.next_symbol
-                recent = p.peaks[-RUN_SYMBOLS:]
-                if (len(recent) == RUN_SYMBOLS and sum(recent) / RUN_SYMBOLS < run_thr) \
-                        or p.next_symbol >= limit:
-                    p.done = True
-                    break
-        return p.done
+        """Follow the packet's symbols ending before ``until``; True once it has ended."""
+        if not p.st[ST_DONE]:
+            s = p.search
+            follow_packet(self._x, self._x0, s.ref, s.ref_down, PAD * s.nfft, p.k0, p.width, p.noise, p.run_thr,
+                          p.start, s.hyp.symbol_s * self.sample_rate_hz, p.limit, until, p.st, p.peaks)
+        return bool(p.st[ST_DONE])
 
     def _to_burst(self, p: _Packet) -> Burst:
         fs, h = self.sample_rate_hz, p.search.hyp
@@ -461,7 +400,6 @@ class ChirpDetector:
                                   "score": round(float(p.score) / self._confirm_thr, 3),
                                   "symbols": (s1 - s0) // p.search.n}},
         )
-
 
 
 def chirp_detector_for(config, sample_rate_hz: float, center_freq_hz: float,

@@ -55,7 +55,7 @@ class BurstMerger:
                 # hypotheses it does not fit: what the chirp detector reports beside it is
                 # not trusted.  (Short spikes are the fragments of a weak chirp.)
                 loser = chirped
-            elif _overlap(e, c):
+            elif e.overlaps(c):
                 # A fragment is narrower and shorter than the packet; anything else the
                 # energy detector measured is a better witness than a dechirp beside it.
                 whole = e.snr_db >= WHOLE_PACKET_DB and e.bandwidth_hz >= 0.6 * c.bandwidth_hz
@@ -98,7 +98,3 @@ class BurstMerger:
 
 def _overlap_in_time(a: Burst, b: Burst) -> bool:
     return a.sample_start < b.sample_end and b.sample_start < a.sample_end
-
-
-def _overlap(a: Burst, b: Burst) -> bool:
-    return _overlap_in_time(a, b) and a.f_lo_hz < b.f_hi_hz and b.f_lo_hz < a.f_hi_hz

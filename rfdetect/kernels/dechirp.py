@@ -10,8 +10,10 @@ bins light up in windows one symbol apart; summing them over ``k_windows``
 such windows, against the window's mean bin, is the search statistic.
 
 ``fold_power`` (dechirp, FFT, fold of the two bins) and ``integrate_peaks``
-(sum over windows one symbol apart, peak against mean) are the hot loops of
-:class:`rfdetect.detect.chirp.ChirpDetector`; ``*_numpy`` are their twins.
+(sum over windows one symbol apart, peak against mean) are the search of
+:class:`rfdetect.detect.chirp.ChirpDetector`; ``confirm_preamble`` (a
+candidate's symbol boundary and tone) and ``follow_packet`` (a packet's
+symbols to its end) the rest of it.  ``*_numpy`` are their twins.
 """
 from __future__ import annotations
 
@@ -20,10 +22,9 @@ from functools import lru_cache
 import numpy as np
 from numba import njit
 
-try:  # rocket-fft registers np.fft with Numba on import
-    import rocket_fft  # noqa: F401
-except ImportError:  # pragma: no cover - a dependency of the package
-    rocket_fft = None
+from .. import imports
+
+rocket_fft = imports.rocket_fft()     # registers np.fft with Numba
 
 
 @lru_cache(maxsize=64)
@@ -42,6 +43,9 @@ def dechirp_fft(x, ref, start, buf):
     return np.fft.fft(buf)
 
 
+FOLD_BATCH = 64              # windows per FFT call of fold_power (one call per window costs more)
+
+
 @njit(cache=True)
 def fold_power(x, ref, hop, fold, out):
     """out[w, k] = |F[k]|^2 + |F[k - fold]|^2 (indices modulo m), F = the m-point FFT of
@@ -49,17 +53,22 @@ def fold_power(x, ref, hop, fold, out):
     at), normalised by n; n = len(ref), ``fold`` = the chirp bandwidth in bins of m."""
     n = ref.shape[0]
     m = out.shape[1]
-    buf = np.zeros(m, np.complex64)
-    p = np.empty(m, np.float32)
-    for w in range(out.shape[0]):
-        spec = dechirp_fft(x, ref, w * hop, buf)
-        for i in range(m):
-            p[i] = (spec[i].real * spec[i].real + spec[i].imag * spec[i].imag) / n
-        for i in range(m):
-            j = i - fold
-            if j < 0:
-                j += m
-            out[w, i] = p[i] + p[j]
+    rows = np.zeros((min(FOLD_BATCH, out.shape[0]), m), np.complex64)
+    inv = np.float32(1.0 / n)
+    for w0 in range(0, out.shape[0], FOLD_BATCH):
+        count = min(FOLD_BATCH, out.shape[0] - w0)
+        for w in range(count):
+            a = (w0 + w) * hop
+            for i in range(n):
+                rows[w, i] = x[a + i] * ref[i]
+        spec = np.fft.fft(rows)
+        for w in range(count):
+            for i in range(m):
+                j = i - fold
+                if j < 0:
+                    j += m
+                u, v = spec[w, i], spec[w, j]
+                out[w0 + w, i] = (u.real * u.real + u.imag * u.imag + v.real * v.real + v.imag * v.imag) * inv
 
 
 def fold_power_numpy(x, ref, hop, fold, out):
@@ -108,3 +117,293 @@ def integrate_peaks_numpy(q, k_windows, step, best_bin, ratio):
     mean = s.mean(axis=1)
     peak = s[np.arange(rows), best_bin[:rows]]
     ratio[:rows] = np.where(mean > 0, peak / np.where(mean > 0, mean, 1.0), 0.0)
+
+
+# -- confirmation of a search candidate, and a packet's symbols ------------------------------
+# (Shared by the kernels below, their twins, and rfdetect/detect/chirp.py.)
+OFFSETS = 8                  # symbol-boundary grid of the confirmation (1/8 symbol)
+PREAMBLE_TONE = 4.0          # a preamble symbol before the confirmed ones: its tone this far above noise
+MAX_PREAMBLE_BACK = 4        # symbols looked at before the confirmed windows
+RUN_SYMBOLS = 4              # symbols averaged to decide that a packet goes on
+NEXT_PREAMBLE = 3            # symbols on the preamble's tone after data that start a new packet
+END_MARGIN = 1.5             # a packet ends after its last symbol this far above the run threshold
+DATA_GRID_SHIFT = 0.25       # the start frame delimiter lasts 2.25 symbols: the data's grid is the
+                             # preamble's shifted by a quarter symbol
+SFD_THRESHOLD = 12.0         # two delimiter peaks in a row (noise: 2.2 each, 0.3 % of pairs reach
+                             # 12; a delimiter at -10 dB in-band, SF6: about 7.4 each)
+
+# confirm_preamble's out[0]
+CONFIRM_OUT_OF_RANGE, CONFIRM_WEAK, CONFIRM_ONE_WINDOW, CONFIRM_OK = 0, 1, 2, 3
+# follow_packet's state: st[...] (ST_COUNT of them)
+(ST_NEXT, ST_SYMBOLS, ST_GOOD, ST_DATA_SEEN, ST_ON_TONE, ST_TONE_AT, ST_LAST_GOOD, ST_DONE,
+ ST_FOLLOWED, ST_SHIFT, ST_COUNT) = range(11)
+
+
+@njit(cache=True, nogil=True)
+def _candidate_bin(o, c, k_top, k_bw, nb):
+    """The c-th (0..5) bin tried at boundary offset ``o``: the chirp's start frequency is the
+    peak's upper tone or the one a bandwidth below (c // 3), its bin or a neighbour (c % 3)."""
+    k = int(round(k_top - (c // 3) * k_bw - k_bw * o / OFFSETS))
+    return (k + c % 3 - 1) % nb
+
+
+@njit(cache=True)
+def confirm_preamble(x, a, ref, nb, k_win, k_top, k_bw, threshold, out):
+    """Confirm a search candidate (its last window at x[a:], the search's peak at bin ``k_top``
+    of ``nb``): the windows k_win symbols back from each of OFFSETS boundaries (1/8 symbol apart),
+    dechirped and FFT'd with zero padding to ``nb``; on the right boundary a preamble is one tone
+    (at bin k_top - o/OFFSETS bandwidths, or a bandwidth, ``k_bw`` bins, below; +-1 bin).
+    out = [status, u, k, noise, peak, ratio, first]: status CONFIRM_*; ``u`` the last window of the
+    best boundary, ``k`` its bin, ``noise`` the mean bin of one window, ``peak`` the bin's sum
+    over the windows, ``ratio`` = peak / (k_win * noise) against ``threshold``; ``first`` the
+    earliest window on the tone (the windows may reach back before the preamble), and further
+    back while it holds.  Positions are indices of x."""
+    n = ref.shape[0]
+    out[:] = 0.0
+    lo = a - int(round((OFFSETS - 1) * n / OFFSETS)) - (k_win - 1) * n
+    if lo < 0 or a + n > x.shape[0]:
+        return
+    buf = np.zeros(nb, np.complex64)
+    pw = np.zeros((OFFSETS, k_win, 6))
+    means = np.zeros(OFFSETS)
+    best_r = 0.0
+    bo, bc = -1, 0
+    for o in range(OFFSETS):
+        u = a - int(round(o * n / OFFSETS))
+        total = 0.0
+        for j in range(k_win):
+            spec = dechirp_fft(x, ref, u - j * n, buf)
+            for i in range(nb):
+                total += spec[i].real * spec[i].real + spec[i].imag * spec[i].imag
+            for c in range(6):
+                s = spec[_candidate_bin(o, c, k_top, k_bw, nb)]
+                pw[o, j, c] = (s.real * s.real + s.imag * s.imag) / n
+        means[o] = total / n / nb
+        if means[o] <= 0.0:
+            continue
+        for c in range(6):
+            r = pw[o, :, c].sum() / means[o]
+            if r > best_r:
+                best_r, bo, bc = r, o, c
+    out[0] = CONFIRM_WEAK
+    out[5] = best_r
+    if bo < 0 or best_r < threshold:
+        return
+    u = a - int(round(bo * n / OFFSETS))
+    k = _candidate_bin(bo, bc, k_top, k_bw, nb)
+    noise = means[bo] / k_win
+    peak = pw[bo, :, bc].sum()
+    out[1], out[2], out[3], out[4] = u, k, noise, peak
+    if pw[bo, :, bc].max() - noise > 0.5 * (peak - k_win * noise):
+        out[0] = CONFIRM_ONE_WINDOW     # one window holds most of it: a strong symbol, not a preamble
+        return
+    back = k_win - 1
+    for j in range(k_win - 1, -1, -1):
+        if pw[bo, j, bc] >= PREAMBLE_TONE * noise:
+            back = j
+            break
+    first = u - back * n
+    if back == k_win - 1:
+        for _ in range(MAX_PREAMBLE_BACK):
+            if first - n < 0:
+                break
+            spec = dechirp_fft(x, ref, first - n, buf)
+            best = 0.0
+            for d in range(-1, 2):
+                s = spec[(k + d) % nb]
+                best = max(best, (s.real * s.real + s.imag * s.imag) / n)
+            if best < PREAMBLE_TONE * noise:
+                break
+            first -= n
+    out[0] = CONFIRM_OK
+    out[6] = first
+
+
+def confirm_preamble_numpy(x, a, ref, nb, k_win, k_top, k_bw, threshold, out):
+    n = ref.shape[0]
+    out[:] = 0.0
+    us = np.array([a - int(round(o * n / OFFSETS)) for o in range(OFFSETS)])
+    starts = (us[:, None] - n * np.arange(k_win)[None, :]).ravel()
+    if starts.min() < 0 or a + n > x.shape[0]:
+        return
+
+    def power(starts):
+        idx = np.asarray(starts)[:, None] + np.arange(n)[None, :]
+        return np.abs(np.fft.fft(x[idx] * ref, n=nb, axis=1)) ** 2 / n
+
+    p = power(starts).reshape(OFFSETS, k_win, nb)
+    totals = p.sum(axis=1)
+    means = totals.mean(axis=1)
+    best_r, choice = 0.0, None
+    for o in range(OFFSETS):
+        if means[o] <= 0:
+            continue
+        for f in (k_top, k_top - k_bw):
+            k = int(round(f - k_bw * o / OFFSETS))
+            for kk in (k - 1, k, k + 1):
+                r = totals[o, kk % nb] / means[o]
+                if r > best_r:
+                    best_r, choice = r, (o, kk % nb)
+    out[0], out[5] = CONFIRM_WEAK, best_r
+    if choice is None or best_r < threshold:
+        return
+    o, k = choice
+    noise, peak = means[o] / k_win, totals[o, k]
+    out[1:5] = us[o], k, noise, peak
+    if p[o, :, k].max() - noise > 0.5 * (peak - k_win * noise):
+        out[0] = CONFIRM_ONE_WINDOW
+        return
+    toned = np.flatnonzero(p[o, :, k] >= PREAMBLE_TONE * noise)
+    back = int(toned.max()) if toned.size else k_win - 1
+    first = us[o] - back * n
+    for _ in range(MAX_PREAMBLE_BACK if back == k_win - 1 else 0):
+        if first - n < 0 or power([first - n])[0, [(k - 1) % nb, k, (k + 1) % nb]].max() < PREAMBLE_TONE * noise:
+            break
+        first -= n
+    out[0], out[6] = CONFIRM_OK, first
+
+
+@njit(cache=True, nogil=True)
+def _folded_peak(spec, k0, width, sign, lo, hi, n):
+    """Best of |S[k0+i]|^2 + |S[k0+i+sign*width]|^2 (bins modulo len(S)) over lo <= i < hi,
+    over n, and its i: a window's tone with its wrap folded in (``sign`` -1: an up-chirp's
+    wrap goes a bandwidth down; +1: a down-chirp's goes up)."""
+    nb = spec.shape[0]
+    at = lo
+    best = -1.0
+    for i in range(lo, hi):
+        a = (k0 + i) % nb
+        b = (k0 + i + sign * width) % nb
+        v = (spec[a].real * spec[a].real + spec[a].imag * spec[a].imag
+             + spec[b].real * spec[b].real + spec[b].imag * spec[b].imag) / n
+        if v > best:
+            best, at = v, i
+    return best, at
+
+
+@njit(cache=True)
+def follow_packet(x, x0, ref, ref_down, nb, k0, width, noise, run_thr, anchor, symbol_samples, limit, until,
+                  st, peaks):
+    """Follow a confirmed packet symbol by symbol (windows of len(ref) at absolute positions,
+    x[0] at ``x0``) until one would end past ``until`` or the packet ends (st[ST_DONE]).
+
+    The next window starts at anchor + st[ST_SHIFT] + round(st[ST_SYMBOLS] * symbol_samples),
+    ``anchor`` a preamble symbol boundary.  A window is dechirped (``ref``), FFT'd (``nb``
+    bins), the chirp's band (``width`` bins from ``k0``) folded with the band below: a
+    preamble, sync or data symbol (a cyclic shift) is one tone in it; its peak over
+    ``noise``, less one, is the symbol's.  Until the start frame delimiter is found, a
+    window is also dechirped with ``ref_down``: on the preamble's grid a delimiter
+    down-chirp is a tone at the band's top (+-1 bin, folded with the band above), and where
+    that is stronger it is the symbol's peak.  Two windows in a row whose delimiter peaks
+    sum to SFD_THRESHOLD or more are the delimiter: the data start 2.25 symbols after it,
+    so the grid moves on by a quarter symbol (st[ST_SHIFT]).  A symbol's peak goes into the
+    ring ``peaks[:RUN_SYMBOLS]`` (peaks[RUN_SYMBOLS]: the last window's delimiter peak);
+    one of ``run_thr`` or more holds a tone (st[ST_GOOD]); END_MARGIN more moves the
+    packet's end (st[ST_LAST_GOOD]).  The packet ends when the mean of the last RUN_SYMBOLS
+    peaks falls below ``run_thr``, at ``limit``, or when after data the preamble's tone
+    (the band's start on the preamble's grid, a quarter up it on the data's; within
+    width/8 bins) repeats NEXT_PREAMBLE times on one bin: the emitter's next packet (its
+    symbols taken back)."""
+    n = ref.shape[0]
+    buf = np.zeros(nb, np.complex64)
+    shift = int(round(DATA_GRID_SHIFT * symbol_samples))
+    end = x0 + x.shape[0]
+    if until > end:
+        until = end
+    while st[ST_DONE] == 0 and st[ST_NEXT] + n <= until:
+        a = st[ST_NEXT] - x0
+        best, at = _folded_peak(dechirp_fft(x, ref, a, buf), k0, width, -1, 0, width, n)
+        peak_up = best / noise - 1.0
+        peak = peak_up
+        if st[ST_SHIFT] == 0:
+            best_down, _ = _folded_peak(dechirp_fft(x, ref_down, a, buf), k0, width, 1, -1, 2, n)
+            peak_down = best_down / noise - 1.0
+            peak = max(peak, peak_down)
+            if peak_down + peaks[RUN_SYMBOLS] >= SFD_THRESHOLD:
+                st[ST_SHIFT] = shift
+            peaks[RUN_SYMBOLS] = peak_down
+        peaks[st[ST_FOLLOWED] % RUN_SYMBOLS] = peak
+        st[ST_FOLLOWED] += 1
+        st[ST_SYMBOLS] += 1
+        st[ST_NEXT] = anchor + st[ST_SHIFT] + int(round(st[ST_SYMBOLS] * symbol_samples))
+        if peak >= run_thr:
+            st[ST_GOOD] += 1
+        if peak_up >= run_thr:
+            # Preamble symbols repeat one bin (a periodic emitter's next packet starts near our
+            # grid: its tone near ours); data symbols do not.
+            d = abs(at - (width // 4 if st[ST_SHIFT] else 0))
+            on_tone = min(d, width - d) <= width // 8
+            d = abs(at - st[ST_TONE_AT])
+            same = st[ST_ON_TONE] > 0 and min(d, width - d) <= 1
+            if on_tone and st[ST_DATA_SEEN] != 0:
+                st[ST_ON_TONE] = st[ST_ON_TONE] + 1 if same else 1
+            else:
+                st[ST_ON_TONE] = 0
+            st[ST_TONE_AT] = at
+            if not on_tone:
+                st[ST_DATA_SEEN] = 1
+            if st[ST_ON_TONE] == NEXT_PREAMBLE:
+                st[ST_LAST_GOOD] = anchor + st[ST_SHIFT] + int(round((st[ST_SYMBOLS] - NEXT_PREAMBLE) * symbol_samples))
+                st[ST_GOOD] -= NEXT_PREAMBLE
+                st[ST_DONE] = 1
+                break
+        else:
+            st[ST_ON_TONE] = 0
+        if peak >= run_thr + END_MARGIN:
+            # (Noise past the end reaches ``run_thr`` often enough to stretch packets.)
+            st[ST_LAST_GOOD] = st[ST_NEXT]
+        if st[ST_FOLLOWED] >= RUN_SYMBOLS:
+            mean = 0.0
+            for i in range(RUN_SYMBOLS):
+                mean += peaks[i]
+            if mean / RUN_SYMBOLS < run_thr:
+                st[ST_DONE] = 1
+        if st[ST_NEXT] >= limit:
+            st[ST_DONE] = 1
+
+
+def follow_packet_numpy(x, x0, ref, ref_down, nb, k0, width, noise, run_thr, anchor, symbol_samples, limit, until,
+                        st, peaks):
+    n = ref.shape[0]
+    band = (k0 + np.arange(width)) % nb
+    top = (k0 + np.arange(-1, 2)) % nb
+    until = min(until, x0 + x.shape[0])
+    history = [peaks[i % RUN_SYMBOLS] for i in range(max(0, st[ST_FOLLOWED] - RUN_SYMBOLS), st[ST_FOLLOWED])]
+    while not st[ST_DONE] and st[ST_NEXT] + n <= until:
+        a = st[ST_NEXT] - x0
+        pw = np.abs(np.fft.fft(x[a:a + n] * ref, n=nb)) ** 2 / n
+        folded = pw[band] + pw[(band - width) % nb]
+        at = int(folded.argmax())
+        peak_up = peak = float(folded[at]) / noise - 1.0
+        if not st[ST_SHIFT]:
+            pd = np.abs(np.fft.fft(x[a:a + n] * ref_down, n=nb)) ** 2 / n
+            peak_down = float((pd[top] + pd[(top + width) % nb]).max()) / noise - 1.0
+            peak = max(peak, peak_down)
+            if peak_down + peaks[RUN_SYMBOLS] >= SFD_THRESHOLD:
+                st[ST_SHIFT] = int(round(DATA_GRID_SHIFT * symbol_samples))
+            peaks[RUN_SYMBOLS] = peak_down
+        peaks[st[ST_FOLLOWED] % RUN_SYMBOLS] = peak
+        history.append(peak)
+        st[ST_FOLLOWED] += 1
+        st[ST_SYMBOLS] += 1
+        st[ST_NEXT] = anchor + st[ST_SHIFT] + int(round(st[ST_SYMBOLS] * symbol_samples))
+        st[ST_GOOD] += peak >= run_thr
+        if peak_up >= run_thr:
+            tone = width // 4 if st[ST_SHIFT] else 0
+            on_tone = min(abs(at - tone), width - abs(at - tone)) <= width // 8
+            same = st[ST_ON_TONE] and min(abs(at - st[ST_TONE_AT]), width - abs(at - st[ST_TONE_AT])) <= 1
+            st[ST_ON_TONE] = (st[ST_ON_TONE] + 1 if same else 1) if on_tone and st[ST_DATA_SEEN] else 0
+            st[ST_TONE_AT] = at
+            st[ST_DATA_SEEN] = st[ST_DATA_SEEN] or not on_tone
+            if st[ST_ON_TONE] == NEXT_PREAMBLE:
+                st[ST_LAST_GOOD] = anchor + st[ST_SHIFT] + int(round((st[ST_SYMBOLS] - NEXT_PREAMBLE) * symbol_samples))
+                st[ST_GOOD] -= NEXT_PREAMBLE
+                st[ST_DONE] = 1
+                break
+        else:
+            st[ST_ON_TONE] = 0
+        if peak >= run_thr + END_MARGIN:
+            st[ST_LAST_GOOD] = st[ST_NEXT]
+        recent = history[-RUN_SYMBOLS:]
+        if (len(recent) == RUN_SYMBOLS and sum(recent) / RUN_SYMBOLS < run_thr) or st[ST_NEXT] >= limit:
+            st[ST_DONE] = 1
