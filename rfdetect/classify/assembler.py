@@ -1,12 +1,25 @@
 """Reassemble packets the burst detector split into pieces.
 
-A chirp spread spectrum packet sweeps its band once per symbol, so a
-spectrogram detector often closes one region per symbol: a LoRa frame arrives
-as a train of contiguous bursts on one channel.  Pieces that touch in time
-(gap below ``max(MIN_GAP_S, GAP_FRACTION x duration)``), sit on the same
-channel and have similar bandwidth are joined into one burst, with their
-samples stitched together, before matching.  Only bursts inside the band of a
-signature that asked for it (``Signature.kernel == "lora"``) are held back;
+Two ways a packet comes apart:
+
+- In time.  A chirp spread spectrum packet sweeps its band once per symbol, so
+  a spectrogram detector often closes one region per symbol: a LoRa frame
+  arrives as a train of contiguous bursts on one channel.  Pieces that touch in
+  time (gap below ``max(MIN_GAP_S, GAP_FRACTION x duration)``), sit on the same
+  channel and have similar bandwidth are joined into one burst, with their
+  samples stitched together.
+- In frequency.  Near 0 dB in-band SNR a wideband burst (Wi-Fi, DJI OFDM, FM
+  video) stands only about 3 dB above the noise in each cell, and the detector
+  keeps it as several regions side by side: a 16.6 MHz Wi-Fi frame as eight
+  pieces of 1.5-2 MHz, each the size of a 2.4 GHz control-link burst.  One
+  transmitter's burst starts and ends at the same instant across its whole
+  band, so pieces whose start and end agree to within the edge measurement
+  (``BESIDE_TIME_S`` or ``BESIDE_TIME_FRACTION`` of the duration) and whose
+  bands touch (gap at most ``BESIDE_GAP_FRACTION`` of the wider piece's width)
+  are one burst over the union of their bands.
+
+Only bursts inside the band of a signature that asked for it are held back
+(a LoRa kernel for trains, a wideband link for pieces side by side);
 everything else passes straight through.
 """
 from __future__ import annotations
@@ -20,15 +33,20 @@ from ..model import Burst
 
 MIN_GAP_S = 60e-6
 GAP_FRACTION = 0.08
+BESIDE_TIME_S = 60e-6
+BESIDE_TIME_FRACTION = 0.15
+BESIDE_GAP_FRACTION = 0.5
 
 
 class _Pending:
     """A packet's pieces so far, with their extent kept up to date."""
 
-    def __init__(self, piece: Burst, snippet):
+    def __init__(self, piece: Burst, snippet, train: bool):
         self.pieces = [piece]
         self.snippets = [snippet]
         self.splinters = 0
+        self.train = train             # may take later pieces in time (a LoRa packet)
+        self.side_by_side = False      # holds pieces split in frequency
         self.start_s, self.end_s = piece.t_start_s, piece.t_end_s
         self.f_lo_hz, self.f_hi_hz = piece.f_lo_hz, piece.f_hi_hz
 
@@ -52,6 +70,19 @@ def joins(piece: Burst, pending: _Pending) -> bool:
         return False
     gap = piece.t_start_s - pending.end_s
     return -last.duration_s <= gap <= max(MIN_GAP_S, GAP_FRACTION * last.duration_s)
+
+
+def beside(piece: Burst, pending: _Pending) -> bool:
+    """A piece of the same emission split in frequency: it starts and ends with the
+    pending burst and its band touches the pending one's."""
+    if len(pending.pieces) > 1 and not pending.side_by_side:
+        return False
+    tol = max(BESIDE_TIME_S, BESIDE_TIME_FRACTION * max(piece.duration_s, pending.end_s - pending.start_s))
+    if abs(piece.t_start_s - pending.start_s) > tol or abs(piece.t_end_s - pending.end_s) > tol:
+        return False
+    gap = max(piece.f_lo_hz - pending.f_hi_hz, pending.f_lo_hz - piece.f_hi_hz)
+    width = max(piece.bandwidth_hz, max(b.bandwidth_hz for b in pending.pieces))
+    return gap <= BESIDE_GAP_FRACTION * width
 
 
 def splinter_of(piece: Burst, pending: _Pending) -> bool:
@@ -81,6 +112,26 @@ def merge(pieces: list[Burst], splinters: int = 0) -> Burst:
                    center_freq_hz=centre, features=features)
 
 
+def merge_beside(pieces: list[Burst]) -> Burst:
+    """Pieces of one burst side by side in frequency: the union of their bands, the
+    median of their edges in time (each piece measures the same edges), the in-band SNR
+    averaged over the band."""
+    widest = max(pieces, key=lambda b: b.bandwidth_hz)
+    by_start = sorted(pieces, key=lambda b: b.sample_start)[(len(pieces) - 1) // 2]
+    by_end = sorted(pieces, key=lambda b: b.sample_end)[len(pieces) // 2]
+    f_lo, f_hi = min(b.f_lo_hz for b in pieces), max(b.f_hi_hz for b in pieces)
+    bw = np.array([b.bandwidth_hz for b in pieces])
+    snr_lin = np.sum(bw * 10 ** (np.array([b.snr_db for b in pieces]) / 10)) / max(bw.sum(), 1e-9)
+    features = dict(widest.features)
+    features["pieces"] = len(pieces)
+    features["side_by_side"] = True
+    return replace(widest, sample_start=by_start.sample_start, t_start_s=by_start.t_start_s,
+                   sample_end=max(by_end.sample_end, by_start.sample_start + 1), t_end_s=by_end.t_end_s,
+                   f_lo_hz=f_lo, f_hi_hz=f_hi, snr_db=float(10 * np.log10(max(snr_lin, 1e-12))),
+                   peak_power_db=max(b.peak_power_db for b in pieces),
+                   center_freq_hz=0.5 * (f_lo + f_hi), features=features)
+
+
 def stitch(snippets: list) -> IQSnippet | None:
     """The longest contiguous run of samples the snippets cover (they may overlap)."""
     snips = sorted((s for s in snippets if s is not None), key=lambda s: s.sample_index0)
@@ -103,35 +154,56 @@ def stitch(snippets: list) -> IQSnippet | None:
 
 
 class Assembler:
-    """Streaming: ``push`` returns the (burst, snippet) pairs that are complete."""
+    """Streaming: ``push`` returns the (burst, snippet) pairs that are complete.
+
+    ``holds(burst)`` says what a burst may be a piece of: ``"train"`` (a packet cut in
+    time), ``"beside"`` (a wideband burst cut in frequency), ``"both"``, or None (it
+    passes straight through)."""
 
     def __init__(self, holds):
-        self._holds = holds          # callable(burst) -> bool: may this be a piece?
+        self._holds = holds
         self._pending: list[_Pending] = []
 
     def push(self, burst: Burst, iq) -> list[tuple[Burst, object]]:
-        out = self._flush_before(burst.t_start_s)
-        if not self._holds(burst):
+        out = self._flush_before(burst)
+        hold = self._holds(burst)
+        if not hold:
             out.append((burst, iq))
             return out
-        for p in self._pending:
-            if joins(burst, p):
-                p.add(burst, iq)
+        train = hold in ("train", "both")
+        if hold in ("beside", "both"):
+            group = [p for p in self._pending if beside(burst, p)]
+            if group:
+                host = group[0]
+                for p in group[1:]:        # the piece bridges two groups: one burst
+                    for piece, snip in zip(p.pieces, p.snippets):
+                        host.add(piece, snip)
+                    self._pending.remove(p)
+                host.add(burst, iq)
+                host.side_by_side = True
                 return out
-        for p in self._pending:
-            if splinter_of(burst, p):
-                # A piece of the sweep the detector saw narrow (a symbol boundary): part
-                # of the packet, and it bridges the packet to its next full piece.
-                p.add_splinter(burst)
-                return out
-        self._pending.append(_Pending(burst, iq))
+        if train:
+            for p in self._pending:
+                if p.train and not p.side_by_side and joins(burst, p):
+                    p.add(burst, iq)
+                    return out
+            for p in self._pending:
+                if p.train and not p.side_by_side and splinter_of(burst, p):
+                    # A piece of the sweep the detector saw narrow (a symbol boundary): part
+                    # of the packet, and it bridges the packet to its next full piece.
+                    p.add_splinter(burst)
+                    return out
+        self._pending.append(_Pending(burst, iq, train))
         return out
 
-    def _flush_before(self, t_s: float) -> list:
+    def _flush_before(self, burst: Burst) -> list:
         out, keep = [], []
         for p in self._pending:
-            # Pieces close in order; one that ended well before this start is complete.
-            if t_s - p.end_s > max(4 * MIN_GAP_S, GAP_FRACTION * 4 * p.pieces[-1].duration_s):
+            # Pieces close in order; one that ended well before this start is complete, and
+            # so is one whose side-by-side pieces would all have closed before this one.
+            if burst.t_start_s - p.end_s > max(4 * MIN_GAP_S, GAP_FRACTION * 4 * p.pieces[-1].duration_s) \
+                    or (not p.train and burst.t_end_s - p.end_s > max(4 * MIN_GAP_S,
+                                                                      BESIDE_TIME_FRACTION * 4 * p.pieces[-1].duration_s)):
                 out.append(self._emit(p))
             else:
                 keep.append(p)
@@ -147,4 +219,6 @@ class Assembler:
     def _emit(p: _Pending):
         if len(p.pieces) == 1:
             return merge(p.pieces, p.splinters), p.snippets[0]
+        if p.side_by_side:
+            return merge_beside(p.pieces), stitch(p.snippets)
         return merge(p.pieces, p.splinters), stitch(p.snippets)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.evidence_droneid import droneid_confirmed, droneid_zc
+from ..kernels.evidence_droneid import MAX_CFO_HZ, MIN_CORRELATION, droneid_confirmed, droneid_zc
 from ..kernels.evidence_fmvideo import fm_video_evidence
 from ..kernels.evidence_fsk import fsk_evidence
 from ..kernels.evidence_lora import lora_evidence
@@ -99,9 +99,10 @@ def run_kernel(kernel: str, burst: Burst, iq, candidates: list[Signature]) -> di
         y = x * np.exp(-2j * np.pi * offset / fs * n)
         return ofdm_evidence(y, fs, burst.bandwidth_hz)
     if kernel == "droneid_zc":
-        ev = droneid_zc(x, fs, offset)
+        p = next((s.kernel_params for s in candidates if s.kernel == "droneid_zc"), {})
+        ev = droneid_zc(x, fs, offset, max_cfo_hz=p.get("max_cfo_hz", MAX_CFO_HZ))
         if ev is not None:
-            ev["confirmed"] = droneid_confirmed(ev)
+            ev["confirmed"] = droneid_confirmed(ev, p.get("min_correlation", MIN_CORRELATION))
         return ev
     if kernel == "fm_video":
         return fm_video_evidence(x, fs, offset)

@@ -47,6 +47,9 @@ REPORT_SCORE = 1.0        # mean track score a link needs to be named
 UNKNOWN_MIN_BURSTS = 3
 FHSS_MIN_BURSTS = 6
 FHSS_MIN_CHANNELS = 3
+# Signatures whose bursts are at least this wide: near 0 dB in-band SNR the detector may
+# keep one of their bursts as pieces side by side, which the assembler puts together.
+WIDEBAND_HZ = 3e6
 
 
 @dataclass
@@ -155,21 +158,28 @@ class Classifier:
         checks the exact edges)."""
         return self._near(f_hz)[0]
 
-    def _near(self, f_hz: float) -> tuple[list[Signature], list[Signature]]:
-        """Signatures with a band near ``f_hz``, and those of them with a LoRa kernel."""
+    def _near(self, f_hz: float) -> tuple[list[Signature], list[Signature], list[Signature]]:
+        """Signatures with a band near ``f_hz``, those of them with a LoRa kernel, and
+        those whose bursts are wideband."""
         key = int(f_hz // 50e3)
         near = self._band_cache.get(key)
         if near is None:
             lo, hi = key * 50e3 - 50e3, key * 50e3 + 100e3
             sigs = [s for s in self.signatures if any(b.lo_hz <= hi and b.hi_hz >= lo for b in s.bands)]
-            near = sigs, [s for s in sigs if s.kernel == "lora"]
+            near = (sigs, [s for s in sigs if s.kernel == "lora"],
+                    [s for s in sigs if s.bandwidth_hz[0] >= WIDEBAND_HZ])
             if len(self._band_cache) < 4096:
                 self._band_cache[key] = near
         return near
 
-    def _holds(self, burst: Burst) -> bool:
+    def _holds(self, burst: Burst) -> str | None:
+        """What the assembler may hold a burst for: a piece of a LoRa packet cut in time
+        ("train"), a piece of a wideband burst cut in frequency ("beside"), both, or None."""
         f_hz = burst.center_freq_hz
-        return any(s.in_band(f_hz) and burst.bandwidth_hz <= 1.5 * s.bandwidth_hz[1] for s in self._near(f_hz)[1])
+        _, lora, wide = self._near(f_hz)
+        train = any(s.in_band(f_hz) and burst.bandwidth_hz <= 1.5 * s.bandwidth_hz[1] for s in lora)
+        side = any(s.in_band(f_hz) and burst.bandwidth_hz < s.bandwidth_hz[1] for s in wide)
+        return ("both" if side else "train") if train else ("beside" if side else None)
 
     def _add(self, burst: Burst, iq=None) -> list[Detection]:
         out = self._expire(burst.t_start_s)

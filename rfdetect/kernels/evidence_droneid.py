@@ -4,13 +4,25 @@ A DroneID burst carries two Zadoff-Chu OFDM symbols (roots 600 and 147), placed
 directly on the 601 centre subcarriers of a 1024-point IFFT at 15.36 MS/s with
 the DC element zeroed (the convention the real Mavic Air 2 recording matches;
 the FFT-of-a-time-domain-ZC convention does not).  The burst is mixed to zero,
-resampled to 15.36 MS/s, and correlated against both references over every
-lag and a grid of carrier offsets: a residual offset of f costs
-sinc(f * 66.7 us) of the peak, so the grid step is a few kHz.
+resampled to 15.36 MS/s, limited to the band it can occupy, and correlated
+against both references over every lag and a set of carrier offsets.
+
+The offset is found in two parts.  Its fraction of a subcarrier comes from the
+cyclic prefixes: every prefix repeats the samples 1024 later, so the phase of
+sum x[n] conj(x[n + 1024]) over the burst is -2 pi f / 15 kHz.  The whole
+subcarriers come from the Zadoff-Chu search itself: a shift of k subcarriers
+still correlates, but at lags that move by a different amount per root, so only
+the right k keeps the two symbols 2192 samples apart.  The search therefore
+spans the burst-centre error of a weak burst (the detector's band edges at
+0 dB in-band SNR are off by 100 kHz and more) at the cost of one
+correlation per subcarrier, then refines on a grid of about 1 kHz.
+
+The correlation is normalised by the signal's energy inside the searched band
+only: at 0 dB in-band SNR the peak is then about sqrt(S / (S + N)) = 0.7
+instead of the 0.6 that the noise of the whole 15.36 MHz would leave.
 
 A frequency shift of the signal by k FFT bins is a rotation of its spectrum, so
-the whole offset search costs one forward FFT and one inverse FFT per offset and
-root, inside the kernel.
+each offset costs one inverse FFT per root, inside the kernel.
 """
 from __future__ import annotations
 
@@ -25,10 +37,21 @@ from .resample import resample_poly
 ZC_RATE_HZ = 15.36e6
 ZC_NFFT = 1024
 ZC_USED = 601
+ZC_SPACING_HZ = ZC_RATE_HZ / ZC_NFFT      # 15 kHz
 ROOTS = (600, 147)
 # Two ZC symbols two symbols apart: 2 x (1024 + 72) samples at 15.36 MS/s.
 ZC_LAG_SAMPLES = 2192
 LAG_TOL = 6           # samples at 15.36 MS/s
+# Carrier offset searched around the burst's measured centre: the transmitter's own
+# offset (up to about 55 kHz on the Mavic Air 2 recording after band-centre estimation)
+# plus the error of a weak burst's measured band centre (up to about 150 kHz at 0 dB).
+MAX_CFO_HZ = 300e3
+# Both roots must correlate at least this much (normalised, in band).  A DroneID burst
+# gives about sqrt(S / (S + N)): 0.7 at 0 dB in-band SNR, 0.45 at -6 dB.  Without the
+# Zadoff-Chu pair (noise; plain OFDM; Wi-Fi; OcuSync C2 and video frames; the Mavic Air 2
+# recording's other wideband bursts) the highest peak seen is 0.17, and the two peaks
+# must also sit 2192 +- 6 samples apart.
+MIN_CORRELATION = 0.4
 
 
 def zc_frequency(root: int, n_used: int = ZC_USED, nfft: int = ZC_NFFT) -> np.ndarray:
@@ -112,10 +135,29 @@ def to_zc_rate(samples: np.ndarray, sample_rate_hz: float, offset_hz: float) -> 
     return resample_poly(x, fr.numerator, fr.denominator)
 
 
+def band_limited(x: np.ndarray, half_width_hz: float, n_fft: int) -> np.ndarray:
+    """``x`` (at 15.36 MS/s) with everything beyond +-``half_width_hz`` removed (FFT mask
+    on the zero-padded signal, so nothing wraps around)."""
+    X = np.fft.fft(x, n_fft)
+    f = np.fft.fftfreq(n_fft, 1.0 / ZC_RATE_HZ)
+    X[np.abs(f) > half_width_hz] = 0.0
+    return np.fft.ifft(X)[: x.shape[0]]
+
+
+def cp_fraction_hz(x: np.ndarray) -> float:
+    """Carrier offset modulo one subcarrier (15 kHz) from the cyclic prefixes of an OFDM
+    burst at 15.36 MS/s: -angle(sum x[n] conj(x[n + 1024])) / 2 pi subcarriers."""
+    if x.shape[0] <= ZC_NFFT:
+        return 0.0
+    c = np.vdot(x[ZC_NFFT:], x[:-ZC_NFFT])      # sum x[n] conj(x[n + 1024])
+    return float(-np.angle(c) / (2 * np.pi) * ZC_SPACING_HZ)
+
+
 def droneid_zc(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, *,
-               max_cfo_hz: float = 60e3, step_hz: float = 3.75e3, roots=ROOTS) -> dict | None:
+               max_cfo_hz: float = MAX_CFO_HZ, roots=ROOTS) -> dict | None:
     """Zadoff-Chu evidence for one burst.  ``samples``: one channel covering the burst;
-    ``offset_hz``: burst centre relative to the samples' centre frequency.
+    ``offset_hz``: burst centre relative to the samples' centre frequency; the true
+    carrier may be up to ``max_cfo_hz`` from it.
 
     Returns correlations per root (0..1), the lag between the two peaks in 15.36 MS/s
     samples, and the carrier offset found; None when the rate cannot hold the burst.
@@ -126,28 +168,36 @@ def droneid_zc(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, *,
     if x.shape[0] < ZC_NFFT + 8:
         return None
     n_fft = 1 << int(np.ceil(np.log2(x.shape[0] + ZC_NFFT)))
+    x = band_limited(x, ZC_USED / 2 * ZC_SPACING_HZ + max_cfo_hz, n_fft)
+    frac_hz = cp_fraction_hz(x)
+    x = x * np.exp(-2j * np.pi * frac_hz / ZC_RATE_HZ * np.arange(x.shape[0]))
     X = np.fft.fft(x, n_fft)
     R = np.empty((len(roots), n_fft), np.complex128)
     for i, root in enumerate(roots):
         R[i] = np.conj(np.fft.fft(zc_reference(root), n_fft))
     bin_hz = ZC_RATE_HZ / n_fft
-    k_max = int(np.ceil(max_cfo_hz / bin_hz))
-    k_step = max(1, int(round(step_hz / bin_hz)))
-    shifts = np.arange(-k_max, k_max + 1, k_step, dtype=np.int64)
+    per_sub = n_fft // ZC_NFFT                 # FFT bins per subcarrier (4 or more)
+    m_max = int(np.ceil(max_cfo_hz / ZC_SPACING_HZ))
     energy = np.empty(x.shape[0] - ZC_NFFT + 1, np.float64)
     sliding_energy(x, ZC_NFFT, energy)
-    corr = np.empty((len(roots), shifts.shape[0]), np.float64)
-    lag = np.empty((len(roots), shifts.shape[0]), np.int64)
-    zc_cfo_search(X, R, shifts, energy, corr, lag)
-    centre = shifts[_joint_best(corr, lag, len(roots))]
-    if k_step > 1:
-        # Refine around the coarse peak one bin at a time.
-        shifts = np.arange(centre - 2 * k_step, centre + 2 * k_step + 1, dtype=np.int64)
+
+    def search(shifts):
         corr = np.empty((len(roots), shifts.shape[0]), np.float64)
         lag = np.empty((len(roots), shifts.shape[0]), np.int64)
         zc_cfo_search(X, R, shifts, energy, corr, lag)
+        return corr, lag
+
+    # Whole subcarriers first, then about 1 kHz steps up to half a subcarrier either side
+    # of the best (the prefixes' estimate of the fraction scatters by about 1 kHz at 0 dB
+    # in-band SNR, and a real burst's offset drifts by a few kHz along it).
+    shifts = np.arange(-m_max, m_max + 1, dtype=np.int64) * per_sub
+    corr, lag = search(shifts)
+    centre = shifts[_joint_best(corr, lag, len(roots))]
+    step = max(1, per_sub // 16)
+    shifts = centre + np.arange(-per_sub // 2, per_sub // 2 + 1, step, dtype=np.int64)
+    corr, lag = search(shifts)
     best = _joint_best(corr, lag, len(roots))
-    out = {"cfo_hz": float(shifts[best] * bin_hz)}
+    out = {"cfo_hz": float(frac_hz + shifts[best] * bin_hz)}
     lags = []
     ok = np.ones(shifts.shape[0], bool)
     if len(roots) == 2:
@@ -181,7 +231,7 @@ def _joint_best(corr: np.ndarray, lag: np.ndarray, n_roots: int) -> int:
     return int(np.argmax(total))
 
 
-def droneid_confirmed(ev: dict | None, min_correlation: float = 0.7, lag_tol: int = 6) -> bool:
+def droneid_confirmed(ev: dict | None, min_correlation: float = MIN_CORRELATION, lag_tol: int = LAG_TOL) -> bool:
     """Both roots correlate, two ZC symbols apart (either order of the roots)."""
     if not ev:
         return False

@@ -8,6 +8,11 @@ lag (by FFT); the wrapper finds the peak (T_u, hence FFT size at the link's
 native rate) and reads the CP length from the symbol period: the product
 x[n] conj(x[n + T_u]) is large only inside prefixes, so it repeats every
 T_u + T_cp.
+
+The samples are first limited to the burst's band (with a margin for the
+measured width): the prefixes correlate only in the signal's band, and the
+noise outside it would dilute the peak (a 16.6 MHz Wi-Fi frame at 0 dB in-band
+SNR in a 30.72 MS/s window: S / (S + N) 0.35 across the window, 0.5 in band).
 """
 from __future__ import annotations
 
@@ -41,12 +46,21 @@ def normalised_autocorr(x, max_lag, out):
         out[lag] = abs(r[lag]) / den if den > 0.0 else 0.0
 
 
+# Band kept around the burst's centre, relative to its measured bandwidth.
+BAND_MARGIN = 1.1
+
+
 def ofdm_evidence(samples: np.ndarray, sample_rate_hz: float, bandwidth_hz: float, *,
                   max_useful_s: float = 150e-6, min_useful_s: float = 1.5e-6) -> dict | None:
     """Useful symbol time and CP time of one burst, with the correlation at the peak and
     its contrast (peak over the median of the searched lags)."""
     x = np.ascontiguousarray(np.asarray(samples, np.complex128))
     n = x.shape[0]
+    half_band_hz = BAND_MARGIN * 0.5 * bandwidth_hz
+    if n >= 16 and half_band_hz < 0.5 * sample_rate_hz:
+        X = np.fft.fft(x)
+        X[np.abs(np.fft.fftfreq(n, 1.0 / sample_rate_hz)) > half_band_hz] = 0.0
+        x = np.fft.ifft(X)
     lo = max(int(np.ceil(min_useful_s * sample_rate_hz)), int(np.ceil(12 * sample_rate_hz / max(bandwidth_hz, 1.0))))
     hi = min(int(max_useful_s * sample_rate_hz), n // 3)
     if hi <= lo + 8:

@@ -9,6 +9,13 @@ Zadoff-Chu symbols at index 3 and 5 (roots 600 and 147), 2192 samples apart at
 burst centres 2459.5 and 2445.0 MHz, 8.9-9.9 MHz occupied.  A DroneID report
 needs the Zadoff-Chu correlation: an OFDM burst of the right size without it is
 some other OcuSync frame.
+
+The Zadoff-Chu check (rfdetect/kernels/evidence_droneid.py): both roots at a
+normalised correlation of 0.4 or more (a burst gives about 0.7 at 0 dB in-band
+SNR, 0.45 at -6 dB; noise, other OFDM and the recording's other wideband
+bursts at most 0.17), 2192 +- 6 samples apart; carrier offset searched
++-300 kHz around the measured centre (the transmitter's offset, up to about
+55 kHz on the recording, plus the band-centre error of a weak burst).
 """
 from .base import Signature, band
 
@@ -30,6 +37,6 @@ SIGNATURE = Signature(
     hopping=True,
     kernel="droneid_zc",
     kernel_params={"roots": (600, 147), "nfft": 1024, "rate_hz": 15.36e6, "subcarriers": 601,
-                   "zc_lag_samples": 2192, "min_correlation": 0.7, "max_cfo_hz": 60e3},
+                   "zc_lag_samples": 2192, "min_correlation": 0.4, "max_cfo_hz": 300e3},
     kernel_required=True,
 )

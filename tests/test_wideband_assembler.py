@@ -1,0 +1,118 @@
+"""Wideband bursts the detector cut into pieces side by side in frequency (a Wi-Fi frame or
+a DJI OFDM burst near 0 dB in-band SNR) are put together again before matching, so that a
+piece is never taken for a narrowband link of its own size (Wi-Fi named Spektrum DSMX)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from rfdetect.classify import Classifier
+from rfdetect.classify.assembler import Assembler
+from rfdetect.detect import DetectorConfig
+from rfdetect.model import Burst, IQBlock, RecordingInfo
+from rfdetect.pipeline import Pipeline
+
+FS = 30.72e6
+
+
+def piece(t0_s: float, dur_s: float, f_lo_mhz: float, f_hi_mhz: float, snr_db: float = 0.5) -> Burst:
+    s0 = int(round(t0_s * FS))
+    s1 = int(round((t0_s + dur_s) * FS))
+    return Burst(s0, s1, s0 / FS, s1 / FS, f_lo_mhz * 1e6, f_hi_mhz * 1e6, snr_db, -60.0,
+                 0.5 * (f_lo_mhz + f_hi_mhz) * 1e6, {"frames": 12})
+
+
+def run(bursts, hold="beside"):
+    asm = Assembler(lambda b: hold)
+    out = []
+    for b in bursts:
+        out += asm.push(b, None)
+    return out + asm.finish()
+
+
+def test_pieces_side_by_side_make_one_burst():
+    """A 16.6 MHz frame seen as five pieces (out of frequency order, edges scattered by a
+    frame or two) is one burst over the union of their bands."""
+    pieces = [piece(0.0100, 400e-6, 2428.7, 2431.8), piece(0.01002, 390e-6, 2440.0, 2445.3),
+              piece(0.00999, 405e-6, 2434.6, 2436.9), piece(0.01001, 398e-6, 2431.7, 2434.4),
+              piece(0.01000, 402e-6, 2437.2, 2440.1)]
+    out = run(pieces + [piece(0.012, 300e-6, 2430.0, 2432.0)])
+    assert len(out) == 2
+    b, _ = out[0]
+    assert (b.f_lo_hz, b.f_hi_hz) == (2428.7e6, 2445.3e6)
+    assert b.bandwidth_hz == pytest.approx(16.6e6)
+    assert b.duration_s == pytest.approx(400e-6, abs=10e-6)
+    assert b.features["pieces"] == 5 and b.features["side_by_side"]
+    assert out[1][0].bandwidth_hz == pytest.approx(2e6)
+
+
+def test_bursts_with_their_own_timing_or_band_stay_apart():
+    a = piece(0.0100, 400e-6, 2430.0, 2432.0)
+    late = piece(0.0102, 400e-6, 2432.1, 2434.0)          # starts 200 us later: another emitter
+    far = piece(0.0100, 400e-6, 2436.0, 2438.0)           # 4 MHz away from a 2 MHz burst
+    out = run([a, late, far])
+    assert len(out) == 3
+    assert all("side_by_side" not in b.features for b, _ in out)
+
+
+def test_trains_in_time_are_not_taken_side_by_side():
+    """LoRa pieces one after another on a channel still join as a train, and a train does
+    not take a piece beside it."""
+    train = [piece(0.0100, 1.0e-3, 2440.0, 2440.8), piece(0.0110, 1.0e-3, 2440.0, 2440.8)]
+    out = run(train, hold="both")
+    assert len(out) == 1 and out[0][0].duration_s == pytest.approx(2e-3, abs=1e-5)
+    assert "side_by_side" not in out[0][0].features
+    out = run(train, hold="beside")          # not held for a train: two bursts
+    assert len(out) == 2
+
+
+def test_only_bands_with_wideband_links_hold_pieces_side_by_side():
+    clf = Classifier()
+
+    def at(f_mhz, bw_mhz):
+        return piece(0.01, 400e-6, f_mhz - bw_mhz / 2, f_mhz + bw_mhz / 2)
+    assert clf._holds(at(433.925, 0.05)) == "train"        # ExpressLRS 433 LoRa: trains only
+    assert clf._holds(at(1090.0, 1.0)) == "beside"         # inside the 1.3 GHz video band plan
+    assert clf._holds(at(1500.0, 1.0)) is None             # no wideband link: straight through
+    assert clf._holds(at(2431.0, 2.0)) in ("beside", "both")
+    assert clf._holds(at(1280.0, 1.0)) == "beside"         # 1.3 GHz FM video band
+    assert clf._holds(at(2437.0, 90.0)) is None            # wider than any wideband link
+
+
+def _bench_case(link: str, snr_db: float, seed: int):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from bench_accuracy import CASES, scenario
+
+    from rfdetect.simulate import generate
+    _, _, fs, fc, _ = CASES[link]
+    x, _ = generate(scenario(link, snr_db, 1.0, seed), seed=seed)
+    recs = []
+    info = RecordingInfo("t", fs, fc, num_channels=1, num_samples=x.shape[1])
+    p = Pipeline(info, recs.append, config=DetectorConfig(integrate_frames=9),
+                 classifier=Classifier(early_reports=True))
+    for i in range(0, x.shape[1], 1 << 16):
+        p.feed(IQBlock(x[:, i:i + (1 << 16)], i, fc, fs))
+    p.finish()
+    return [r for r in recs if r["type"] == "detection"]
+
+
+def test_wifi_at_0db_is_wifi_and_no_drone():
+    """The bench trial that named Spektrum DSMX: eight 1.4-3 MHz pieces of one frame made a
+    four-burst 'hopping' track of DSMX's bandwidth and duration."""
+    dets = _bench_case("wifi", 0.0, 1002)
+    assert not [d for d in dets if d["drone"]], [(d["link"], d["bursts"]) for d in dets]
+    wifi = [d for d in dets if d["link"] == "wifi"]
+    assert wifi and all(d["bandwidth_hz"] > 14e6 for d in wifi)
+
+
+def test_droneid_at_0db_with_a_centre_off_by_100_khz():
+    """The bench trial whose burst centre was measured 105 kHz from the carrier (outside the
+    old +-60 kHz search) and whose Zadoff-Chu peaks were 0.6 (under the old 0.7)."""
+    dets = _bench_case("dji-droneid", 0.0, 1000)
+    d = [d for d in dets if d["link"] == "dji-droneid"]
+    assert d, [(x["link"], x["bursts"]) for x in dets]
+    k = d[-1]["evidence"]["kernel"]
+    assert k["confirmed"] and k["zc_lag_diff"] == 2192 and min(k["zc600"], k["zc147"]) >= 0.6
+    assert abs(k["cfo_hz"]) > 60e3
