@@ -30,6 +30,7 @@ from rfdetect.classify import Classifier  # noqa: E402
 from rfdetect.detect import DetectorConfig  # noqa: E402
 from rfdetect.model import IQBlock, RecordingInfo  # noqa: E402
 from rfdetect.pipeline import Pipeline  # noqa: E402
+from rfdetect.signatures import UNKNOWN, UNKNOWN_FHSS  # noqa: E402
 
 # signature id (also the simulator's link id) -> (mode, domain, sample rate, centre
 # frequency, fixed channel or None)
@@ -56,6 +57,11 @@ CASES = {
     "adsb": ("mixed", "1090", 2.4e6, 1090e6, 1090e6),
 }
 NON_DRONE = ("lorawan", "ism-ook", "ism-fsk", "wifi", "adsb")
+UNNAMED = (UNKNOWN, UNKNOWN_FHSS)
+NOISE_RECEIVERS = ((2.4e6, 868e6), (20e6, 2440e6))
+# Seeds of the scored trials: link trial k uses EVAL_SEED + k, noise trial k NEGATIVE_SEED + k
+# (bench/fit_confidence.py fits on seeds far from both).
+EVAL_SEED, NEGATIVE_SEED = 1000, 0
 
 
 def scenario(sig_id: str, snr_db: float, duration_s: float, seed: int) -> dict:
@@ -81,6 +87,59 @@ def run_samples(x: np.ndarray, fs: float, fc: float,
     return recs, time.perf_counter() - t0
 
 
+def detector_config(integrate: bool = False, dechirp: bool = False, dechirp_links: str = "drone") -> DetectorConfig:
+    """The detector of ``rfdetect analyze`` with ``--integrate`` / ``--dechirp``."""
+    changes: dict = {}
+    if integrate:
+        changes["integrate_frames"] = 9
+    if dechirp:
+        changes.update(dechirp=True, dechirp_links=dechirp_links)
+    return DetectorConfig(**changes)
+
+
+def run_trial(sig_id: str | None, snr_db: float, duration_s: float, seed: int,
+              config: DetectorConfig | None = None, receiver: tuple[float, float] | None = None
+              ) -> tuple[list[dict], float, float]:
+    """One seeded trial: the link ``sig_id`` at ``snr_db`` (None: noise alone at ``receiver``
+    (sample rate, centre frequency)).  Returns the records, the wall time and the signal
+    duration."""
+    from rfdetect.simulate import generate
+
+    if sig_id is None:
+        fs, fc = receiver
+        scn = {"scenario": {"duration_s": duration_s, "seed": seed},
+               "receiver": {"sample_rate": fs, "center_freq": fc}, "emitter": []}
+    else:
+        if CASES[sig_id][0] == "25":
+            duration_s *= 2.0
+        scn = scenario(sig_id, snr_db, duration_s, seed)
+        fs, fc = CASES[sig_id][2], CASES[sig_id][3]
+    x, _ = generate(scn, seed=seed)
+    recs, wall = run_samples(x, fs, fc, config)
+    return recs, wall, duration_s
+
+
+def report_entries(recs: list[dict], truth: str | None) -> list[dict]:
+    """Every detection record as the reliability table counts it: right when it names the
+    simulated link (``truth`` None: noise alone, where no report is right).  ``named``:
+    a link of the library (not ``unknown``/``unknown-fhss``, whose confidence says how
+    sure an emitter is there, not which)."""
+    return [{"track_id": d["track_id"], "report": d["evidence"].get("report"), "link": d["link"],
+             "confidence": d["confidence"], "right": d["link"] == truth, "named": d["link"] not in UNNAMED}
+            for d in recs if d["type"] == "detection"]
+
+
+def final_reports(entries: list[dict]) -> list[dict]:
+    """One entry per detection as a user sees it: a track's last record (an update
+    supersedes the first report), carrying the first report's confidence beside it."""
+    out: dict[int, dict] = {}
+    for e in entries:
+        first = out.get(e["track_id"], e)
+        out[e["track_id"]] = {**e, "first_confidence": first["confidence"], "first_right": first["right"],
+                              "first_named": first["named"]}
+    return list(out.values())
+
+
 def score_trial(recs: list[dict], truth: str | None) -> dict:
     """Outcome of one trial: the link named (the most confident drone detection, else the
     most confident detection), detection of the drone, time to first correct report."""
@@ -92,9 +151,32 @@ def score_trial(recs: list[dict], truth: str | None) -> dict:
             "detected": bool(drone) if truth not in NON_DRONE else bool(dets),
             "correct": bool(first_ok), "t_first_s": min(first_ok) if first_ok else None,
             "false_drone": len({d["track_id"] for d in drone}) if truth in NON_DRONE or truth is None else 0,
-            # One report per track: its last (an update supersedes the first report).
-            "reports": [(d["link"], d["confidence"], d["link"] == truth)
-                        for d in {d["track_id"]: d for d in dets}.values()]}
+            "reports": final_reports(report_entries(recs, truth))}
+
+
+def reliability(reports: list[tuple[float, bool]], bins: int = 10) -> dict:
+    """Reliability table of (confidence, right) pairs: per confidence bin the count, mean
+    confidence and fraction right, and the expected calibration error (ECE: the
+    count-weighted mean over bins of |mean confidence - fraction right|)."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    conf = np.array([c for c, _ in reports], float)
+    right = np.array([ok for _, ok in reports], bool)
+    # Bin b holds [edge b, edge b+1); 1.0 falls in the last.
+    idx = np.minimum((conf * bins).astype(int), bins - 1) if len(conf) else np.zeros(0, int)
+    rows, ece = [], 0.0
+    for b in range(bins):
+        sel = idx == b
+        n = int(sel.sum())
+        row = {"bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}", "n": n, "mean_confidence": None, "correct": None}
+        if n:
+            row["mean_confidence"] = float(conf[sel].mean())
+            row["correct"] = float(right[sel].mean())
+            ece += n * abs(row["mean_confidence"] - row["correct"])
+        rows.append(row)
+    n = len(conf)
+    return {"rows": rows, "n": n, "right": int(right.sum()),
+            "mean_confidence": float(conf.mean()) if n else None,
+            "ece": ece / n if n else None}
 
 
 def main(argv=None) -> int:
@@ -113,27 +195,15 @@ def main(argv=None) -> int:
     ap.add_argument("--dechirp-links", choices=["drone", "all"], default="drone",
                     help="LoRa signatures the chirp detector searches for (rfdetect analyze --dechirp-links)")
     args = ap.parse_args(argv)
-    changes = {}
-    if args.integrate:
-        changes["integrate_frames"] = 9
-    if args.dechirp:
-        changes.update(dechirp=True, dechirp_links=args.dechirp_links)
-    config = DetectorConfig(**changes)
-    from rfdetect.simulate import generate
-
+    config = detector_config(args.integrate, args.dechirp, args.dechirp_links)
     snrs = [float(s) for s in args.snr.split(",")]
     links = list(CASES) if args.links == "all" else args.links.split(",")
-    results: dict = {"config": vars(args), "trials": []}
+    results: dict = {"config": vars(args), "trials": [], "negatives": []}
     t_start = time.time()
-    signal_s = 0.0
     for sig_id in links:
         for snr in snrs:
             for k in range(args.trials):
-                dur = 2.0 * args.duration if CASES[sig_id][0] == "25" else args.duration
-                scn = scenario(sig_id, snr, dur, seed=1000 + k)
-                x, _ = generate(scn, seed=1000 + k)
-                recs, wall = run_samples(x, CASES[sig_id][2], CASES[sig_id][3], config)
-                signal_s += dur
+                recs, wall, _ = run_trial(sig_id, snr, args.duration, EVAL_SEED + k, config)
                 out = score_trial(recs, sig_id)
                 out.update({"link": sig_id, "snr_db": snr, "trial": k, "wall_s": round(wall, 3)})
                 results["trials"].append(out)
@@ -144,18 +214,18 @@ def main(argv=None) -> int:
     neg_s = 0.0
     false_alarms = 0
     for k in range(max(1, args.trials // 2)):
-        for fs, fc in ((2.4e6, 868e6), (20e6, 2440e6)):
-            x, _ = generate({"scenario": {"duration_s": args.duration, "seed": k},
-                             "receiver": {"sample_rate": fs, "center_freq": fc}, "emitter": []}, seed=k)
-            recs, _ = run_samples(x, fs, fc, config)
+        for rx in NOISE_RECEIVERS:
+            recs, _, dur = run_trial(None, 0.0, args.duration, NEGATIVE_SEED + k, config, receiver=rx)
             sc = score_trial(recs, None)
+            sc.update({"receiver": rx, "trial": k})
+            results["negatives"].append(sc)
             false_alarms += sc["false_drone"]
-            neg_s += args.duration
+            neg_s += dur
     for t in results["trials"]:
         if t["link"] in NON_DRONE:
             false_alarms += t["false_drone"]
             neg_s += args.duration
-    summary = summarise(results["trials"], snrs, links)
+    summary = summarise(results["trials"], snrs, links, results["negatives"])
     summary["false_drone_alarms"] = false_alarms
     summary["negative_hours"] = neg_s / 3600
     summary["false_drone_alarms_per_hour"] = false_alarms / (neg_s / 3600) if neg_s else None
@@ -171,7 +241,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def summarise(trials: list[dict], snrs, links) -> dict:
+def summarise(trials: list[dict], snrs, links, negatives: list[dict] = ()) -> dict:
     per = defaultdict(dict)
     for sig_id in links:
         for snr in snrs:
@@ -189,14 +259,33 @@ def summarise(trials: list[dict], snrs, links) -> dict:
     for snr in snrs:
         recalls = [per[s][snr]["p_correct"] for s in links if snr in per[s]]
         balanced[snr] = float(np.mean(recalls)) if recalls else None
-    bins = np.linspace(0, 1, 11)
-    rel = []
-    reports = [(c, ok) for t in trials for (_, c, ok) in t["reports"]]
-    for lo, hi in zip(bins[:-1], bins[1:]):
-        sel = [ok for c, ok in reports if lo <= c < hi or (hi == 1.0 and c == 1.0)]
-        rel.append({"bin": f"{lo:.1f}-{hi:.1f}", "n": len(sel), "correct": float(np.mean(sel)) if sel else None})
+    reports = [r for t in [*trials, *negatives] for r in t["reports"]]
+    named = [r for r in reports if r["named"]]
+    rel = {"named": reliability([(r["confidence"], r["right"]) for r in named]),
+           "named_first": reliability([(r["first_confidence"], r["first_right"]) for r in reports if r["first_named"]]),
+           "unnamed": reliability([(r["confidence"], r["right"]) for r in reports if not r["named"]]),
+           "all": reliability([(r["confidence"], r["right"]) for r in reports])}
     return {"per_link": per, "confusion": {k: dict(v) for k, v in confusion.items()},
             "balanced_accuracy": balanced, "reliability": rel}
+
+
+RELIABILITY_TEXT = """Reliability of the confidence.  One entry per detection as a user sees it: per track,
+its last record (the update that supersedes the first report), in every trial of every link
+(drone and non-drone) and in the noise-alone trials.  Right: the record names the simulated
+link.  Wrong: any other link, in a noise trial any report at all; a second track of the same
+link in one trial counts as right again.  The table holds the detections that name a link
+of the library.  `unknown` and `unknown-fhss` reports are summarised apart: the simulator
+makes no emitter outside the library, so each of them here is a failure to name one that
+is in it.  A track's first report (before its update) is scored on the line "at their
+first report".  ECE: expected calibration error, the count-weighted mean over the bins of
+|mean confidence - fraction right|."""
+
+
+def _ece_line(name: str, r: dict) -> str:
+    if not r["n"]:
+        return f"- {name}: none"
+    return (f"- {name}: {r['n']} reports, {r['right']} right ({r['right'] / r['n']:.2f}), "
+            f"mean confidence {r['mean_confidence']:.2f}, ECE {r['ece']:.3f}")
 
 
 def markdown(s: dict, snrs, links) -> str:
@@ -220,10 +309,17 @@ def markdown(s: dict, snrs, links) -> str:
               "", "Confusion (truth -> named):", ""]
     for truth, named in s["confusion"].items():
         lines.append(f"- {truth}: " + ", ".join(f"{k} {v}" for k, v in sorted(named.items(), key=lambda kv: -kv[1])))
-    lines += ["", "Reliability (confidence bin: reports, fraction correct):", "", "| bin | n | correct |", "|---|---|---|"]
-    for r in s["reliability"]:
-        frac = "-" if r["correct"] is None else f"{r['correct']:.2f}"
-        lines.append(f"| {r['bin']} | {r['n']} | {frac} |")
+    rel = s["reliability"]
+    lines += ["", RELIABILITY_TEXT, "", "| bin | n | mean confidence | fraction right |", "|---|---|---|---|"]
+    for r in rel["named"]["rows"]:
+        if r["n"]:
+            lines.append(f"| {r['bin']} | {r['n']} | {r['mean_confidence']:.2f} | {r['correct']:.2f} |")
+        else:
+            lines.append(f"| {r['bin']} | 0 | - | - |")
+    lines += ["", _ece_line("named links, last record per track", rel["named"]),
+              _ece_line("named links, at their first report", rel["named_first"]),
+              _ece_line("unknown / unknown-fhss, last record per track", rel["unnamed"]),
+              _ece_line("all detections, last record per track", rel["all"])]
     lines.append(f"\nWall time: {s['wall_s']} s")
     return "\n".join(lines) + "\n"
 
@@ -257,10 +353,10 @@ def plots(s: dict, snrs, links, out: Path) -> None:
     fig.tight_layout()
     fig.savefig(out.with_name(out.name + "_confusion.png"), dpi=100)
     plt.close(fig)
-    rel = [r for r in s["reliability"] if r["correct"] is not None]
+    rel = [r for r in s["reliability"]["named"]["rows"] if r["n"]]
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], "k--")
-    ax.plot([float(r["bin"][:3]) + 0.05 for r in rel], [r["correct"] for r in rel], "o-")
+    ax.plot([r["mean_confidence"] for r in rel], [r["correct"] for r in rel], "o-")
     ax.set_xlabel("reported confidence")
     ax.set_ylabel("fraction correct")
     fig.savefig(out.with_name(out.name + "_reliability.png"), dpi=100)
