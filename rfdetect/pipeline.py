@@ -27,8 +27,15 @@ CHIRP_MAX_HOLD_S = 0.5  # a chirp burst waits at most this long for an open ener
 class Pipeline:
     def __init__(self, info: RecordingInfo, emit: Emit, *, config: DetectorConfig | None = None,
                  all_bursts: bool = False, classifier: Classifier | None = None,
-                 array_path: str | None = None, heading_log_path: str | None = None):
+                 array_path: str | None = None, heading_log_path: str | None = None,
+                 low_latency: bool = False):
+        """``low_latency`` (live sources): after each block, what the classifier holds
+        (a packet whose pieces may still come) is matched as soon as the detector's
+        horizon has passed it, not when the next burst arrives, which in a quiet band can
+        be much later.  Off for recordings: there the order of the records must not
+        depend on the block size."""
         self.info = info
+        self.low_latency = low_latency
         self.emit = emit
         self.all_bursts = all_bursts
         self.config = config or DetectorConfig()
@@ -65,6 +72,8 @@ class Pipeline:
         self.history.append(block)
         if self.chirp is None:
             self._handle(self.detector.consume(batch))
+            if self.low_latency:
+                self._detections(self.classifier.advance(self.detector.horizon_s()))
         else:
             self._merge(self.detector.consume(batch), self.chirp.feed(block))
             opened = self.detector.open_starts()

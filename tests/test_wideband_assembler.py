@@ -116,3 +116,49 @@ def test_droneid_at_0db_with_a_centre_off_by_100_khz():
     k = d[-1]["evidence"]["kernel"]
     assert k["confirmed"] and k["zc_lag_diff"] == 2192 and min(k["zc600"], k["zc147"]) >= 0.6
     assert abs(k["cfo_hz"]) > 60e3
+
+
+@pytest.mark.parametrize("hold", ["beside", "train"])
+def test_advance_releases_a_held_burst_without_waiting_for_the_next(hold):
+    """In a quiet band no next burst comes to release what the assembler holds: the
+    detector's horizon (no later burst starts before it) does, and only once no piece can
+    still join."""
+    asm = Assembler(lambda b: hold)
+    lone = piece(0.0100, 640e-6, 2440.0, 2449.0)
+    assert asm.push(lone, None) == []
+    assert asm.advance(lone.t_end_s + 20e-6) == []           # a piece could still come
+    released = asm.advance(lone.t_end_s + 0.01)
+    assert [b for b, _ in released] == [lone]
+    assert asm.finish() == []
+
+
+def test_pipeline_reports_droneid_before_the_stream_ends():
+    """A low-latency (live) pipeline hands the detector's horizon to the classifier after
+    every block: the
+    DroneID bursts the assembler holds (pieces side by side may follow) are matched then,
+    not only when another burst or the end of the stream comes."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from bench_accuracy import CASES, scenario
+
+    from rfdetect.simulate import generate
+    _, _, fs, fc, _ = CASES["dji-droneid"]
+    x, _ = generate(scenario("dji-droneid", 10.0, 1.0, 1000), seed=1000)
+    recs = []
+    info = RecordingInfo("t", fs, fc, num_channels=1, num_samples=x.shape[1])
+    clf = Classifier(early_reports=True)
+    released = []
+    advance = clf._assembler.advance
+
+    def watched(horizon_s):
+        out = advance(horizon_s)
+        released.extend(out)
+        return out
+
+    clf._assembler.advance = watched
+    p = Pipeline(info, recs.append, classifier=clf, low_latency=True)
+    for i in range(0, x.shape[1], 1 << 16):
+        p.feed(IQBlock(x[:, i:i + (1 << 16)], i, fc, fs))
+    before_end = [r for r in recs if r["type"] == "detection" and r["link"] == "dji-droneid"]
+    p.finish()
+    assert released, "the horizon released nothing"
+    assert before_end, [(r["link"], r["bursts"]) for r in recs if r["type"] == "detection"]

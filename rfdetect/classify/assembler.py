@@ -165,7 +165,7 @@ class Assembler:
         self._pending: list[_Pending] = []
 
     def push(self, burst: Burst, iq) -> list[tuple[Burst, object]]:
-        out = self._flush_before(burst)
+        out = self._flush_before(burst.t_start_s, burst.t_end_s)
         hold = self._holds(burst)
         if not hold:
             out.append((burst, iq))
@@ -196,14 +196,20 @@ class Assembler:
         self._pending.append(_Pending(burst, iq, train))
         return out
 
-    def _flush_before(self, burst: Burst) -> list:
+    def advance(self, horizon_s: float) -> list[tuple[Burst, object]]:
+        """No burst pushed from now on starts before ``horizon_s``: what is complete by then
+        is returned now rather than when the next burst arrives (in a quiet band, much later)."""
+        return self._flush_before(horizon_s, horizon_s)
+
+    def _flush_before(self, t_start_s: float, t_end_s: float) -> list:
+        """What a burst from ``t_start_s`` to ``t_end_s`` (or any later one) can no longer join."""
         out, keep = [], []
         for p in self._pending:
             # Pieces close in order; one that ended well before this start is complete, and
             # so is one whose side-by-side pieces would all have closed before this one.
-            if burst.t_start_s - p.end_s > max(4 * MIN_GAP_S, GAP_FRACTION * 4 * p.pieces[-1].duration_s) \
-                    or (not p.train and burst.t_end_s - p.end_s > max(4 * MIN_GAP_S,
-                                                                      BESIDE_TIME_FRACTION * 4 * p.pieces[-1].duration_s)):
+            if t_start_s - p.end_s > max(4 * MIN_GAP_S, GAP_FRACTION * 4 * p.pieces[-1].duration_s) \
+                    or (not p.train and t_end_s - p.end_s > max(4 * MIN_GAP_S,
+                                                                BESIDE_TIME_FRACTION * 4 * p.pieces[-1].duration_s)):
                 out.append(self._emit(p))
             else:
                 keep.append(p)

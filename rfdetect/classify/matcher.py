@@ -45,6 +45,7 @@ KERNEL_MISMATCH = -3.0
 CONFIRM_BURSTS = 3        # kernels stop running on a track once this many bursts confirmed it
 REPORT_SCORE = 1.0        # mean track score a link needs to be named
 UNKNOWN_MIN_BURSTS = 3
+UNKNOWN_MAX_CONFIDENCE = 0.5
 FHSS_MIN_BURSTS = 6
 FHSS_MIN_CHANNELS = 3
 # Signatures whose bursts are at least this wide: near 0 dB in-band SNR the detector may
@@ -150,6 +151,14 @@ class Classifier:
         are no longer held."""
         out = []
         for b, snip in self._assembler.push(burst, iq):
+            out.extend(self._add(b, snip))
+        return out
+
+    def advance(self, horizon_s: float) -> list[Detection]:
+        """No burst added from now on starts before ``horizon_s``: the packets the
+        assembler holds that are complete by then are matched now."""
+        out = []
+        for b, snip in self._assembler.advance(horizon_s):
             out.extend(self._add(b, snip))
         return out
 
@@ -457,7 +466,10 @@ class Classifier:
         else:
             if ranked:
                 evidence["nearest"] = {"link": ranked[0][0], "score": round(ranked[0][1][0], 3)}
-            confidence = min(0.9, 1.0 - 0.5 ** (n / UNKNOWN_MIN_BURSTS))
+            # That an emitter is there, not that it is any link: below every named report
+            # a user should act on (the named links' confidence is calibrated; this is not,
+            # as no trial can say what an emitter outside the library is).
+            confidence = min(UNKNOWN_MAX_CONFIDENCE, 1.0 - 0.5 ** (n / UNKNOWN_MIN_BURSTS))
         snrs = sorted(b.snr_db for b in bursts)
         return Detection(
             link=link,

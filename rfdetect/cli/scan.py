@@ -171,7 +171,8 @@ def run(args: argparse.Namespace) -> int:
         def factory(info, emit):
             # live: report an emitter as soon as it is confirmed, not when its track ends
             return Pipeline(info, emit, config=config, all_bursts=args.all_bursts,
-                            classifier=Classifier(early_reports=True), array_path=args.array)
+                            classifier=Classifier(early_reports=True), array_path=args.array,
+                            low_latency=True)
 
         if array is None:
             source.open()          # a missing receiver is reported before anything else

@@ -225,6 +225,15 @@ class BurstDetector:
         configured margin), as measured when the floor started."""
         return float(self._fparams[K.F_RELEASE_FRACTION])
 
+    def horizon_s(self) -> float:
+        """No burst this detector returns later starts before this time: the start of
+        the earliest region still open, or else of the first frame not yet decided (less
+        a frame, as a burst's edge is interpolated between frames)."""
+        n = int(self._state[K.S_ACTIVE])
+        first = min([int(self._state[K.S_PROC]) + 1, *(int(f) for f in self._active[:n, K.A_START])])
+        sample = self.frame_to_sample(float(first)) - self.nfft
+        return (sample + self._samples_lost) / self.sample_rate_hz
+
     def open_starts(self) -> list[float]:
         """Samples at which the regions still open started."""
         n = int(self._state[K.S_ACTIVE])
