@@ -281,6 +281,44 @@ def _folded_peak(spec, k0, width, sign, lo, hi, n):
     return best, at
 
 
+@njit(cache=True, nogil=True)
+def _ends_before_next_preamble(st, anchor, symbol_samples):
+    """The last NEXT_PREAMBLE symbols on one tone are the next packet's preamble: the
+    packet ended before them."""
+    st[ST_LAST_GOOD] = anchor + st[ST_SHIFT] + int(round((st[ST_SYMBOLS] - NEXT_PREAMBLE) * symbol_samples))
+    st[ST_GOOD] -= NEXT_PREAMBLE
+    st[ST_DONE] = 1
+
+
+@njit(cache=True, nogil=True)
+def _after_symbol(st, at, peak_up, peak, width, run_thr, anchor, symbol_samples):
+    """A followed symbol's tone at ``at``, peaks over the noise ``peak_up`` (up-chirp) and
+    ``peak`` (either): the end-of-packet rules.  True when the next packet's preamble began."""
+    if peak_up >= run_thr:
+        # Preamble symbols repeat one bin (a periodic emitter's next packet starts near our
+        # grid: its tone near ours); data symbols do not.
+        d = abs(at - (width // 4 if st[ST_SHIFT] else 0))
+        on_tone = min(d, width - d) <= width // 8
+        d = abs(at - st[ST_TONE_AT])
+        same = st[ST_ON_TONE] > 0 and min(d, width - d) <= 1
+        if on_tone and st[ST_DATA_SEEN] != 0:
+            st[ST_ON_TONE] = st[ST_ON_TONE] + 1 if same else 1
+        else:
+            st[ST_ON_TONE] = 0
+        st[ST_TONE_AT] = at
+        if not on_tone:
+            st[ST_DATA_SEEN] = 1
+        if st[ST_ON_TONE] == NEXT_PREAMBLE:
+            _ends_before_next_preamble(st, anchor, symbol_samples)
+            return True
+    else:
+        st[ST_ON_TONE] = 0
+    if peak >= run_thr + END_MARGIN:
+        # (Noise past the end reaches ``run_thr`` often enough to stretch packets.)
+        st[ST_LAST_GOOD] = st[ST_NEXT]
+    return False
+
+
 @njit(cache=True)
 def follow_packet(x, x0, ref, ref_down, nb, k0, width, noise, run_thr, anchor, symbol_samples, limit, until,
                   st, peaks):
@@ -328,30 +366,8 @@ def follow_packet(x, x0, ref, ref_down, nb, k0, width, noise, run_thr, anchor, s
         st[ST_NEXT] = anchor + st[ST_SHIFT] + int(round(st[ST_SYMBOLS] * symbol_samples))
         if peak >= run_thr:
             st[ST_GOOD] += 1
-        if peak_up >= run_thr:
-            # Preamble symbols repeat one bin (a periodic emitter's next packet starts near our
-            # grid: its tone near ours); data symbols do not.
-            d = abs(at - (width // 4 if st[ST_SHIFT] else 0))
-            on_tone = min(d, width - d) <= width // 8
-            d = abs(at - st[ST_TONE_AT])
-            same = st[ST_ON_TONE] > 0 and min(d, width - d) <= 1
-            if on_tone and st[ST_DATA_SEEN] != 0:
-                st[ST_ON_TONE] = st[ST_ON_TONE] + 1 if same else 1
-            else:
-                st[ST_ON_TONE] = 0
-            st[ST_TONE_AT] = at
-            if not on_tone:
-                st[ST_DATA_SEEN] = 1
-            if st[ST_ON_TONE] == NEXT_PREAMBLE:
-                st[ST_LAST_GOOD] = anchor + st[ST_SHIFT] + int(round((st[ST_SYMBOLS] - NEXT_PREAMBLE) * symbol_samples))
-                st[ST_GOOD] -= NEXT_PREAMBLE
-                st[ST_DONE] = 1
-                break
-        else:
-            st[ST_ON_TONE] = 0
-        if peak >= run_thr + END_MARGIN:
-            # (Noise past the end reaches ``run_thr`` often enough to stretch packets.)
-            st[ST_LAST_GOOD] = st[ST_NEXT]
+        if _after_symbol(st, at, peak_up, peak, width, run_thr, anchor, symbol_samples):
+            break
         if st[ST_FOLLOWED] >= RUN_SYMBOLS:
             mean = 0.0
             for i in range(RUN_SYMBOLS):
@@ -388,22 +404,8 @@ def follow_packet_numpy(x, x0, ref, ref_down, nb, k0, width, noise, run_thr, anc
         st[ST_SYMBOLS] += 1
         st[ST_NEXT] = anchor + st[ST_SHIFT] + int(round(st[ST_SYMBOLS] * symbol_samples))
         st[ST_GOOD] += peak >= run_thr
-        if peak_up >= run_thr:
-            tone = width // 4 if st[ST_SHIFT] else 0
-            on_tone = min(abs(at - tone), width - abs(at - tone)) <= width // 8
-            same = st[ST_ON_TONE] and min(abs(at - st[ST_TONE_AT]), width - abs(at - st[ST_TONE_AT])) <= 1
-            st[ST_ON_TONE] = (st[ST_ON_TONE] + 1 if same else 1) if on_tone and st[ST_DATA_SEEN] else 0
-            st[ST_TONE_AT] = at
-            st[ST_DATA_SEEN] = st[ST_DATA_SEEN] or not on_tone
-            if st[ST_ON_TONE] == NEXT_PREAMBLE:
-                st[ST_LAST_GOOD] = anchor + st[ST_SHIFT] + int(round((st[ST_SYMBOLS] - NEXT_PREAMBLE) * symbol_samples))
-                st[ST_GOOD] -= NEXT_PREAMBLE
-                st[ST_DONE] = 1
-                break
-        else:
-            st[ST_ON_TONE] = 0
-        if peak >= run_thr + END_MARGIN:
-            st[ST_LAST_GOOD] = st[ST_NEXT]
+        if _after_symbol(st, at, peak_up, peak, width, run_thr, anchor, symbol_samples):
+            break
         recent = history[-RUN_SYMBOLS:]
         if (len(recent) == RUN_SYMBOLS and sum(recent) / RUN_SYMBOLS < run_thr) or st[ST_NEXT] >= limit:
             st[ST_DONE] = 1
