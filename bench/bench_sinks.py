@@ -4,9 +4,9 @@
                                           [--variant NAME ...]
 
 1. Throughput, per sink, through the child process `analyze` uses, to real
-   receivers on 127.0.0.1 (draining TCP/UDP sockets, Mosquitto when installed,
-   an acknowledging SAPIENT receiver): records/s from the first send() until
-   close() returned with every record delivered.  Then the CPU each record
+   receivers on 127.0.0.1 in a process of their own (draining TCP/UDP sockets,
+   Mosquitto when installed, an acknowledging SAPIENT receiver): records/s
+   from the first send() until close() returned with every record delivered.  Then the CPU each record
    costs the calling process (over the same loop of fresh records without
    sinks, so the feeder and reader threads count) and the sinks' process, with
    records coming at a steady ``--paced`` records/s as from `analyze` (not all
@@ -33,6 +33,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import shutil
@@ -95,8 +96,11 @@ def drain_udp(port: int) -> None:
     threading.Thread(target=lambda: [rx.recv(65536) for _ in iter(int, 1)], daemon=True).start()
 
 
-def receivers(workdir: str) -> tuple[dict[str, str], list[subprocess.Popen]]:
-    """A URL per sink, each with a receiver listening on 127.0.0.1."""
+def serve_receivers(workdir: str) -> None:
+    """The receivers' own process: a URL per sink on stdout as JSON, then serve until stdin
+    closes.  Run apart from the benchmark, as a TAK server or a SAPIENT fusion node would be:
+    receiver threads inside the analysing process would take its interpreter lock and CPU,
+    and be counted as what the sinks cost `analyze`."""
     procs = []
     urls = {"file": str(Path(workdir) / "out.jsonl")}
     p = free_port(); drain_tcp(p); urls["tcp"] = f"tcp://127.0.0.1:{p}"
@@ -111,7 +115,23 @@ def receivers(workdir: str) -> tuple[dict[str, str], list[subprocess.Popen]]:
         procs.append(subprocess.Popen([mosquitto, "-c", str(conf)]))
         wait_port(p)
         urls["mqtt"] = f"mqtt://127.0.0.1:{p}/bench"
-    return urls, procs
+    print(json.dumps(urls), flush=True)
+    try:
+        sys.stdin.read()
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(5)
+
+
+def receivers(workdir: str) -> tuple[dict[str, str], subprocess.Popen]:
+    """A URL per sink, each with a receiver listening on 127.0.0.1 in another process."""
+    proc = subprocess.Popen([sys.executable, __file__, "--serve-receivers", workdir],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if not line:
+        raise SystemExit("the receivers' process did not start")
+    return json.loads(line), proc
 
 
 # ------------------------------------------------------------------- helpers
@@ -411,12 +431,16 @@ def main() -> int:
                     help='part 2 with only these sinks (repeatable), e.g. "all six"')
     ap.add_argument("--part", type=int, action="append", choices=[1, 2, 3],
                     help="run only this part (repeatable; default all)")
+    ap.add_argument("--serve-receivers", metavar="DIR", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.serve_receivers:
+        serve_receivers(args.serve_receivers)
+        return 0
     args.recording = args.recording or [str(Path(__file__).resolve().parents[2] / "shared"
                                             / "recordings" / "adsb_modes_g001_1090M_2000k.cu8")]
     parts = set(args.part or (1, 2, 3))
     spool = tempfile.mkdtemp(prefix="bench-sinks-")
-    urls, procs = receivers(spool)
+    urls, served = receivers(spool)
     try:
         if 1 in parts:
             part_throughput(urls, args, spool)
@@ -428,9 +452,8 @@ def main() -> int:
                   f"answers after {ready:.0f} ms (while the caller works on), close() of an idle "
                   f"group {closed:.0f} ms (medians of 5; {load()})")
     finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(5)
+        served.stdin.close()
+        served.wait(10)
         shutil.rmtree(spool, ignore_errors=True)
     return 0
 
