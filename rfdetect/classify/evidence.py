@@ -22,6 +22,10 @@ from ..signatures import Signature
 # input samples: enough for its statistic, bounded so a long burst costs no more.
 MAX_SPAN_S = {"lora": 0.012, "fsk": 0.002, "ofdm_cp": 0.0015, "droneid_zc": 0.0009, "fm_video": 0.012}
 MAX_SAMPLES = 400_000
+# An always-on emitter's steady burst (detect/steady.py) is weak but long: its kernels look
+# at more of it (at 0 dB an OFDM prefix correlates at a few per cent, and its noise falls
+# as the square root of the samples).
+STEADY_SPAN_S = 0.006
 
 # The discriminator works above its threshold: below about this in-band SNR noise clicks
 # swamp a burst's levels, so an FSK burst there often fails to confirm and a failure says
@@ -39,7 +43,8 @@ def burst_samples(burst: Burst, iq, kernel: str) -> np.ndarray | None:
     margin = int(20e-6 * fs) if kernel == "droneid_zc" else 0
     a = max(0, burst.sample_start - iq.sample_index0 - margin)
     b = min(x.shape[0], burst.sample_end - iq.sample_index0 + margin)
-    span = min(int(MAX_SPAN_S[kernel] * fs) + 2 * margin, MAX_SAMPLES)
+    span_s = max(MAX_SPAN_S[kernel], STEADY_SPAN_S) if burst.features.get("steady") else MAX_SPAN_S[kernel]
+    span = min(int(span_s * fs) + 2 * margin, MAX_SAMPLES)
     if b - a > span:
         # LoRa and FSK: the middle of the burst (no ramp); OFDM: its start (preamble, ZC).
         if kernel in ("lora", "fsk", "fm_video"):
@@ -56,12 +61,21 @@ def can_tell(kernel: str, burst: Burst) -> bool:
 
 
 def lora_bandwidths(burst: Burst, candidates: list[Signature]) -> set[float]:
-    """The candidates' LoRa bandwidths the burst's measured bandwidth may be."""
+    """The candidates' LoRa bandwidths the burst's measured bandwidth may be.
+
+    A burst is measured narrower than its chirp when part of the channel lies outside the
+    receiver's window (down to 0.6 of it), and wider near 0 dB in-band SNR, where noise
+    cells beside a long packet join its extent (a 125 kHz LoRaWAN packet is measured
+    150-350 kHz wide there): no upper bound.  A narrower bandwidth must be tried whenever
+    a wider one is: a chirp of bandwidth B at SF s has the slope of one of 2B at SF s+2,
+    and dechirped with the wider reference it still gathers a peak that confirms; only
+    with both tried does the true one win (its dechirped tone holds the whole symbol,
+    the other's splits at every wrap)."""
     bws = set()
     for s in candidates:
         bw = s.kernel_params.get("bw_hz")
         for v in (bw if isinstance(bw, tuple) else (bw,)):
-            if v and 0.6 * v <= burst.bandwidth_hz <= 1.4 * v:
+            if v and 0.6 * v <= burst.bandwidth_hz:
                 bws.add(float(v))
     return bws
 

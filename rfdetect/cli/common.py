@@ -33,6 +33,9 @@ def add_detector_options(p: argparse.ArgumentParser) -> None:
                         "and spreading factor of the band's LoRa drone links, down to about -10 dB in-band "
                         "SNR where energy detection fails (costs CPU: about one FFT per half symbol per "
                         "hypothesis)")
+    g.add_argument("--no-steady", action="store_true",
+                   help="do not look for always-on emitters (analog video, OFDM video downlinks) in the "
+                        "noise floor, which absorbs them; by default it is checked every 0.2 s")
     g.add_argument("--dechirp-links", choices=["drone", "all"],
                    help="LoRa signatures the chirp detector searches for: the drone links' (default) or "
                         "all, LoRaWAN too (many more hypotheses)")
@@ -46,6 +49,8 @@ def detector_config(args: argparse.Namespace) -> DetectorConfig:
             changes[name] = value
     if getattr(args, "integrate", False):
         changes["integrate_frames"] = 9
+    if getattr(args, "no_steady", False):
+        changes["steady_check_s"] = 0.0
     if getattr(args, "dechirp", False):
         if getattr(args, "workers", None) or getattr(args, "scheduler", None):
             # The chunk workers run the energy detector alone (rfdetect/scale/worker.py).

@@ -43,6 +43,14 @@ class DetectorConfig:
     dechirp_links: str = "drone"
     dechirp_windows: int = 6           # preamble symbols summed by the search
     dechirp_false_alarms_per_hour: float = 1.0
+    # Always-on emitters (detect/steady.py), which the floor absorbs: every steady_check_s
+    # of signal, spans of the floor standing steady_threshold_db above the band's noise and
+    # its own shoulders, at least steady_min_bandwidth_hz wide (no always-on link is
+    # narrower), are reported as bursts of the last steady_span_s.  0 turns it off.
+    steady_check_s: float = 0.2
+    steady_span_s: float = 0.05
+    steady_threshold_db: float = 1.5
+    steady_min_bandwidth_hz: float = 2e6
     max_gap_frames: int = 1            # frames without energy that still join a region
     min_frames: int = 1
     min_cells: int = 4
@@ -68,6 +76,9 @@ class DetectorConfig:
         if not 2 <= self.dechirp_windows <= 8:
             raise ParameterError("must be 2..8 (a preamble has 8 symbols or more)", param="dechirp_windows",
                                  value=self.dechirp_windows)
+        if self.steady_check_s < 0 or (self.steady_check_s and not 0 < self.steady_span_s <= self.steady_check_s):
+            raise ParameterError("must be 0 (off), or at least steady_span_s (> 0)", param="steady_check_s",
+                                 value=self.steady_check_s)
         if self.seed_threshold_db < self.threshold_db:
             raise ParameterError("must be >= threshold_db", param="seed_threshold_db",
                                  value=self.seed_threshold_db)

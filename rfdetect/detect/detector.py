@@ -15,6 +15,7 @@ from ..kernels import bursts as K
 from ..model import Burst, IQBlock
 from .config import DetectorConfig, auto_fft_size
 from .framer import FrameBatch, Framer
+from .steady import raised_spans
 
 
 class BurstDetector:
@@ -67,8 +68,17 @@ class BurstDetector:
         self._closed = np.zeros((config.max_active, K.O_COLS))
         self.overflows = 0
         self.frames_processed = 0
+        # Checks of the floor for always-on emitters (steady.py), every so many frames since
+        # the floor started: counted in frames, so that they fall on the same frames for any
+        # block size.
+        self._steady_every = int(round(config.steady_check_s / frame_s))
+        self._steady_span = max(1, int(round(config.steady_span_s / frame_s)))
+        self._steady_min_bins = max(3, int(math.ceil(config.steady_min_bandwidth_hz / sample_rate_hz * self.nfft)))
         self._samples_lost = 0   # before the current segment: sample indices skip them, time does not
         self._start_segment(int(sample_index0), reset_floor=True)
+        # Counted from the stream's first frame, so that a detector started mid-stream
+        # (rfdetect.scale, on the frame grid) checks on the serial run's frames.
+        self._floor_frames = int(sample_index0) // self.hop
 
     # -- segments -------------------------------------------------------------
     def _start_segment(self, sample_index: int, reset_floor: bool) -> None:
@@ -78,6 +88,7 @@ class BurstDetector:
         self._state[K.S_PROC] = self._seg_first_frame - 1
         if reset_floor:
             self._floor_ready = False
+            self._floor_frames = 0       # frames run since the floor started
             self._pending: list[np.ndarray] = []
             self._pending_frames = 0
 
@@ -151,16 +162,48 @@ class BurstDetector:
         return self._run(frames)
 
     def _run(self, power: np.ndarray) -> list[Burst]:
-        c = self.config
         out: list[Burst] = []
-        for f0 in range(0, power.shape[0], c.batch_frames):
-            chunk = power[f0: f0 + c.batch_frames]
+        f0 = 0
+        while f0 < power.shape[0]:
+            n = min(self.config.batch_frames, power.shape[0] - f0)
+            if self._steady_every:
+                n = min(n, self._steady_every - self._floor_frames % self._steady_every)
+            chunk = power[f0: f0 + n]
             status = self._kernel(chunk, self._state, self._floor, self._ring, self._rows,
                                   self._active, self._peak, self._closed,
                                   self._fparams, self._iparams, False)
             self.overflows += status
-            self.frames_processed += chunk.shape[0]
+            self.frames_processed += n
+            self._floor_frames += n
+            f0 += n
             out += self._collect()
+            if self._steady_every and self._floor_frames % self._steady_every == 0:
+                out += self._steady_bursts()
+        return out
+
+    def _steady_bursts(self) -> list[Burst]:
+        """The always-on emitters the floor holds now, as bursts of the last frames."""
+        spans = raised_spans(self._floor, threshold_db=self.config.steady_threshold_db,
+                             min_bins=self._steady_min_bins,
+                             shoulder_bins=max(2, self._steady_min_bins // 4))
+        if not spans:
+            return []
+        last = float(self._state[K.S_FRAME])
+        s1 = int(round(self.frame_to_sample(last)))
+        s0 = max(int(round(self.frame_to_sample(last - self._steady_span))), self._origin)
+        fs, lost = self.sample_rate_hz, self._samples_lost
+        out = []
+        for lo, hi, level in spans:
+            # A span's edges are those of its bins (the floor is smoothed over a CFAR cell).
+            f_lo, f_hi = self.bin_to_hz(lo - 0.5), self.bin_to_hz(hi + 0.5)
+            snr = level - 1.0
+            out.append(Burst(
+                sample_start=s0, sample_end=s1, t_start_s=(s0 + lost) / fs, t_end_s=(s1 + lost) / fs,
+                f_lo_hz=f_lo, f_hi_hz=f_hi, snr_db=10 * math.log10(snr) if snr > 0 else -99.0,
+                peak_power_db=10 * math.log10(float(self._floor[lo: hi + 1].max())),
+                center_freq_hz=0.5 * (f_lo + f_hi),
+                features={"frames": self._steady_span, "cells": (hi - lo + 1) * self._steady_span,
+                          "edges_refined": False, "steady": True}))
         return out
 
     def _collect(self) -> list[Burst]:
@@ -231,6 +274,10 @@ class BurstDetector:
         a frame, as a burst's edge is interpolated between frames)."""
         n = int(self._state[K.S_ACTIVE])
         first = min([int(self._state[K.S_PROC]) + 1, *(int(f) for f in self._active[:n, K.A_START])])
+        if self._steady_every:
+            # The next check reports its emitters from a span back.
+            frames_to_check = self._steady_every - self._floor_frames % self._steady_every
+            first = min(first, int(self._state[K.S_FRAME]) + frames_to_check - self._steady_span)
         sample = self.frame_to_sample(float(first)) - self.nfft
         return (sample + self._samples_lost) / self.sample_rate_hz
 

@@ -86,5 +86,8 @@ def ofdm_evidence(samples: np.ndarray, sample_rate_hz: float, bandwidth_hz: floa
     duty = float(np.mean(m > 0.5))
     if 0.0 < duty < 0.5:
         out["cp_s"] = duty / (1.0 - duty) * lag / sample_rate_hz
-    out["confirmed"] = significance >= 8.0 and peak >= 0.03
+    # The floor on the peak keeps a short burst's noisy estimate out; over a long stretch,
+    # significance alone speaks (at 0 dB in-band SNR a 4.7 us prefix on 66.7 us symbols
+    # correlates at about 0.033).
+    out["confirmed"] = significance >= 8.0 and peak >= 0.02
     return out

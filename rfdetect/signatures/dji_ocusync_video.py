@@ -17,6 +17,9 @@ SIGNATURE = Signature(
     burst_s=(0.3e-3, 5e-3),
     modulation="OFDM 10/20 MHz, 15 kHz subcarrier spacing",
     min_bursts=2,
+    # Frames back to back for as long as the drone flies: the floor absorbs the link, whose
+    # steady span (detect/steady.py) then stands for many frames at once.
+    continuous=True,
     modes=({"bandwidth": "10MHz", "nfft": 1024}, {"bandwidth": "20MHz", "nfft": 2048}),
     sources=("RUB-SysSec/DroneSecurity (OcuSync frame types)", "tmbinc OcuSync notes (10/20 MHz video)"),
     provisional=True,
