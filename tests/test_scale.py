@@ -77,10 +77,10 @@ def make_recording(path: Path, seed: int, gaps=(), retunes=()) -> Path:
                             gaps=gaps, retunes=retunes)
 
 
-def serial(path) -> list[dict]:
+def serial(path, config=CONFIG) -> list[dict]:
     out: list[dict] = []
     with open_source(str(path)) as src:
-        analyze_source(src, out.append, config=CONFIG, all_bursts=True, block_samples=BLOCK, threads=1)
+        analyze_source(src, out.append, config=config, all_bursts=True, block_samples=BLOCK, threads=1)
     return out
 
 
@@ -133,14 +133,14 @@ def test_short_file_is_one_task():
 
 # ------------------------------------------------------------------ merge, in process
 
-def _merge_in_process(path, order_seed: int):
+def _merge_in_process(path, order_seed: int, config=CONFIG):
     with open_source(str(path)) as src:
         info = src.info
-    tasks = plan_file(OpenSpec(str(path)), info, 0, CONFIG, chunk_s=CHUNK_S, block_samples=BLOCK)
+    tasks = plan_file(OpenSpec(str(path)), info, 0, config, chunk_s=CHUNK_S, block_samples=BLOCK)
     out: list[dict] = []
-    merger = FileMerger(info, out.append, len(tasks), [t.first_block for t in tasks], config=CONFIG,
+    merger = FileMerger(info, out.append, len(tasks), [t.first_block for t in tasks], config=config,
                         all_bursts=True, open_reader=lambda: open_source(str(path)))
-    results = [run_chunk(t, CONFIG) for t in tasks]
+    results = [run_chunk(t, config) for t in tasks]
     emitted_before_last = None
     for i in np.random.default_rng(order_seed).permutation(len(results)):
         merger.add(results[i])
@@ -166,6 +166,22 @@ def test_chunks_merge_to_exactly_the_serial_records(archive):
     # The gap file's gap records came through, and a kernel read samples from the file.
     assert sum(r["type"] == "gap" for r in reference[str(paths[1])]) == 2
     assert sum(merger.pipeline.classifier.kernel_runs.values()) > 0
+
+
+def test_always_on_emitters_merge_to_exactly_the_serial_records(tmp_path):
+    """The floor's checks for always-on emitters fall on the same samples in every chunk as
+    in the serial run, across gaps and a retune."""
+    config = CONFIG.with_(steady_min_bandwidth_hz=0.4e6)     # the 2 MHz window holds no video link
+    x = scene(FS, N, [TrueBurst(0, N, 0.3e6, 0.6e6, 3.0)], seed=7)
+    path = iqgen.write_hdf5(tmp_path / "always_on.h5", x, datatype="cu8", sample_rate_hz=FS,
+                            center_freq_hz=FC, gaps=[(int(1.3 * FS), 5000), (int(3.1 * FS), 777)],
+                            retunes=[(int(2.23 * FS) + 37, FC + 200e3)])
+    ref = strip(serial(path, config))
+    steady = [r for r in ref if r["type"] == "burst" and r.get("steady")]
+    assert len(steady) >= 18, len(steady)
+    tasks, out, _ = _merge_in_process(path, 0, config)
+    assert len(tasks) >= 4
+    assert strip(out) == ref
 
 
 def short_recording(path: Path, seed: int) -> Path:

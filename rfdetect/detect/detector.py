@@ -68,17 +68,15 @@ class BurstDetector:
         self._closed = np.zeros((config.max_active, K.O_COLS))
         self.overflows = 0
         self.frames_processed = 0
-        # Checks of the floor for always-on emitters (steady.py), every so many frames since
-        # the floor started: counted in frames, so that they fall on the same frames for any
-        # block size.
-        self._steady_every = int(round(config.steady_check_s / frame_s))
+        # Checks of the floor for always-on emitters (steady.py): after the frame that
+        # crosses each multiple of this many samples of the stream, so that they fall on the
+        # same frames for any block size, and for a detector started mid-stream
+        # (rfdetect.scale) as for the serial run.
+        self._steady_every = int(round(config.steady_check_s * self.sample_rate_hz))
         self._steady_span = max(1, int(round(config.steady_span_s / frame_s)))
         self._steady_min_bins = max(3, int(math.ceil(config.steady_min_bandwidth_hz / sample_rate_hz * self.nfft)))
         self._samples_lost = 0   # before the current segment: sample indices skip them, time does not
         self._start_segment(int(sample_index0), reset_floor=True)
-        # Counted from the stream's first frame, so that a detector started mid-stream
-        # (rfdetect.scale, on the frame grid) checks on the serial run's frames.
-        self._floor_frames = int(sample_index0) // self.hop
 
     # -- segments -------------------------------------------------------------
     def _start_segment(self, sample_index: int, reset_floor: bool) -> None:
@@ -88,7 +86,6 @@ class BurstDetector:
         self._state[K.S_PROC] = self._seg_first_frame - 1
         if reset_floor:
             self._floor_ready = False
-            self._floor_frames = 0       # frames run since the floor started
             self._pending: list[np.ndarray] = []
             self._pending_frames = 0
 
@@ -166,20 +163,31 @@ class BurstDetector:
         f0 = 0
         while f0 < power.shape[0]:
             n = min(self.config.batch_frames, power.shape[0] - f0)
-            if self._steady_every:
-                n = min(n, self._steady_every - self._floor_frames % self._steady_every)
+            to_check = self._frames_to_check()
+            n = min(n, to_check)
             chunk = power[f0: f0 + n]
             status = self._kernel(chunk, self._state, self._floor, self._ring, self._rows,
                                   self._active, self._peak, self._closed,
                                   self._fparams, self._iparams, False)
             self.overflows += status
             self.frames_processed += n
-            self._floor_frames += n
             f0 += n
             out += self._collect()
-            if self._steady_every and self._floor_frames % self._steady_every == 0:
+            if n == to_check:
                 out += self._steady_bursts()
         return out
+
+    def _frames_to_check(self) -> int:
+        """Frames from the next one to the next check's, inclusive (a large number when off):
+        the check follows the first frame starting at or past the next multiple of
+        ``_steady_every`` samples after the segment's start."""
+        if not self._steady_every:
+            return 1 << 62
+        first = int(self._state[K.S_FRAME]) + 1
+        start = self._origin + (first - self._seg_first_frame) * self.hop
+        before = start - self.hop if first > self._seg_first_frame else self._origin
+        target = (before // self._steady_every + 1) * self._steady_every
+        return max(0, -(-(target - start) // self.hop)) + 1
 
     def _steady_bursts(self) -> list[Burst]:
         """The always-on emitters the floor holds now, as bursts of the last frames."""
@@ -276,8 +284,7 @@ class BurstDetector:
         first = min([int(self._state[K.S_PROC]) + 1, *(int(f) for f in self._active[:n, K.A_START])])
         if self._steady_every:
             # The next check reports its emitters from a span back.
-            frames_to_check = self._steady_every - self._floor_frames % self._steady_every
-            first = min(first, int(self._state[K.S_FRAME]) + frames_to_check - self._steady_span)
+            first = min(first, int(self._state[K.S_FRAME]) + self._frames_to_check() - self._steady_span)
         sample = self.frame_to_sample(float(first)) - self.nfft
         return (sample + self._samples_lost) / self.sample_rate_hz
 
