@@ -61,21 +61,12 @@ def can_tell(kernel: str, burst: Burst) -> bool:
 
 
 def lora_bandwidths(burst: Burst, candidates: list[Signature]) -> set[float]:
-    """The candidates' LoRa bandwidths the burst's measured bandwidth may be.
-
-    A burst is measured narrower than its chirp when part of the channel lies outside the
-    receiver's window (down to 0.6 of it), and wider near 0 dB in-band SNR, where noise
-    cells beside a long packet join its extent (a 125 kHz LoRaWAN packet is measured
-    150-350 kHz wide there): no upper bound.  A narrower bandwidth must be tried whenever
-    a wider one is: a chirp of bandwidth B at SF s has the slope of one of 2B at SF s+2,
-    and dechirped with the wider reference it still gathers a peak that confirms; only
-    with both tried does the true one win (its dechirped tone holds the whole symbol,
-    the other's splits at every wrap)."""
+    """The candidates' LoRa bandwidths the burst's measured bandwidth may be."""
     bws = set()
     for s in candidates:
         bw = s.kernel_params.get("bw_hz")
         for v in (bw if isinstance(bw, tuple) else (bw,)):
-            if v and 0.6 * v <= burst.bandwidth_hz:
+            if v and 0.6 * v <= burst.bandwidth_hz <= 1.4 * v:
                 bws.add(float(v))
     return bws
 
