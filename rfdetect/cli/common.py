@@ -52,10 +52,6 @@ def detector_config(args: argparse.Namespace) -> DetectorConfig:
     if getattr(args, "no_steady", False):
         changes["steady_check_s"] = 0.0
     if getattr(args, "dechirp", False):
-        if getattr(args, "workers", None) or getattr(args, "scheduler", None):
-            # The chunk workers run the energy detector alone (rfdetect/scale/worker.py).
-            raise ParameterError("not available with --workers or --scheduler (the serial pipeline "
-                                 "runs the chirp detector)", param="--dechirp", value=True)
         changes["dechirp"] = True
     if getattr(args, "dechirp_links", None):
         changes["dechirp_links"] = args.dechirp_links

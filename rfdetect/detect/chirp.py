@@ -225,6 +225,43 @@ class ChirpDetector:
         n = max((s.n for s in self._searches), default=0)
         return (RUN_SYMBOLS + self.k_windows + 3) * n
 
+    @property
+    def settle_samples(self) -> int:
+        """Samples after which a detector started mid-stream (``resume``) is in the state
+        of one that ran from the stream's start: a packet open at the resume point has
+        ended (at most ``MAX_PACKET_S``, or 1.5 of its links' longest burst), one that
+        the late start confirmed on a packet's symbols instead has ended too, and both
+        are out of the searches' reach."""
+        if not self._searches:
+            return 0
+        fs = self.sample_rate_hz
+        longest = max(min(MAX_PACKET_S, 1.5 * s.hyp.max_burst_s) for s in self._searches)
+        return 2 * int(math.ceil(longest * fs)) + self._reach_samples + self.latency_samples
+
+    @property
+    def _reach_samples(self) -> int:
+        """How far before a search's next window a packet it confirms may start."""
+        n = max((s.n for s in self._searches), default=0)
+        return (self.k_windows + self.confirm_windows + MAX_PREAMBLE_BACK + 4) * n
+
+    def resume(self, position: int, origin: int, center_freq_hz: float, samples_lost: int = 0) -> None:
+        """Continue, from ``position``, a stream whose window grid began at ``origin``
+        (the stream's start, or its last gap or retune): the searches' windows fall where
+        they would in a detector fed from ``origin``; ``samples_lost`` samples were lost
+        in gaps before ``position``.  The search sums and packets start empty: they are
+        those of the longer run once ``settle_samples`` have been fed."""
+        self.center_freq_hz = float(center_freq_hz)
+        self._samples_lost = int(samples_lost)
+        self._reset(int(position))
+        for s in self._searches:
+            s.next_start = origin + -(-(position - origin) // s.hop) * s.hop
+
+    def pending_from(self) -> float:
+        """No burst this detector returns later starts before this sample."""
+        starts = [p.start for p in self._packets] + [b.sample_start for b in self._closed]
+        starts += [s.next_start - self._reach_samples for s in self._searches]
+        return min(starts, default=math.inf)
+
     def feed(self, block: IQBlock) -> list[Burst]:
         x = block.samples[0] if block.samples.ndim == 2 else block.samples
         out: list[Burst] = []

@@ -78,6 +78,10 @@ class BurstMerger:
             return not h.chirp or open_from is None or end < open_from or end + self.max_hold_samples <= position
         return self._release([h for h in self._held if ready(h)], position)
 
+    def held_from(self) -> float | None:
+        """The earliest start of the bursts held (None: none is)."""
+        return min((h.burst.sample_start for h in self._held), default=None)
+
     def flush(self) -> list[tuple[Burst, object]]:
         return self._release(list(self._held), None)
 

@@ -114,7 +114,7 @@ class FileMerger:
         while self._prefix in self._results:
             r = self._results[self._prefix]
             self.pipeline.samples += r.samples
-            self.pipeline.detector.overflows += r.overflows
+            self._add_counts(r.counts or {"overflows": r.overflows})
             self.kernels.update(r.kernels)
             for key, sample_index, lost, lost_before in r.gaps:
                 heapq.heappush(self._queue, (key, self._next(), "gap", (sample_index, lost, lost_before)))
@@ -125,6 +125,14 @@ class FileMerger:
         bound = self.first_blocks[self._prefix] if self._prefix < self.count else None
         while self._queue and (bound is None or self._queue[0][0][0] < bound):
             self._pop()
+
+    def _add_counts(self, counts: dict[str, int]) -> None:
+        p = self.pipeline
+        p.detector.overflows += counts.get("overflows", 0)
+        if p.chirp is not None:
+            for name in ("candidates", "confirmed", "packets"):
+                setattr(p.chirp, name, getattr(p.chirp, name) + counts.get(name, 0))
+            p.merger.duplicates += counts.get("duplicates", 0)
 
     def _next(self) -> int:
         self._seq += 1

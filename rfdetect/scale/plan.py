@@ -7,6 +7,11 @@ the gaps whose first sample is there.  Its worker begins reading earlier, at
 see have reached the state a serial run has at ``start``; it reads on past
 ``stop`` until every burst it owns has closed (see worker.py).
 
+With the chirp stage (``DetectorConfig.dechirp``) the warm-up also lets the
+chirp detector, resumed on the serial run's window grid, settle, and the
+pipeline's burst merger see the bursts it holds at ``start``
+(``chirp_warmup_samples``).
+
 Every position a worker starts from lies on the block grid of a serial run
 (``analyze_source`` with the same ``block_samples``), so its spectrogram
 frames, the blocks its history holds and the order in which bursts close are
@@ -56,6 +61,7 @@ class ChunkTask:
     block_samples: int
     first_block: int            # serial block number of ``start``
     read_block: int             # serial block number of ``read_from``
+    chirp_from: int = 0         # where the serial run last (re)started its chirp detector's windows
 
     @property
     def last(self) -> bool:
@@ -91,6 +97,26 @@ def floor_restarts(info: RecordingInfo) -> list[int]:
     return out
 
 
+def chirp_restarts(info: RecordingInfo) -> list[int]:
+    """Samples where a serial run's chirp detector starts its window grid anew: the
+    floor's restarts, and gaps."""
+    return sorted(set(floor_restarts(info)) | {int(i) for i, lost in info.gaps if lost})
+
+
+def chirp_warmup_samples(config: DetectorConfig, info: RecordingInfo) -> int:
+    """Samples read before an owned chunk for the chirp stage (``config.dechirp``): the
+    chirp detector settles (``ChirpDetector.settle_samples``), and the bursts the
+    pipeline's merger holds or remembers at that point have come and gone."""
+    if not config.dechirp:
+        return 0
+    from ..detect.chirp import chirp_detector_for
+    from ..pipeline import CHIRP_MAX_HOLD_S
+    chirp = chirp_detector_for(config, info.sample_rate_hz, info.center_freq_hz)
+    fs = info.sample_rate_hz
+    delay = chirp.latency_samples + int(0.01 * fs)
+    return chirp.settle_samples + 2 * delay + 2 * int(CHIRP_MAX_HOLD_S * fs)
+
+
 def warmup_samples(config: DetectorConfig, sample_rate_hz: float,
                    block_samples: int = DEFAULT_BLOCK_SAMPLES, warmup_taus: float = WARMUP_TAUS) -> int:
     """Samples read before an owned chunk: floor convergence, plus the IQ history
@@ -110,7 +136,7 @@ def plan_file(spec: OpenSpec, info: RecordingInfo, file_index: int, config: Dete
     n = int(info.num_samples or 0)
     fs = info.sample_rate_hz
     blocks = block_starts(info, block_samples)
-    warm = warmup_samples(config, fs, block_samples, warmup_taus)
+    warm = warmup_samples(config, fs, block_samples, warmup_taus) + chirp_warmup_samples(config, info)
     chunk = max(int(chunk_s * fs), block_samples)
     nfft = config.fft_size or auto_fft_size(fs)
     hop = max(1, int(round(nfft * config.hop_fraction)))
@@ -125,6 +151,7 @@ def plan_file(spec: OpenSpec, info: RecordingInfo, file_index: int, config: Dete
     if len(cuts) > 1 and n - cuts[-1] < chunk // 4:    # no short tail task
         cuts.pop()
     restarts = floor_restarts(info)
+    chirp_starts = chirp_restarts(info)
     gaps = sorted((int(i), int(lost)) for i, lost in info.gaps)
     tasks = []
     for c, start in enumerate(cuts):
@@ -138,5 +165,6 @@ def plan_file(spec: OpenSpec, info: RecordingInfo, file_index: int, config: Dete
         lost = sum(lost for i, lost in gaps if i < read_from)
         tasks.append(ChunkTask(spec, file_index, c, len(cuts), start, stop, read_from, floor_from,
                                lost, block_samples, bisect.bisect_left(blocks, start),
-                               bisect.bisect_left(blocks, read_from)))
+                               bisect.bisect_left(blocks, read_from),
+                               chirp_starts[bisect.bisect_right(chirp_starts, read_from) - 1]))
     return tasks

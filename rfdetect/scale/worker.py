@@ -12,7 +12,11 @@ The detector started mid-file is put in the serial run's state where that is
 not a matter of convergence (``BurstDetector.resume``): the frame grid and
 block grid (plan.py), the samples lost in earlier gaps, and the share of raised
 bins measured when the serial run started its floor.  The floor itself
-converges during the warm-up.
+converges during the warm-up.  So does the chirp stage (``--dechirp``): its
+detector resumes on the serial window grid (``ChirpDetector.resume``), its
+packets and the merger's held bursts are those of the serial run once the
+warm-up has passed, and the chunk runs the serial pipeline's own code
+(``_ChunkPipeline``), so its bursts reach the classifier in the serial order.
 """
 from __future__ import annotations
 
@@ -27,11 +31,10 @@ from ..classify import Classifier, KernelRunner
 from ..classify.evidence import run_kernel
 from ..detect import BurstDetector, DetectorConfig
 from ..errors import InputError
-from ..history import IQHistory
 from ..model import Burst, RecordingInfo
-from ..pipeline import HISTORY_S, Pipeline
+from ..pipeline import Pipeline
 from ..sources import open_source
-from ..sources.base import DEFAULT_BLOCK_SAMPLES, Source
+from ..sources.base import Source
 from .plan import ChunkTask, OpenSpec
 
 # A burst's refined start lies within a frame or two of the frame that opened
@@ -102,6 +105,7 @@ class ChunkResult:
     samples: int = 0
     samples_read: int = 0
     overflows: int = 0
+    counts: dict = field(default_factory=dict)   # the summary's counters over the owned blocks
     nfft: int = 0
     hop: int = 0
     wall_s: float = 0.0
@@ -221,6 +225,43 @@ def _whole_file(task: ChunkTask, source: Source, config: DetectorConfig, options
                        hop=pipeline.detector.hop)
 
 
+class _ChunkPipeline(Pipeline):
+    """The serial pipeline over a chunk's blocks, with its detectors resumed mid-file: the
+    bursts it hands the classifier, in the serial order (with the chirp stage, the order
+    in which its merger releases them), are collected instead of turned into records."""
+
+    def __init__(self, info: RecordingInfo, config: DetectorConfig, classifier: Classifier,
+                 detector: BurstDetector, task: ChunkTask):
+        super().__init__(info, lambda record: None, config=config, classifier=classifier)
+        self.bearings = None
+        self.detector = detector
+        if self.chirp is not None:
+            self.chirp.resume(task.read_from, task.chirp_from, freq_at(info, task.read_from),
+                              samples_lost=task.lost_before)
+        self.released: list[tuple[Burst, object]] = []
+
+    def _classify(self, burst: Burst, iq) -> None:
+        self.released.append((burst, iq))
+        self.classifier.add(burst, iq)
+
+    def pending(self, lo: int, hi: int) -> bool:
+        """A burst that may start in [lo, hi) is still to be handed on."""
+        if any(lo <= s < hi for s in self.detector.open_starts()):
+            return True
+        if self.chirp is None:
+            return False
+        held = self.merger.held_from()
+        return self.chirp.pending_from() < hi or (held is not None and held < hi)
+
+    def counts(self) -> dict[str, int]:
+        """The summary's counters, as they stand."""
+        out = {"overflows": self.detector.overflows}
+        if self.chirp is not None:
+            out.update(candidates=self.chirp.candidates, confirmed=self.chirp.confirmed,
+                       packets=self.chirp.packets, duplicates=self.merger.duplicates)
+        return out
+
+
 def _chunk(task: ChunkTask, source: Source, config: DetectorConfig) -> ChunkResult:
     info = source.info
     fs = info.sample_rate_hz
@@ -230,32 +271,31 @@ def _chunk(task: ChunkTask, source: Source, config: DetectorConfig) -> ChunkResu
         release = serial_release_fraction(source, config, task)
     det = BurstDetector(config, fs, freq_at(info, task.read_from), sample_index0=task.read_from)
     det.resume(samples_lost=lost_total, release_fraction=release)
-    history = IQHistory(int(fs * HISTORY_S) + DEFAULT_BLOCK_SAMPLES)
+    recorded: dict = {}
+    pipeline = _ChunkPipeline(info, config, Classifier(run_kernel=recording_kernels(recorded)), det, task)
     res = ChunkResult(task.file_index, task.index, task.count, task.start, task.stop, task.first_block,
                       nfft=det.nfft, hop=det.hop)
     margin = OWN_MARGIN_NFFT * det.nfft
     lo, hi = task.start - margin, task.stop + margin
-    overflows0 = None
-    recorded: dict = {}
-    classifier = Classifier(run_kernel=recording_kernels(recorded))
+    counts0 = counts1 = None
 
-    def take(bursts: list[Burst], block_no: int) -> None:
-        for pos, b in enumerate(bursts):
-            snip = history.snippet(b.sample_start - det.nfft, b.sample_end + det.nfft,
-                                   max_samples=int(fs * HISTORY_S))
-            classifier.add(b, snip)
+    def take(block_no: int) -> None:
+        for pos, (b, snip) in enumerate(pipeline.released):
             if task.start <= b.sample_start < task.stop:
                 res.bursts.append(((block_no, pos), b, _ref(snip)))
+        pipeline.released.clear()
 
     block_no = task.read_block
     ended = True
     for block in source.blocks(task.block_samples, start=task.read_from):
         a = block.sample_index0
-        if a >= task.stop and not any(lo <= s < hi for s in det.open_starts()):
-            ended = False
-            break
+        if a >= task.stop:
+            counts1 = counts1 or pipeline.counts()
+            if not pipeline.pending(lo, hi):
+                ended = False
+                break
         if a == task.start:
-            overflows0 = det.overflows
+            counts0 = pipeline.counts()
         if block.samples_lost_before:
             if task.start <= a < task.stop:
                 res.gaps.append(((block_no, -1), a, int(block.samples_lost_before), lost_total))
@@ -263,14 +303,19 @@ def _chunk(task: ChunkTask, source: Source, config: DetectorConfig) -> ChunkResu
         if task.start <= a < task.stop:
             res.samples += block.num_samples
         res.samples_read += block.num_samples
-        history.append(block)
-        take(det.feed(block), block_no)
+        pipeline.feed(block)
+        take(block_no)
         block_no += 1
     if ended:
-        take(det.finish(), block_no)
-    classifier.finish()
+        pipeline.flush()
+        take(block_no)
+        counts1 = counts1 or pipeline.counts()     # (what the end finds counts for the last chunk)
+    else:
+        pipeline.classifier.finish()
+    counts0 = counts0 or dict.fromkeys(counts1, 0)
+    res.counts = {k: v - counts0[k] for k, v in counts1.items()}
+    res.overflows = res.counts["overflows"]
     res.kernels = {k: v for k, v in recorded.items() if task.start <= k[0][0] < task.stop}
-    res.overflows = det.overflows - (overflows0 or 0)
     return res
 
 
