@@ -60,13 +60,24 @@ def can_tell(kernel: str, burst: Burst) -> bool:
     return kernel != "fsk" or burst.snr_db >= FSK_THRESHOLD_DB
 
 
+# Near 0 dB in-band SNR the detector's edges of a long, weak LoRa packet take in the noise
+# cells beside it, a few spectrogram bins each side: at 2.4 MS/s (9.4 kHz bins) a 125 kHz
+# LoRaWAN packet is measured 150-230 kHz wide.  That widening is about this much in
+# absolute terms, which matters for the narrow LoRa bandwidths only.
+LORA_EXTENT_HZ = 100e3
+
+
 def lora_bandwidths(burst: Burst, candidates: list[Signature]) -> set[float]:
-    """The candidates' LoRa bandwidths the burst's measured bandwidth may be."""
+    """The candidates' LoRa bandwidths the burst's measured bandwidth may be: down to 0.6
+    of it when part of the channel lies outside the receiver's window, up to 1.4 times it
+    or LORA_EXTENT_HZ wider.  Trying one more bandwidth costs a dechirp, not a false
+    match: the dechirp itself must confirm (with the spreading factors the burst's
+    duration allows at that bandwidth, see run_kernel)."""
     bws = set()
     for s in candidates:
         bw = s.kernel_params.get("bw_hz")
         for v in (bw if isinstance(bw, tuple) else (bw,)):
-            if v and 0.6 * v <= burst.bandwidth_hz <= 1.4 * v:
+            if v and 0.6 * v <= burst.bandwidth_hz <= max(1.4 * v, v + LORA_EXTENT_HZ):
                 bws.add(float(v))
     return bws
 
@@ -77,9 +88,11 @@ def run_kernel(kernel: str, burst: Burst, iq, candidates: list[Signature]) -> di
         # the burst's own duration bounds the spreading factor (one step of slack for a
         # packet measured short).  Most bursts in a busy band are too short for SF5 at
         # any candidate bandwidth, or of no candidate's bandwidth: no samples needed.
-        bws = lora_bandwidths(burst, candidates)
-        sfs = [sf for sf in range(5, 13) if any((1 << sf) / bw <= burst.duration_s / 5.0 for bw in bws)]
-        if not sfs:
+        # Per bandwidth: a chirp of bandwidth B at SF s has the slope of one of 2B at
+        # SF s+2, which a window too long for the burst would take for it.
+        sfs = {bw: [sf for sf in range(5, 13) if (1 << sf) / bw <= burst.duration_s / 5.0]
+               for bw in lora_bandwidths(burst, candidates)}
+        if not any(sfs.values()):
             return None
     x = burst_samples(burst, iq, kernel)
     if x is None:
@@ -89,11 +102,11 @@ def run_kernel(kernel: str, burst: Burst, iq, candidates: list[Signature]) -> di
     if kernel == "lora":
         dur = x.shape[0] / fs
         # At least 4 half-overlapping windows of 2^SF / BW in the burst.
-        sfs = [sf for sf in sfs if any((1 << sf) / bw * 2.5 <= dur and
-                                       (1 << sf) / bw <= burst.duration_s / 5.0 for bw in bws)]
+        sfs = {bw: [sf for sf in v if (1 << sf) / bw * 2.5 <= dur] for bw, v in sorted(sfs.items())}
+        sfs = {bw: v for bw, v in sfs.items() if v}
         if not sfs:
             return None
-        return lora_evidence(x, fs, offset, bandwidths_hz=tuple(sorted(bws)), sfs=sfs)
+        return lora_evidence(x, fs, offset, bandwidths_hz=tuple(sfs), sfs=sfs)
     if kernel == "fsk":
         ev = fsk_evidence(x, fs, offset, burst.bandwidth_hz)
         if ev is not None:

@@ -12,7 +12,9 @@ enough for the kernel).
 Per track: bursts are bound by timing lattice, bandwidth, duration and
 modulation (tracker.py), not frequency, for anything that may hop; known
 non-hopping emitters (ADS-B, LoRaWAN, ISM) are kept per channel.  The track's
-link is the signature with the best mean score plus the packet-interval term;
+link is the signature with the best mean score plus the packet-interval term (a track
+with no lattice of its own may still sit on the lattice of a link's declared interval,
+and the spreading factor with the time on air must fit one of a LoRa link's modes);
 a track that fits nothing is ``unknown-fhss`` when it is periodic on three or
 more channels, else ``unknown`` (``drone: null`` for both).
 
@@ -31,11 +33,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
+
 from ..model import Burst
 from ..signatures import UNKNOWN, UNKNOWN_FHSS, Signature, get, load_all
 from . import evidence as ev_mod
 from .assembler import Assembler
 from .calibration import confidence_from
+from .kernels import lattice_at
 from .tracker import Track, TrackTable, timing_tolerance_s
 
 SLACK = 1.6               # a feature this factor outside its range scores -1
@@ -48,6 +53,11 @@ UNKNOWN_MIN_BURSTS = 3
 UNKNOWN_MAX_CONFIDENCE = 0.5
 FHSS_MIN_BURSTS = 6
 FHSS_MIN_CHANNELS = 3
+# A declared packet interval explains a track without a lattice of its own when this share
+# of the gaps between at least this many packets are whole multiples of it (as the
+# tracker's own lattice: tracker.estimate_period).
+LATTICE_MIN_PACKETS = 9
+LATTICE_MIN_SHARE = 0.7
 # Signatures whose bursts are at least this wide: near 0 dB in-band SNR the detector may
 # keep one of their bursts as pieces side by side, which the assembler puts together.
 WIDEBAND_HZ = 3e6
@@ -393,14 +403,22 @@ class Classifier:
                 with_iv = [m for m in sig.modes if "interval_s" in m]
                 if with_iv:
                     dur = track.median("duration_s")
-                    ok = any(_fits_interval(m["interval_s"], period) and (sf is None or m.get("sf", sf) == sf)
-                             and ("burst_s" not in m or dur <= m["burst_s"][1])   # split packets: shorter
-                             for m in with_iv)
+                    ok = any(_fits_interval(m["interval_s"], period) and _fits_mode(m, sf, dur) for m in with_iv)
                 else:
                     ok = _fits_interval(sig.interval_s, period)
                 terms["interval"] = 1.0 if ok else -1.5
             elif sig.interval_s and n >= 2 * max(3, sig.min_bursts):
-                terms["interval"] = -0.5      # many bursts, no lattice: not this periodic link
+                # Many bursts and no lattice of their own: a hopper seen on a few of its
+                # channels may still be on the lattice of this link's declared interval.
+                ok = _on_declared_lattice(track, sig, sf)
+                terms["interval"] = 1.0 if ok else -0.5   # else: not this periodic link
+            if sf is not None and not track.period and kres["confirmed_bursts"] >= CONFIRM_BURSTS \
+                    and any("sf" in m for m in sig.modes) \
+                    and not any(_fits_mode(m, sf, track.median("duration_s")) for m in sig.modes):
+                # No lattice yet, but the spreading factor (confirmed on several packets, not
+                # one) and the time on air (payload length) the link sends with it still
+                # tell its modes: a 23 ms packet at SF6 is no ExpressLRS packet (4.4 ms).
+                terms["mode"] = -1.5
             if not sig.hopping and track.key is None and track.period and n >= 6 \
                     and len(track.channels_hz(max(25e3, 0.5 * track.median("bandwidth_hz")))) >= 3:
                 terms["hopping"] = -1.5       # a periodic hopper is not a fixed-channel link
@@ -493,6 +511,28 @@ class Classifier:
 def _fits_interval(rng: tuple[float, float], period_s: float) -> bool:
     """A hopper seen through a narrow window misses packets: small whole multiples fit."""
     return any(rng[0] * k <= period_s <= rng[1] * k for k in (1, 2, 3, 4))
+
+
+def _on_declared_lattice(track: Track, sig: Signature, sf: int | None) -> bool:
+    """Whether the track's packet times sit on the lattice of one of the link's declared
+    packet intervals (of a mode that fits the spreading factor and time on air)."""
+    if len(track.times) < LATTICE_MIN_PACKETS:
+        return False
+    dur = track.median("duration_s")
+    ranges = [m["interval_s"] for m in sig.modes if "interval_s" in m and _fits_mode(m, sf, dur)] \
+        or ([sig.interval_s] if not any("interval_s" in m for m in sig.modes) else [])
+    times = np.asarray(track.times, np.float64)
+    for lo, hi in ranges:
+        period, hits, m = lattice_at(times, 0.5 * (lo + hi))
+        if lo <= period <= hi and hits >= LATTICE_MIN_SHARE * m:
+            return True
+    return False
+
+
+def _fits_mode(mode: dict, sf: int | None, duration_s: float) -> bool:
+    """A mode's spreading factor (where both are known) and time on air fit; packets the
+    detector split are measured shorter, never longer."""
+    return (sf is None or mode.get("sf", sf) == sf) and ("burst_s" not in mode or duration_s <= mode["burst_s"][1])
 
 
 def _candidate(f: dict, sig: Signature) -> bool:

@@ -110,9 +110,12 @@ def lora_evidence(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, 
                   bandwidths_hz=(500e3,), sfs=range(5, 13), min_windows: int = 4,
                   threshold: float = 1.6) -> dict | None:
     """Best (bandwidth, SF, direction) for one burst; ``confirmed`` when its score beats
-    the noise expectation by ``threshold`` (1.0 = noise).  None if the rate is too low."""
+    the noise expectation by ``threshold`` (1.0 = noise).  None if the rate is too low.
+    ``sfs``: the spreading factors tried at every bandwidth, or a mapping bandwidth ->
+    its spreading factors."""
     best = None
-    sfs = list(sfs)
+    sfs = {bw: list(sfs[bw]) for bw in bandwidths_hz} if isinstance(sfs, dict) else \
+        dict.fromkeys(bandwidths_hz, list(sfs))
     resampled: dict = {}
     for direction in (1, -1):
         # Up-chirps first: most links; down-chirps (inverted IQ) only if up found nothing.
@@ -124,7 +127,7 @@ def lora_evidence(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, 
             x = resampled.get(bw)
             if x is None:
                 x = resampled[bw] = band_to_rate(samples, sample_rate_hz, offset_hz, bw)
-            for sf in sfs:
+            for sf in sfs[bw]:
                 score, windows = lora_scores(x, sf, direction)
                 if windows < min_windows:
                     continue

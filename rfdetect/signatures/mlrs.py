@@ -1,8 +1,16 @@
 """mLRS: open-source LoRa/FSK long-range link (EU868, FCC915; also 2.4 GHz).
 
 Known from the WarDragon detection documentation: frequency-hopping LoRa in the
-868/915 MHz bands.  Packet rates (19, 31, 50 Hz), bandwidth and burst durations
-below are not confirmed by a source: provisional.
+868/915 MHz bands.  The LoRa frames, from the mLRS source: 91 bytes
+(``FRAME_TX_RX_LEN``, ``Common/common_conf.h``) at BW 500 kHz, CR 4/5, 12 preamble
+symbols, implicit header, SF5 (time on air 13.2 ms) or SF6 (22.3-22.56 ms on SX127x /
+SX126x) (``Common/sx-drivers/sx126x_driver.h``, ``sx127x_driver.h``): about five times
+as long as an ExpressLRS packet at the same spreading factor (4.4 ms at SF6), which is
+what tells the two apart before a packet lattice is seen.  Which packet rate uses which
+spreading factor differs between chips and firmware versions (the 19 Hz mode is SF6 on
+SX127x; the 50 Hz mode is FSK at 900 MHz on recent firmware), so the modes below bind
+none.  Packet rates (19, 31, 50 Hz), occupied bandwidth and the burst duration range are
+not confirmed by a source: provisional.
 """
 from .base import Signature, band, tol
 
@@ -20,7 +28,9 @@ SIGNATURE = Signature(
     modes=({"packet_rate": "19Hz", "packet_rate_hz": 19, "interval_s": tol(53e-3, 0.03)},
            {"packet_rate": "31Hz", "packet_rate_hz": 31, "interval_s": tol(32e-3, 0.03)},
            {"packet_rate": "50Hz", "packet_rate_hz": 50, "interval_s": tol(20e-3, 0.03)}),
-    sources=("WarDragon detection documentation (mLRS: LoRa FHSS in EU868/FCC915)",),
+    sources=("WarDragon detection documentation (mLRS: LoRa FHSS in EU868/FCC915)",
+             "mLRS Common/common_conf.h (91-byte frames), Common/sx-drivers/sx126x_driver.h and "
+             "sx127x_driver.h (SF5/SF6 at BW 500 kHz, time on air)"),
     provisional=True,
     unverified=("bandwidth_hz", "burst_s", "interval_s", "modes"),
     hopping=True,

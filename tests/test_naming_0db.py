@@ -1,0 +1,141 @@
+"""Naming links at 0 dB in-band SNR, where the evidence is thin: the spreading factor
+with the time on air (mLRS against ExpressLRS, both LoRa SF6 at 500 kHz), a hopper's
+declared packet interval when the tracker sees too few of its channels for a lattice of
+its own (FlySky AFHDS 2A against FrSky D16), and the dechirp of a 125 kHz LoRaWAN packet
+the detector measures much wider.  Seeded trials through the whole engine
+(bench/bench_accuracy.py), plus the lattice test against its NumPy twin."""
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rfdetect.classify import evidence
+from rfdetect.classify.evidence import lora_bandwidths, run_kernel
+from rfdetect.classify.kernels import MIN_GAP_S, lattice_at
+from rfdetect.model import Burst
+from rfdetect.signatures import get
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import bench_accuracy as ba  # noqa: E402
+
+
+def lattice_at_twin(times_s, period_s):
+    """Slow, obvious twin of kernels.lattice_at."""
+    t = np.sort(np.asarray(times_s, float))
+    gaps = [d for d in np.diff(t) if d > MIN_GAP_S]
+    if len(t) < 3:
+        return period_s, 0, 0
+    p, hits = period_s, 0
+    for _ in range(3):
+        tol = min(max(0.2e-3, 0.04 * p), 0.1 * p)
+        k_max = min(64.0, math.floor((p / (6.0 * tol)) ** 2))
+        fits = [(d, round(d / p)) for d in gaps
+                if 1 <= round(d / p) <= k_max and abs(d - round(d / p) * p) <= tol * math.sqrt(round(d / p))]
+        hits = len(fits)
+        if not fits:
+            return p, 0, len(gaps)
+        p = sum(d for d, _ in fits) / sum(k for _, k in fits)
+    return p, hits, len(gaps)
+
+
+def test_lattice_at_finds_a_period_no_gap_shows():
+    # 16 channels, 4 in the window: the packets seen are 2, 3, 4 and 7 periods apart.
+    gaps = [2, 3, 4, 7] * 6
+    t = np.cumsum([0.0] + [k * 3.85e-3 for k in gaps])
+    period, hits, m = lattice_at(t, 3.85e-3 * 1.02)
+    assert m == len(gaps) and hits == m
+    assert period == pytest.approx(3.85e-3, rel=1e-9)
+    # D16's 9 ms is not this lattice.
+    _, hits, m = lattice_at(t, 9e-3)
+    assert hits < 0.7 * m
+
+
+def test_lattice_at_rejects_random_timing():
+    rng = np.random.default_rng(3)
+    passed = 0
+    for _ in range(300):
+        t = np.cumsum(rng.uniform(5e-3, 40e-3, 12))
+        period, hits, m = lattice_at(t, 3.85e-3)
+        passed += hits >= 0.7 * m and abs(period / 3.85e-3 - 1) <= 0.03
+    assert passed <= 3
+
+
+def test_lattice_at_matches_twin():
+    rng = np.random.default_rng(7)
+    for i in range(60):
+        p0 = rng.uniform(2e-3, 60e-3)
+        if i % 2:     # a lattice with missed packets and jitter
+            t = np.cumsum(rng.integers(1, 9, 14) * p0 + rng.normal(0, 0.02 * p0, 14))
+        else:         # no lattice
+            t = np.cumsum(rng.uniform(1e-3, 0.1, 14))
+        guess = p0 * rng.uniform(0.97, 1.03)
+        got, want = lattice_at(t, guess), lattice_at_twin(t, guess)
+        assert got[1:] == want[1:]
+        assert got[0] == pytest.approx(want[0], rel=1e-12)
+
+
+def _final_links(link: str, seed: int) -> list[str]:
+    recs, _, _ = ba.run_trial(link, 0.0, 1.0, seed, ba.detector_config(integrate=True))
+    return [r["link"] for r in ba.final_reports(ba.report_entries(recs, link))]
+
+
+@pytest.mark.parametrize("seed", [1002, 1003])
+def test_mlrs_at_0db_is_not_expresslrs(seed):
+    # Seed 1002: no lattice within 1 s; a 23.6 ms packet at SF6 is mLRS (22.3-22.6 ms),
+    # not ExpressLRS (4.4 ms at SF6).
+    links = _final_links("mlrs", seed)
+    assert "mlrs" in links and "expresslrs-lora" not in links, links
+
+
+def test_expresslrs_at_0db_stays_expresslrs():
+    links = _final_links("expresslrs-lora", 1000)
+    assert "expresslrs-lora" in links and "mlrs" not in links, links
+
+
+@pytest.mark.parametrize("seed", [1002, 1004])
+def test_afhds2a_at_0db_is_not_d16(seed):
+    # The packets seen are 2, 3, 4 and 7 periods of 3.85 ms apart: no gap is the period.
+    links = _final_links("flysky-afhds2a", seed)
+    assert "flysky-afhds2a" in links and "frsky-d16" not in links, links
+
+
+def _burst(f_hz: float, bw_hz: float, dur_s: float) -> Burst:
+    return Burst(0, int(dur_s * 2.4e6), 0.0, dur_s, f_hz - bw_hz / 2, f_hz + bw_hz / 2, 0.0, -30.0, f_hz)
+
+
+def test_lora_bandwidths_allow_a_weak_narrow_packet_measured_wide():
+    cands = [get("lorawan"), get("expresslrs-lora")]
+    # A 125 kHz packet measured 210 kHz wide near 0 dB: 125 kHz is tried (before: 250 kHz only).
+    assert lora_bandwidths(_burst(868.1e6, 210e3, 0.05), cands) == {125e3, 250e3}
+    # The wide channels keep their relative bounds.
+    assert lora_bandwidths(_burst(868.1e6, 600e3, 0.005), cands) == {500e3}
+    assert lora_bandwidths(_burst(868.1e6, 380e3, 0.005), cands) == {500e3}
+
+
+def test_no_spreading_factor_too_long_for_the_burst_at_any_bandwidth(monkeypatch):
+    class Snip:   # a burst's samples with their place in the stream
+        sample_rate_hz, center_freq_hz, sample_index0 = 2.4e6, 868.1e6, 0
+        samples = (np.random.default_rng(1).standard_normal(12_000) * (1 + 1j)).astype(np.complex64)   # 5 ms
+    tried = {}
+
+    def spy(x, fs, offset_hz, *, bandwidths_hz, sfs):
+        tried.update(sfs)
+        return None
+
+    monkeypatch.setattr(evidence, "lora_evidence", spy)
+    # 5 ms holds a dozen symbols of SF8 at 500 kHz but only of SF7 at 250 kHz: SF8 at
+    # 250 kHz (the chirp slope of SF6 at 125 kHz) must not be tried for 500 kHz's sake.
+    run_kernel("lora", _burst(868.1e6, 300e3, 5e-3), Snip(), [get("lorawan"), get("expresslrs-lora")])
+    assert {bw: max(v) for bw, v in tried.items()} == {250e3: 7, 500e3: 8}
+
+
+@pytest.mark.parametrize("seed", [1000, 1006])
+def test_lorawan_at_0db_is_lorawan(seed):
+    # Its 125 kHz packets are measured 190-250 kHz wide at 0 dB: they were dechirped at
+    # 250 kHz only, did not confirm, and the emitter was named ism-ook.
+    links = _final_links("lorawan", seed)
+    assert "lorawan" in links, links
