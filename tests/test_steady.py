@@ -94,12 +94,17 @@ def always_on():
 def test_an_emitter_on_from_the_first_sample_is_reported_every_check(always_on):
     det, found = run(always_on, 1 << 16)
     steady = [b for b in found if b.features.get("steady")]
-    # Checks at 0.2, 0.4 and 0.6 s; the burst test itself sees nothing of it.
-    assert len(steady) == 3, found
+    # Checks when the floor starts (after 20 ms), then at 0.2, 0.4 and 0.6 s; the burst test
+    # itself sees nothing of the emitter.
+    assert len(steady) == 4, found
     assert [b for b in found if not b.features.get("steady")] == []
-    for k, b in enumerate(steady, start=1):
+    first, *later = steady
+    assert first.t_start_s == 0.0
+    assert first.t_end_s == pytest.approx(0.02, abs=2 * det.hop / FS)
+    for k, b in enumerate(later, start=1):
         assert b.t_end_s == pytest.approx(0.2 * k, abs=2 * det.hop / FS)
         assert b.duration_s == pytest.approx(0.05, abs=2 * det.hop / FS)
+    for b in steady:
         assert abs(b.f_lo_hz - (FC + 2.5e6 - 3e6)) < 0.25e6, b
         assert abs(b.f_hi_hz - (FC + 2.5e6 + 3e6)) < 0.25e6, b
         assert b.snr_db == pytest.approx(0.0, abs=1.0)
@@ -142,3 +147,35 @@ def test_without_the_check_they_are_missed():
     recs, _, _ = acc.run_trial("dji-ocusync-video", 0.0, 1.0, acc.EVAL_SEED,
                                 DetectorConfig(steady_check_s=0))
     assert [r for r in recs if r["type"] == "detection" and r["drone"]] == []
+
+
+def test_an_fm_video_is_one_emitter_not_a_swarm_of_unknown_ones():
+    # Its spectrum moves with the picture: the burst test cuts it into thousands of narrow
+    # pieces a second, which the confirmed video track takes (classify/continuous.py).
+    recs, _, _ = acc.run_trial("analog-fpv-video", 10.0, 1.0, acc.EVAL_SEED)
+    dets = [r for r in recs if r["type"] == "detection"]
+    video = [r for r in dets if r["link"] == "analog-fpv-video"]
+    assert video and video[-1]["evidence"]["pieces"] > 1000
+    # Only what was reported early, in the 20 ms before the floor showed the video.
+    assert len([r for r in dets if r["link"] != "analog-fpv-video"]) <= 6
+    recs_off, _, _ = acc.run_trial("analog-fpv-video", 10.0, 1.0, acc.EVAL_SEED,
+                                    DetectorConfig(steady_check_s=0))
+    assert len([r for r in recs_off if r["type"] == "detection" and r["link"] != "analog-fpv-video"]) > 20
+
+
+def test_a_host_takes_only_what_lies_in_its_band_while_it_lasts():
+    from rfdetect.classify.continuous import HOLD_S, ContinuousHosts
+    from rfdetect.classify.tracker import Track
+    from rfdetect.model import Burst
+
+    def burst(t_s, f_lo_hz, f_hi_hz):
+        return Burst(sample_start=0, sample_end=1, t_start_s=t_s, t_end_s=t_s + 1e-3, f_lo_hz=f_lo_hz,
+                     f_hi_hz=f_hi_hz, snr_db=10.0, peak_power_db=-30.0, center_freq_hz=0.5 * (f_lo_hz + f_hi_hz))
+
+    hosts, video = ContinuousHosts(), Track(1, None, False)
+    hosts.note(video, burst(0.2, 1278e6, 1283e6), max_bandwidth_hz=8e6)    # 1276.5-1284.5 MHz
+    assert hosts.take(burst(0.3, 1277e6, 1277.3e6)) is video                  # beside the span, in the band
+    assert hosts.take(burst(0.3, 1284e6, 1285e6)) is None                     # across its edge
+    assert hosts.take(burst(0.2 + HOLD_S + 0.1, 1280e6, 1280.2e6)) is None    # after it ended
+    assert hosts.take(burst(0.3, 1280e6, 1280.2e6)) is None                   # (and it is gone)
+    assert hosts.absorbed[1] == 1

@@ -40,6 +40,7 @@ from ..signatures import UNKNOWN, UNKNOWN_FHSS, Signature, get, load_all
 from . import evidence as ev_mod
 from .assembler import Assembler
 from .calibration import confidence_from
+from .continuous import ContinuousHosts
 from .kernels import lattice_at
 from .tracker import Track, TrackTable, timing_tolerance_s
 
@@ -154,6 +155,7 @@ class Classifier:
         self._next_id = 1
         self.rejections: Counter = Counter()   # signature id -> bursts that did not fit it
         self.kernel_runs: Counter = Counter()  # kernel -> runs
+        self._continuous = ContinuousHosts()
 
     # ---- per burst -------------------------------------------------------------------
     def add(self, burst: Burst, iq=None) -> list[Detection]:
@@ -210,6 +212,8 @@ class Classifier:
             self._tracks.refresh(host)
             return out
         feats = self._features(burst)
+        if not feats and self._continuous.take(burst) is not None:
+            return out      # a piece of an always-on emitter's signal (continuous.py)
         track = self._find_track(burst, feats)
         kernels = self._kernels(burst, iq, feats, track)
         if _modulation(kernels) != ("?",) or (track is not None and not _compatible(kernels, track)):
@@ -262,6 +266,10 @@ class Classifier:
                 vc["inherited"] = "match" if vc["match"] > vc["mismatch"] else "mismatch"
         for name, result in kernels.items():
             track.kernel_results.setdefault(name, []).append(result)
+        for sid, v in verdicts.items():
+            if sigs[sid].continuous and v == "match" and feats[sid]["bandwidth"] == 1.0:
+                self._continuous.note(track, burst, sigs[sid].bandwidth_hz[1])
+                break
         if self.early_reports and not track.reported:
             det = self._to_detection(track, early=True)
             if det is not None:
@@ -373,6 +381,8 @@ class Classifier:
         if track.key is not None:
             self._keyed.pop(track.key, None)
         det = self._to_detection(track, early=False)
+        if det is not None and det.link in (UNKNOWN, UNKNOWN_FHSS) and self._continuous.take_track(track) is not None:
+            return []       # pieces of an always-on emitter (continuous.py)
         return [det] if det is not None else []
 
     def finish(self) -> list[Detection]:
@@ -464,6 +474,8 @@ class Classifier:
         if track.period:
             evidence["packet_interval_s"] = round(track.period[0], 7)
             evidence["periodic_share"] = round(track.period[1], 3)
+        if self._continuous.absorbed[track.track_id]:
+            evidence["pieces"] = self._continuous.absorbed[track.track_id]
         mode = None
         chosen = sig or fallback
         if sig is not None:

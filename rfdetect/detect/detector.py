@@ -74,6 +74,7 @@ class BurstDetector:
         # (rfdetect.scale) as for the serial run.
         self._steady_every = int(round(config.steady_check_s * self.sample_rate_hz))
         self._steady_span = max(1, int(round(config.steady_span_s / frame_s)))
+        self._checked_frame = -1
         self._steady_min_bins = max(3, int(math.ceil(config.steady_min_bandwidth_hz / sample_rate_hz * self.nfft)))
         self._samples_lost = 0   # before the current segment: sample indices skip them, time does not
         self._start_segment(int(sample_index0), reset_floor=True)
@@ -156,7 +157,14 @@ class BurstDetector:
         raised = (smoothed > self._step_ratio * self._floor).mean()
         self._fparams[K.F_RELEASE_FRACTION] = float(raised) + self.config.floor_step_release_margin
         self._floor_ready = True
-        return self._run(frames)
+        if not self._steady_every:
+            return self._run(frames)
+        # An emitter on from the start is in the floor already: looked for at once, not
+        # only at the first multiple of the check interval.
+        out = self._run(frames[: self._init_frames])
+        if self._checked_frame != int(self._state[K.S_FRAME]):     # (unless one just fell there)
+            out += self._steady_bursts()
+        return out + self._run(frames[self._init_frames:])
 
     def _run(self, power: np.ndarray) -> list[Burst]:
         out: list[Burst] = []
@@ -191,6 +199,7 @@ class BurstDetector:
 
     def _steady_bursts(self) -> list[Burst]:
         """The always-on emitters the floor holds now, as bursts of the last frames."""
+        self._checked_frame = int(self._state[K.S_FRAME])
         spans = raised_spans(self._floor, threshold_db=self.config.steady_threshold_db,
                              min_bins=self._steady_min_bins,
                              shoulder_bins=max(2, self._steady_min_bins // 4))
