@@ -16,6 +16,8 @@ import pytest
 from rfdetect.classify import evidence
 from rfdetect.classify.evidence import lora_bandwidths, run_kernel
 from rfdetect.classify.kernels import MIN_GAP_S, lattice_at
+from rfdetect.classify.matcher import _on_declared_lattice
+from rfdetect.classify.tracker import Track
 from rfdetect.model import Burst
 from rfdetect.signatures import get
 
@@ -28,8 +30,8 @@ def lattice_at_twin(times_s, period_s):
     t = np.sort(np.asarray(times_s, float))
     gaps = [d for d in np.diff(t) if d > MIN_GAP_S]
     if len(t) < 3:
-        return period_s, 0, 0
-    p, hits = period_s, 0
+        return period_s, 0, 0, 0
+    p, hits, g = period_s, 0, 0
     for _ in range(3):
         tol = min(max(0.2e-3, 0.04 * p), 0.1 * p)
         k_max = min(64.0, math.floor((p / (6.0 * tol)) ** 2))
@@ -37,21 +39,36 @@ def lattice_at_twin(times_s, period_s):
                 if 1 <= round(d / p) <= k_max and abs(d - round(d / p) * p) <= tol * math.sqrt(round(d / p))]
         hits = len(fits)
         if not fits:
-            return p, 0, len(gaps)
+            return p, 0, len(gaps), 0
+        g = math.gcd(*(k for _, k in fits))
         p = sum(d for d, _ in fits) / sum(k for _, k in fits)
-    return p, hits, len(gaps)
+    return p, hits, len(gaps), g
 
 
 def test_lattice_at_finds_a_period_no_gap_shows():
     # 16 channels, 4 in the window: the packets seen are 2, 3, 4 and 7 periods apart.
     gaps = [2, 3, 4, 7] * 6
     t = np.cumsum([0.0] + [k * 3.85e-3 for k in gaps])
-    period, hits, m = lattice_at(t, 3.85e-3 * 1.02)
-    assert m == len(gaps) and hits == m
+    period, hits, m, k_gcd = lattice_at(t, 3.85e-3 * 1.02)
+    assert m == len(gaps) and hits == m and k_gcd == 1
     assert period == pytest.approx(3.85e-3, rel=1e-9)
     # D16's 9 ms is not this lattice.
-    _, hits, m = lattice_at(t, 9e-3)
+    _, hits, m, _ = lattice_at(t, 9e-3)
     assert hits < 0.7 * m
+
+
+def test_a_longer_period_seen_through_the_window_is_not_this_one():
+    # D16 (9 ms) seen every third packet: every gap is 27 ms, 7 periods of 3.857 ms.
+    t = np.arange(12) * 27e-3
+    period, hits, m, k_gcd = lattice_at(t, 3.85e-3)
+    assert hits == m and period == pytest.approx(27e-3 / 7)
+    assert k_gcd == 7
+    track = Track(1, None, True)
+    for k, t_s in enumerate(t):
+        track.add(Burst(sample_start=k, sample_end=k + 1, t_start_s=float(t_s), t_end_s=float(t_s) + 1e-3,
+                        f_lo_hz=2440e6, f_hi_hz=2441e6, snr_db=0.0, peak_power_db=-40.0,
+                        center_freq_hz=2440.5e6))
+    assert not _on_declared_lattice(track, get("flysky-afhds2a"), None)
 
 
 def test_lattice_at_rejects_random_timing():
@@ -59,7 +76,7 @@ def test_lattice_at_rejects_random_timing():
     passed = 0
     for _ in range(300):
         t = np.cumsum(rng.uniform(5e-3, 40e-3, 12))
-        period, hits, m = lattice_at(t, 3.85e-3)
+        period, hits, m, _ = lattice_at(t, 3.85e-3)
         passed += hits >= 0.7 * m and abs(period / 3.85e-3 - 1) <= 0.03
     assert passed <= 3
 

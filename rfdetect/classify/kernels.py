@@ -71,17 +71,22 @@ def lattice_at(times_s, period_s):
     a sixth of the period (a gap of random length then fits with a chance of a third at
     most, so a share of 0.7 over several gaps is no accident).
 
-    Returns (period, hits, m): m gaps, hits of them fitting."""
+    The fitting gaps' numbers of periods have a greatest common divisor: above 1, the gaps
+    pin down a longer period just as well (a 9 ms hopper seen every third packet, 27 ms
+    apart, fits 7 periods of 3.857 ms), and the test says nothing about this one.
+
+    Returns (period, hits, m, k_gcd): m gaps, hits of them fitting, the gcd of their
+    numbers of periods (0 without hits)."""
     n = times_s.shape[0]
     if n < 3:
-        return period_s, 0, 0
+        return period_s, 0, 0, 0
     t = np.sort(times_s)
     p = period_s
-    hits, m = 0, 0
+    hits, m, g = 0, 0, 0
     for _ in range(3):
         tol = min(max(0.2e-3, 0.04 * p), 0.1 * p)
         k_max = min(64.0, math.floor((p / (6.0 * tol)) ** 2))
-        hits, m = 0, 0
+        hits, m, g = 0, 0, 0
         sum_gap, sum_k = 0.0, 0.0
         for i in range(n - 1):
             d = t[i + 1] - t[i]
@@ -93,7 +98,15 @@ def lattice_at(times_s, period_s):
                 hits += 1
                 sum_gap += d
                 sum_k += kk
+                g = _gcd(g, int(kk))
         if sum_k == 0.0:
-            return p, 0, m
+            return p, 0, m, 0
         p = sum_gap / sum_k
-    return p, hits, m
+    return p, hits, m, g
+
+
+@njit(cache=True)
+def _gcd(a, b):
+    while b:
+        a, b = b, a % b
+    return a
