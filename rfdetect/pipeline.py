@@ -24,6 +24,14 @@ BEARING_KEEP_S = 30.0  # per-burst bearings kept until their detection is report
 CHIRP_MAX_HOLD_S = 0.5  # a chirp burst waits at most this long for an open energy burst
 
 
+def chirp_merger_samples(chirp, sample_rate_hz: float) -> tuple[int, int]:
+    """(delay, longest hold) in samples of the merger that meets the energy and chirp
+    detectors' bursts.  Both detectors close a burst soon after it ends: held the chirp
+    detector's latency and 10 ms, a burst meets its twin; a chirp burst waits at most
+    CHIRP_MAX_HOLD_S for an energy burst still open."""
+    return chirp.latency_samples + int(0.01 * sample_rate_hz), int(CHIRP_MAX_HOLD_S * sample_rate_hz)
+
+
 class Pipeline:
     def __init__(self, info: RecordingInfo, emit: Emit, *, config: DetectorConfig | None = None,
                  all_bursts: bool = False, classifier: Classifier | None = None,
@@ -103,9 +111,8 @@ class Pipeline:
         from .detect.merge import BurstMerger
         from .kernels.evidence_lora import dechirp_result
         self.chirp = chirp_detector_for(self.config, self.info.sample_rate_hz, self.info.center_freq_hz)
-        # Both detectors close a burst soon after it ends: held this long, it meets its twin.
-        self.merger = BurstMerger(self.chirp.latency_samples + int(0.01 * self.info.sample_rate_hz),
-                                  max_hold_samples=int(CHIRP_MAX_HOLD_S * self.info.sample_rate_hz))
+        delay, max_hold = chirp_merger_samples(self.chirp, self.info.sample_rate_hz)
+        self.merger = BurstMerger(delay, max_hold_samples=max_hold)
         run_kernel = self.classifier.run_kernel
 
         def run_with_dechirp(kernel, burst, iq, candidates):

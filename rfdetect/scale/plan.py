@@ -110,11 +110,10 @@ def chirp_warmup_samples(config: DetectorConfig, info: RecordingInfo) -> int:
     if not config.dechirp:
         return 0
     from ..detect.chirp import chirp_detector_for
-    from ..pipeline import CHIRP_MAX_HOLD_S
+    from ..pipeline import chirp_merger_samples
     chirp = chirp_detector_for(config, info.sample_rate_hz, info.center_freq_hz)
-    fs = info.sample_rate_hz
-    delay = chirp.latency_samples + int(0.01 * fs)
-    return chirp.settle_samples + 2 * delay + 2 * int(CHIRP_MAX_HOLD_S * fs)
+    delay, max_hold = chirp_merger_samples(chirp, info.sample_rate_hz)
+    return chirp.settle_samples + 2 * delay + 2 * max_hold
 
 
 def warmup_samples(config: DetectorConfig, sample_rate_hz: float,
