@@ -203,25 +203,13 @@ class BurstDetector:
         spans = raised_spans(self._floor, threshold_db=self.config.steady_threshold_db,
                              min_bins=self._steady_min_bins,
                              shoulder_bins=max(2, self._steady_min_bins // 4))
-        if not spans:
-            return []
         last = float(self._state[K.S_FRAME])
-        s1 = int(round(self.frame_to_sample(last)))
-        s0 = max(int(round(self.frame_to_sample(last - self._steady_span))), self._origin)
-        fs, lost = self.sample_rate_hz, self._samples_lost
-        out = []
-        for lo, hi, level in spans:
-            # A span's edges are those of its bins (the floor is smoothed over a CFAR cell).
-            f_lo, f_hi = self.bin_to_hz(lo - 0.5), self.bin_to_hz(hi + 0.5)
-            snr = level - 1.0
-            out.append(Burst(
-                sample_start=s0, sample_end=s1, t_start_s=(s0 + lost) / fs, t_end_s=(s1 + lost) / fs,
-                f_lo_hz=f_lo, f_hi_hz=f_hi, snr_db=10 * math.log10(snr) if snr > 0 else -99.0,
-                peak_power_db=10 * math.log10(float(self._floor[lo: hi + 1].max())),
-                center_freq_hz=0.5 * (f_lo + f_hi),
-                features={"frames": self._steady_span, "cells": (hi - lo + 1) * self._steady_span,
-                          "edges_refined": False, "steady": True}))
-        return out
+        # A span's edges are those of its bins (the floor is smoothed over a CFAR cell).
+        return [self._burst(last - self._steady_span, last, lo - 0.5, hi + 0.5, level - 1.0,
+                            float(self._floor[lo: hi + 1].max()),
+                            {"frames": self._steady_span, "cells": (hi - lo + 1) * self._steady_span,
+                             "edges_refined": False, "steady": True})
+                for lo, hi, level in spans]
 
     def _collect(self) -> list[Burst]:
         n = int(self._state[K.S_CLOSED])
@@ -238,20 +226,28 @@ class BurstDetector:
         return self.center_freq_hz + (bin_pos - self.nfft / 2) * self.sample_rate_hz / self.nfft
 
     def _to_burst(self, row: np.ndarray) -> Burst:
+        return self._burst(row[K.O_START], row[K.O_END], row[K.O_FLO], row[K.O_FHI], row[K.O_SNR],
+                           row[K.O_PEAK],
+                           {"frames": int(row[K.O_T1] - row[K.O_T0] + 1), "cells": int(row[K.O_CELLS]),
+                            "edges_refined": bool(int(row[K.O_REFINED]) == 3)})
+
+    def _burst(self, start_frame: float, end_frame: float, lo_bin: float, hi_bin: float,
+               snr: float, peak_power: float, features: dict) -> Burst:
+        """A burst between two (fractional) frames and bins of this segment, in samples,
+        seconds (counting the samples lost before it) and Hz; ``snr`` and ``peak_power``
+        linear."""
         fs = self.sample_rate_hz
-        s0 = max(int(round(self.frame_to_sample(row[K.O_START]))), self._origin)
-        s1 = max(int(round(self.frame_to_sample(row[K.O_END]))), s0 + 1)
-        snr = row[K.O_SNR]
-        f_lo, f_hi = self.bin_to_hz(row[K.O_FLO]), self.bin_to_hz(row[K.O_FHI])
+        s0 = max(int(round(self.frame_to_sample(start_frame))), self._origin)
+        s1 = max(int(round(self.frame_to_sample(end_frame))), s0 + 1)
+        f_lo, f_hi = self.bin_to_hz(lo_bin), self.bin_to_hz(hi_bin)
         lost = self._samples_lost
         return Burst(
             sample_start=s0, sample_end=s1, t_start_s=(s0 + lost) / fs, t_end_s=(s1 + lost) / fs,
             f_lo_hz=f_lo, f_hi_hz=f_hi,
             snr_db=10 * math.log10(snr) if snr > 0 else -99.0,
-            peak_power_db=10 * math.log10(max(row[K.O_PEAK], 1e-30)),
+            peak_power_db=10 * math.log10(max(peak_power, 1e-30)),
             center_freq_hz=0.5 * (f_lo + f_hi),
-            features={"frames": int(row[K.O_T1] - row[K.O_T0] + 1), "cells": int(row[K.O_CELLS]),
-                      "edges_refined": bool(int(row[K.O_REFINED]) == 3)},
+            features=features,
         )
 
     # -- state of a stream resumed mid-way (used by rfdetect.scale) -----------
