@@ -6,6 +6,8 @@ it found.
 """
 from __future__ import annotations
 
+import bisect
+import math
 import os
 import time
 from typing import Callable, Iterable
@@ -49,6 +51,9 @@ class Pipeline:
         self.config = config or DetectorConfig()
         self.detector = BurstDetector(self.config, info.sample_rate_hz, info.center_freq_hz)
         self.classifier = classifier or Classifier()
+        # (first sample, centre frequency) of each tuning: a recording's retunes, and those
+        # a live stream's blocks bring.  A burst is classified with the band its tuning saw.
+        self._tunings = sorted({0: float(info.center_freq_hz), **{int(i): float(f) for i, f in info.retunes}}.items())
         # Enough history for a burst to close after it ends, and for the longest
         # burst a confirmation kernel looks at.
         self.history = IQHistory(int(info.sample_rate_hz * HISTORY_S) + DEFAULT_BLOCK_SAMPLES)
@@ -78,6 +83,8 @@ class Pipeline:
             self.samples_lost += block.samples_lost_before
         self.samples += block.num_samples
         self.history.append(block)
+        if block.center_freq_hz != self._tunings[-1][1] and block.sample_index0 > self._tunings[-1][0]:
+            self._tunings.append((block.sample_index0, float(block.center_freq_hz)))
         if self.chirp is None:
             self._handle(self.detector.consume(batch))
             if self.low_latency:
@@ -99,6 +106,8 @@ class Pipeline:
 
     def _classify(self, burst: Burst, iq) -> None:
         self.bursts += 1
+        k = bisect.bisect_right(self._tunings, (burst.sample_start, math.inf)) - 1
+        self.classifier.set_window(self._tunings[max(k, 0)][1], self.info.sample_rate_hz)
         if self.all_bursts:
             self.emit(burst_record(burst, self.info))
         if self.bearings:

@@ -71,6 +71,36 @@ def test_a_longer_period_seen_through_the_window_is_not_this_one():
     assert not _on_declared_lattice(track, get("flysky-afhds2a"), None)
 
 
+def _track(times_s, f_hz: float = 2440.5e6) -> Track:
+    track = Track(1, None, True)
+    for k, t_s in enumerate(times_s):
+        track.add(Burst(sample_start=k, sample_end=k + 1, t_start_s=float(t_s), t_end_s=float(t_s) + 1e-3,
+                        f_lo_hz=f_hz - 0.5e6, f_hi_hz=f_hz + 0.5e6, snr_db=0.0, peak_power_db=-40.0,
+                        center_freq_hz=f_hz))
+    return track
+
+
+def test_a_short_track_is_on_a_declared_lattice_only_when_every_gap_fits():
+    # DSMX (11 ms) on 2 of its 23 channels: 8 packets in 1 s, 165 and 88 ms apart
+    # (15 and 8 frames), measured on a simulated trial at 0 dB.
+    gaps_ms = [165.015, 87.982, 165.002, 87.999, 165.025, 87.99, 164.991]
+    t = np.concatenate([[0.0748], 0.0748 + np.cumsum(gaps_ms) * 1e-3])
+    assert _on_declared_lattice(_track(t), get("spektrum-dsmx"), None)
+    assert not _on_declared_lattice(_track(t), get("flysky-afhds2a"), None)
+    # One gap off the lattice, or one packet fewer: too few to tell.
+    t_off = t.copy()
+    t_off[4:] += 4e-3
+    assert not _on_declared_lattice(_track(t_off), get("spektrum-dsmx"), None)
+    assert not _on_declared_lattice(_track(t[:6]), get("spektrum-dsmx"), None)
+
+
+def test_short_tracks_of_random_timing_are_rarely_on_a_declared_lattice():
+    rng = np.random.default_rng(5)
+    passed = sum(_on_declared_lattice(_track(np.cumsum(rng.uniform(20e-3, 200e-3, 7))),
+                                      get("spektrum-dsmx"), None) for _ in range(2000))
+    assert passed <= 10          # 0.5 %; (1/3)^6 = 0.14 % expected at most
+
+
 def test_lattice_at_rejects_random_timing():
     rng = np.random.default_rng(3)
     passed = 0
@@ -120,6 +150,19 @@ def test_afhds2a_at_0db_is_not_d16(seed):
     assert "flysky-afhds2a" in links and "frsky-d16" not in links, links
 
 
+def test_dsmx_on_two_channels_at_0db_is_dsmx():
+    # Seed 1010: 8 packets on 2 channels, which scored the same for FlySky and DSMX.
+    links = _final_links("spektrum-dsmx", 1010)
+    assert "spektrum-dsmx" in links and "flysky-afhds2a" not in links, links
+
+
+def test_expresslrs_fsk_at_0db_with_split_tones():
+    # Seed 1004: each packet's two tones are split into bursts of their own; the lattice's
+    # period came out 0.959 ms, outside the 2 % of ExpressLRS's 1 ms.
+    links = _final_links("expresslrs-fsk", 1004)
+    assert "expresslrs-fsk" in links, links
+
+
 def _burst(f_hz: float, bw_hz: float, dur_s: float) -> Burst:
     return Burst(0, int(dur_s * 2.4e6), 0.0, dur_s, f_hz - bw_hz / 2, f_hz + bw_hz / 2, 0.0, -30.0, f_hz)
 
@@ -156,3 +199,21 @@ def test_lorawan_at_0db_is_lorawan(seed):
     # 250 kHz only, did not confirm, and the emitter was named ism-ook.
     links = _final_links("lorawan", seed)
     assert "lorawan" in links, links
+
+
+def test_channels_of_a_link_within_the_window():
+    crossfire = get("tbs-crossfire")        # EU868: 13 channels, 863.275-869.575 MHz
+    assert crossfire.channels_within(862e6, 871e6) == 13
+    assert crossfire.channels_within(866.8e6, 869.2e6) == 5
+    assert crossfire.channels_within(2.40e9, 2.48e9) == 0
+    assert get("ism-ook").channels_within(866e6, 870e6) is None    # no channel plan
+
+
+def test_pieces_of_lorawan_packets_on_one_channel_are_no_hopper():
+    # Seed 1014: 5 pieces of SF9 packets on 868.1 MHz, 27-219 ms apart, fitted a lattice of
+    # four Crossfire packet intervals; the window holds 5 of Crossfire's channels, and a
+    # hopper seen on 5 separate hops would not have stayed on one.
+    recs, _, _ = ba.run_trial("lorawan", 0.0, 1.0, 1014, ba.detector_config(integrate=True))
+    drones = {r["link"] for r in recs if r["type"] == "detection" and r["drone"]}
+    assert not drones, drones
+    assert any(r["type"] == "detection" and r["link"] == "lorawan" for r in recs)

@@ -21,6 +21,9 @@ class EarlyAndFinal:
         self.seen.append(burst)
         return [self._det(link="unknown")] if len(self.seen) == 1 else []
 
+    def set_window(self, center_freq_hz, sample_rate_hz):
+        pass
+
     def finish(self):
         return [self._det(link="expresslrs-lora", drone=True)]
 
@@ -52,6 +55,9 @@ class OneTrack:
     def add(self, burst, iq=None):
         self.seen.append(burst)
         return []
+
+    def set_window(self, center_freq_hz, sample_rate_hz):
+        pass
 
     def finish(self):
         b0, b1 = self.seen[0], self.seen[-1]

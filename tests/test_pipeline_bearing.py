@@ -41,6 +41,9 @@ class ByChannel:
         self.groups.setdefault(round(burst.center_freq_hz, -5), []).append(burst)
         return []
 
+    def set_window(self, center_freq_hz, sample_rate_hz):
+        pass
+
     def finish(self):
         out = []
         for i, (f, bursts) in enumerate(sorted(self.groups.items())):

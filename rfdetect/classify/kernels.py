@@ -17,6 +17,14 @@ CANDIDATES = 6           # shortest gaps tried as the period
 
 
 @njit(cache=True)
+def lattice_tolerance_s(period_s):
+    """How far a gap may sit from a whole number of periods (grown as sqrt(k) for k
+    periods): the tracker's timing tolerance, kept well below the period, or anything
+    is a multiple."""
+    return min(max(0.2e-3, 0.04 * period_s), 0.1 * period_s)
+
+
+@njit(cache=True)
 def lattice_fit(times_s, min_share, gaps, ok, k):
     """Find the packet period of the start times ``times_s`` (any order).
 
@@ -43,8 +51,7 @@ def lattice_fit(times_s, min_share, gaps, ok, k):
     cand = np.sort(gaps[:m])
     for c in range(min(CANDIDATES, m)):
         g = cand[c]
-        # The tolerance must stay well below the period, or anything is a multiple.
-        tol = min(max(0.2e-3, 0.04 * g), 0.1 * g)
+        tol = lattice_tolerance_s(g)
         hits = 0
         for i in range(m):
             kk = np.rint(gaps[i] / g)
@@ -84,7 +91,7 @@ def lattice_at(times_s, period_s):
     p = period_s
     hits, m, g = 0, 0, 0
     for _ in range(3):
-        tol = min(max(0.2e-3, 0.04 * p), 0.1 * p)
+        tol = lattice_tolerance_s(p)
         k_max = min(64.0, math.floor((p / (6.0 * tol)) ** 2))
         hits, m, g = 0, 0, 0
         sum_gap, sum_k = 0.0, 0.0

@@ -59,9 +59,19 @@ FHSS_MIN_CHANNELS = 3
 # tracker's own lattice: tracker.estimate_period).
 LATTICE_MIN_PACKETS = 9
 LATTICE_MIN_SHARE = 0.7
+# A shorter track passes only when every gap fits: a gap of random length fits with a chance
+# of a third at most (kernels.lattice_at), so 6 gaps of 7 packets all fit by chance 0.14 %.
+LATTICE_ALL_FIT_PACKETS = 7
 # Signatures whose bursts are at least this wide: near 0 dB in-band SNR the detector may
 # keep one of their bursts as pieces side by side, which the assembler puts together.
 WIDEBAND_HZ = 3e6
+# A hopper whose window holds at least this many of its channels leaves a channel: a track
+# seen on this many separate hops, all on one channel, is no such hopper (a uniform hop
+# lands on the same one of 3 channels 4 times running with a chance of 1.2 %, of 5 with
+# 0.16 %).  Packets further apart than a few packet intervals are on separate hops.
+HOPPER_WINDOW_CHANNELS = 3
+HOPPER_ONE_CHANNEL_HOPS = 5
+HOP_GAP_INTERVALS = 4
 
 
 @dataclass
@@ -156,6 +166,16 @@ class Classifier:
         self.rejections: Counter = Counter()   # signature id -> bursts that did not fit it
         self.kernel_runs: Counter = Counter()  # kernel -> runs
         self._continuous = ContinuousHosts()
+        self._window_hz: tuple[float, float] | None = None
+        self._window_channels: dict[str, int | None] = {}
+
+    def set_window(self, center_freq_hz: float, sample_rate_hz: float) -> None:
+        """The band the receiver sees (at the start and after each retune): a hopper with
+        several channels in it must be seen on more than one."""
+        lo, hi = center_freq_hz - 0.5 * sample_rate_hz, center_freq_hz + 0.5 * sample_rate_hz
+        if (lo, hi) != self._window_hz:
+            self._window_hz = (lo, hi)
+            self._window_channels = {s.id: s.channels_within(lo, hi) for s in self.signatures if s.hopping}
 
     # ---- per burst -------------------------------------------------------------------
     def add(self, burst: Burst, iq=None) -> list[Detection]:
@@ -432,6 +452,11 @@ class Classifier:
             if not sig.hopping and track.key is None and track.period and n >= 6 \
                     and len(track.channels_hz(max(25e3, 0.5 * track.median("bandwidth_hz")))) >= 3:
                 terms["hopping"] = -1.5       # a periodic hopper is not a fixed-channel link
+            if sig.hopping and sig.interval_s \
+                    and (self._window_channels.get(sid) or 0) >= HOPPER_WINDOW_CHANNELS \
+                    and _hops_seen(track, sig.interval_s[0]) >= HOPPER_ONE_CHANNEL_HOPS \
+                    and len(track.channels_hz(max(25e3, 0.5 * track.median("bandwidth_hz")))) == 1:
+                terms["hopping"] = -1.5       # a hopper would have left this channel by now
             if sig.provisional:
                 terms["provisional"] = -0.25  # on a tie, the link whose facts are confirmed wins
             out[sid] = (sum(terms.values()), terms)
@@ -520,6 +545,13 @@ class Classifier:
         )
 
 
+def _hops_seen(track: Track, interval_s: float) -> int:
+    """Separate hops among the track's recent packets: those further apart than a few of
+    the link's packet intervals (packets of one hop follow each other)."""
+    t = sorted(track.times)
+    return 1 + sum(b - a > HOP_GAP_INTERVALS * interval_s for a, b in zip(t, t[1:]))
+
+
 def _fits_interval(rng: tuple[float, float], period_s: float) -> bool:
     """A hopper seen through a narrow window misses packets: small whole multiples fit."""
     return any(rng[0] * k <= period_s <= rng[1] * k for k in (1, 2, 3, 4))
@@ -528,8 +560,9 @@ def _fits_interval(rng: tuple[float, float], period_s: float) -> bool:
 def _on_declared_lattice(track: Track, sig: Signature, sf: int | None) -> bool:
     """Whether the track's packet times sit on the lattice of one of the link's declared
     packet intervals (of a mode that fits the spreading factor and time on air)."""
-    if len(track.times) < LATTICE_MIN_PACKETS:
+    if len(track.times) < LATTICE_ALL_FIT_PACKETS:
         return False
+    share = LATTICE_MIN_SHARE if len(track.times) >= LATTICE_MIN_PACKETS else 1.0
     dur = track.median("duration_s")
     ranges = [m["interval_s"] for m in sig.modes if "interval_s" in m and _fits_mode(m, sf, dur)] \
         or ([sig.interval_s] if not any("interval_s" in m for m in sig.modes) else [])
@@ -537,7 +570,7 @@ def _on_declared_lattice(track: Track, sig: Signature, sf: int | None) -> bool:
     for lo, hi in ranges:
         period, hits, m, k_gcd = lattice_at(times, 0.5 * (lo + hi))
         # (With a common divisor, a longer period explains the gaps as well: not this one.)
-        if lo <= period <= hi and hits >= LATTICE_MIN_SHARE * m and k_gcd == 1:
+        if lo <= period <= hi and hits >= share * m and k_gcd == 1:
             return True
     return False
 
@@ -618,7 +651,9 @@ def _feature_lists(track: Track, sig: Signature, terms: dict) -> tuple[list, lis
             matched.append(sig.kernel)
         elif vc.get("mismatch", 0) > 0:
             not_matched.append(sig.kernel)
-    if sig.hopping and len(track.channels_hz(max(25e3, 0.5 * track.median("bandwidth_hz")))) > 1:
+    if terms.get("hopping", 0.0) < 0:
+        not_matched.append("hopping")
+    elif sig.hopping and len(track.channels_hz(max(25e3, 0.5 * track.median("bandwidth_hz")))) > 1:
         matched.append("hopping")
     return matched, not_matched
 

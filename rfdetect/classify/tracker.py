@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..model import Burst
-from .kernels import lattice_fit
+from .kernels import lattice_fit, lattice_tolerance_s
 
 MAX_TIMES = 48            # recent start times kept per track for the period estimate
+SHORT_GAP_PERIODS = 4     # gaps of at most this many periods refine a lattice
 MEDIAN_BURSTS = 32        # recent bursts a track's median bandwidth and duration describe
 
 
@@ -38,8 +39,18 @@ def estimate_period(times_s, min_share: float = 0.7) -> tuple[float, float] | No
     m, hits = lattice_fit(t, min_share, gaps, ok, k)
     if not hits:
         return None
-    ok = ok[:m]
-    return float(gaps[:m][ok].sum() / k[:m][ok].sum()), hits / m
+    ok, gaps, k = ok[:m], gaps[:m], k[:m]
+    # The period is refined on the gaps of a few periods: a long gap fits some whole number
+    # of periods within a tolerance that grows with it, and a lattice a few per cent off
+    # (its candidate was a short gap measured short) still fits it, one period too many or
+    # too few, which would pull the refined period further off.
+    short = ok & (k <= SHORT_GAP_PERIODS)
+    if np.count_nonzero(short) >= 3:
+        # Refined on those, the period then counts the long gaps' periods right.
+        p = gaps[short].sum() / k[short].sum()
+        k = np.rint(gaps / p)
+        ok = (k >= 1) & (np.abs(gaps - k * p) <= lattice_tolerance_s(p) * np.sqrt(np.maximum(k, 1.0)))
+    return float(gaps[ok].sum() / k[ok].sum()), hits / m
 
 
 @dataclass(eq=False)

@@ -57,6 +57,20 @@ class Signature:
     def in_band(self, f_hz: float) -> bool:
         return any(b.lo_hz <= f_hz <= b.hi_hz for b in self.bands)
 
+    def channels_within(self, lo_hz: float, hi_hz: float) -> int | None:
+        """How many of the link's channel centres lie in [lo_hz, hi_hz]; None when a band
+        there has no known channel plan."""
+        count = 0
+        for b in self.bands:
+            if b.hi_hz < lo_hz or b.lo_hz > hi_hz:
+                continue
+            if not b.channels or not b.raster_hz:
+                return None
+            # (A band plan is widened symmetrically around its channels: its middle is theirs.)
+            first_hz = 0.5 * (b.lo_hz + b.hi_hz) - 0.5 * (b.channels - 1) * b.raster_hz
+            count += sum(lo_hz <= first_hz + k * b.raster_hz <= hi_hz for k in range(b.channels))
+        return count
+
     def band_for(self, f_hz: float) -> Band | None:
         for b in self.bands:
             if b.lo_hz <= f_hz <= b.hi_hz:
