@@ -21,7 +21,8 @@ from rfdetect.classify.tracker import Track
 from rfdetect.model import Burst
 from rfdetect.signatures import get
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
 import bench_accuracy as ba  # noqa: E402
 
 
@@ -217,3 +218,22 @@ def test_pieces_of_lorawan_packets_on_one_channel_are_no_hopper():
     drones = {r["link"] for r in recs if r["type"] == "detection" and r["drone"]}
     assert not drones, drones
     assert any(r["type"] == "detection" and r["link"] == "lorawan" for r in recs)
+
+
+def test_crowded_868_names_both_pilots_expresslrs(tmp_path):
+    # recordings/scenarios/crowded_868.toml: pilot B flies ExpressLRS 50 Hz (SF8, 18.6 ms
+    # packets), seen every 80 ms; with its packets merged with pilot A's on a shared
+    # channel, only the spreading factor tells it from mLRS (SF5/SF6).
+    from rfdetect.pipeline import analyze_source
+    from rfdetect.simulate import simulate
+    from rfdetect.sources import open_source
+
+    path = tmp_path / "crowded.h5"
+    simulate(REPO / "recordings" / "scenarios" / "crowded_868.toml", path, seed=1)
+    recs: list[dict] = []
+    with open_source(path) as src:
+        analyze_source(src, recs.append)
+    drones = {(r["track_id"], r["link"]) for r in recs if r["type"] == "detection" and r["drone"]}
+    assert {link for _, link in drones} == {"expresslrs-lora"}, drones
+    modes = {r["mode"]["packet_rate"] for r in recs if r["type"] == "detection" and r["drone"]}
+    assert modes == {"200Hz", "50Hz"}, modes

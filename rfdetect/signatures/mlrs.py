@@ -9,8 +9,10 @@ as long as an ExpressLRS packet at the same spreading factor (4.4 ms at SF6), wh
 what tells the two apart before a packet lattice is seen.  Which packet rate uses which
 spreading factor differs between chips and firmware versions (the 19 Hz mode is SF6 on
 SX127x; the 50 Hz mode is FSK at 900 MHz on recent firmware), so the modes below bind
-none.  Packet rates (19, 31, 50 Hz), occupied bandwidth and the burst duration range are
-not confirmed by a source: provisional.
+none.  The chirp check accepts SF5 and SF6 only: an ExpressLRS 50 Hz packet (SF8,
+18.6 ms, as long as an mLRS SF5 packet) is then not taken for mLRS.  Packet rates (19,
+31, 50 Hz), occupied bandwidth and the burst duration range are not confirmed by a
+source: provisional.
 """
 from .base import Signature, band, tol
 
@@ -35,5 +37,5 @@ SIGNATURE = Signature(
     unverified=("bandwidth_hz", "burst_s", "interval_s", "modes"),
     hopping=True,
     kernel="lora",
-    kernel_params={"bw_hz": 500e3, "sf": (5, 8), "direction": "up"},
+    kernel_params={"bw_hz": 500e3, "sf": (5, 6), "direction": "up"},
 )
