@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from rfdetect.kernels.evidence_droneid import sliding_energy, zc_cfo_search
-from rfdetect.kernels.evidence_fsk import discriminator, slicer_runs, two_level_centre
+from rfdetect.kernels.evidence_fsk import (averaged_power, discriminator, lattice_coherence, lattice_period,
+                                           slicer_runs, tone_energy_difference, two_level_centre)
 from rfdetect.kernels.evidence_lora import chirp_reference, dechirp_par
 from rfdetect.kernels.evidence_ofdm import normalised_autocorr
 
@@ -205,3 +206,79 @@ def test_two_level_centre_is_the_midpoint_of_unbalanced_levels():
     assert np.median(d) > 30e3                        # the median sits on the frequent level
     assert two_level_centre(d) == pytest.approx(500.0, abs=300.0)
     assert two_level_centre(np.full(10, 7.0)) == 7.0  # one level: nothing to split
+
+
+# ---- FSK below the discriminator's threshold: averaged spectrum, tone energies, lattice --------
+def twin_averaged_power(x, window):
+    n = window.shape[0]
+    m = x.shape[0] // n
+    if m == 0:
+        return np.zeros(n), 0
+    segs = x[:m * n].reshape(m, n) * window
+    return np.mean(np.abs(np.fft.fft(segs, axis=1)) ** 2, axis=0), m
+
+
+@pytest.mark.parametrize("n,length", [(64, 64 * 9 + 17), (16, 16), (32, 31)])
+def test_averaged_power_matches_numpy(n, length):
+    rng = np.random.default_rng(n + length)
+    x = cnoise(rng, length)
+    window = np.hanning(n)
+    out = np.full(n, -1.0)
+    m = averaged_power(x, window, out)
+    want, m_twin = twin_averaged_power(x, window)
+    assert m == m_twin
+    np.testing.assert_allclose(out, want, rtol=1e-10, atol=1e-12)     # m = 0: zeros, no failure
+
+
+def twin_tone_energy_difference(x, f1, f2, length):
+    n = np.arange(x.shape[0])
+    k = np.ones(length) / length
+    y1 = np.convolve(x * np.exp(-2j * np.pi * f1 * n), k, "valid")
+    y2 = np.convolve(x * np.exp(-2j * np.pi * f2 * n), k, "valid")
+    return np.abs(y1) ** 2 - np.abs(y2) ** 2
+
+
+@pytest.mark.parametrize("length,n", [(1, 50), (7, 3000), (34, 2100)])
+def test_tone_energy_difference_matches_numpy(length, n):
+    rng = np.random.default_rng(length)
+    x = cnoise(rng, n)
+    out = np.empty(n - length + 1)
+    tone_energy_difference(x, 0.0123, -0.0456, length, out)
+    np.testing.assert_allclose(out, twin_tone_energy_difference(x, 0.0123, -0.0456, length), rtol=1e-7, atol=1e-9)
+
+
+def test_tone_energy_difference_nulls_the_other_tone():
+    # A boxcar of 1/spacing samples has its first null on the other tone.
+    n, length = 4000, 40
+    t = np.arange(n)
+    up = np.exp(2j * np.pi * t / length)                    # the upper tone, spacing 1/length
+    out = np.empty(n - length + 1)
+    tone_energy_difference(up, 1.0 / length, 0.0, length, out)
+    np.testing.assert_allclose(out, 1.0, atol=1e-9)
+
+
+def test_lattice_coherence_matches_numpy():
+    rng = np.random.default_rng(10)
+    dates = np.cumsum(rng.integers(1, 300, 57)).astype(float)
+    periods = np.linspace(80.0, 200.0, 31)
+    out = np.empty(31)
+    lattice_coherence(dates, periods, out)
+    want = np.abs(np.exp(2j * np.pi * dates[None, :] / periods[:, None]).mean(axis=1))
+    np.testing.assert_allclose(out, want, rtol=1e-9, atol=1e-12)
+    empty = np.empty(2)
+    lattice_coherence(np.zeros(0), periods[:2], empty)
+    assert (empty == 0).all()
+
+
+def test_lattice_period_finds_the_symbol_period_through_clicks():
+    rng = np.random.default_rng(9)
+    period = 139.2
+    boundaries = np.cumsum(rng.integers(1, 4, 60)) * period            # 1-3 symbol runs
+    clicks = rng.uniform(0, boundaries[-1], 25)                         # noise: dates off the lattice
+    dates = np.round(np.sort(np.concatenate([boundaries, clicks]))).astype(np.int64)
+    runs = np.diff(dates)
+    found, rayleigh = lattice_period(runs, 1.2 * period)                # a rough first guess
+    assert found == pytest.approx(period, rel=0.005)
+    assert rayleigh > 20
+    noise_runs = rng.integers(20, 400, 80)
+    assert lattice_period(noise_runs, 139.2)[1] < 10                    # random dates: no lattice

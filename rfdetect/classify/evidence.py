@@ -4,7 +4,9 @@ Which kernels run is decided by the signatures a burst is a candidate for: a
 burst that fits no signature needing a kernel costs nothing here.  Each result
 is a plain dict (the kernel's measurements plus ``confirmed``) that the matcher
 turns into per-signature verdicts with :func:`verdict`; the FSK result also carries the
-burst's SNR (``burst_snr_db``), which sets how far the verdict can trust it.
+burst's SNR (``burst_snr_db``), which sets how far the verdict can trust it, and below the
+discriminator's threshold the deviation and symbol rate of the burst's tone pair where it
+shows one (``tone_*``, see ``kernels.evidence_fsk.tone_evidence``).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import numpy as np
 
 from ..kernels.evidence_droneid import MAX_CFO_HZ, MIN_CORRELATION, droneid_confirmed, droneid_zc
 from ..kernels.evidence_fmvideo import fm_video_evidence
-from ..kernels.evidence_fsk import fsk_evidence
+from ..kernels.evidence_fsk import fsk_evidence, tone_evidence
 from ..kernels.evidence_lora import lora_evidence
 from ..kernels.evidence_ofdm import ofdm_evidence
 from ..model import Burst
@@ -20,7 +22,8 @@ from ..signatures import Signature
 
 # Longest stretch of a burst each kernel looks at (seconds) and at most this many
 # input samples: enough for its statistic, bounded so a long burst costs no more.
-MAX_SPAN_S = {"lora": 0.012, "fsk": 0.002, "ofdm_cp": 0.0015, "droneid_zc": 0.0009, "fm_video": 0.012}
+MAX_SPAN_S = {"lora": 0.012, "fsk": 0.002, "fsk_tones": 0.02, "ofdm_cp": 0.0015, "droneid_zc": 0.0009,
+              "fm_video": 0.012}
 MAX_SAMPLES = 400_000
 # An always-on emitter's steady burst (detect/steady.py) is weak but long: its kernels look
 # at more of it (at 0 dB an OFDM prefix correlates at a few per cent, and its noise falls
@@ -32,6 +35,11 @@ STEADY_SPAN_S = 0.006
 # nothing against FSK.  Above it, the measured deviation and symbol rate scatter by about
 # ``fsk_spread(snr)`` (relative), which widens the signature's ranges.
 FSK_THRESHOLD_DB = 8.0
+# Below it, the tone pair's deviation (measured to about a spectral bin, and pulled in by
+# shaping) and symbol rate (the lattice of a whole burst's symbols: a fraction of a per cent
+# at 0 dB) count within these relative margins of a signature's ranges.
+TONE_DEVIATION_SPREAD = 0.15
+TONE_RATE_SPREAD = 0.1
 
 
 def burst_samples(burst: Burst, iq, kernel: str) -> np.ndarray | None:
@@ -47,7 +55,7 @@ def burst_samples(burst: Burst, iq, kernel: str) -> np.ndarray | None:
     span = min(int(span_s * fs) + 2 * margin, MAX_SAMPLES)
     if b - a > span:
         # LoRa and FSK: the middle of the burst (no ramp); OFDM: its start (preamble, ZC).
-        if kernel in ("lora", "fsk", "fm_video"):
+        if kernel in ("lora", "fsk", "fsk_tones", "fm_video"):
             a += (b - a - span) // 2
         b = a + span
     if b - a < 16:
@@ -111,6 +119,10 @@ def run_kernel(kernel: str, burst: Burst, iq, candidates: list[Signature]) -> di
         ev = fsk_evidence(x, fs, offset, burst.bandwidth_hz)
         if ev is not None:
             ev["burst_snr_db"] = round(float(burst.snr_db), 2)
+            if not ev["confirmed"] and not can_tell("fsk", burst):
+                # The whole burst's tone pair, where the discriminator is past its threshold.
+                tones = tone_evidence(burst_samples(burst, iq, "fsk_tones"), fs, offset, burst.bandwidth_hz)
+                ev.update(tones or {})
         return ev
     if kernel == "ofdm_cp":
         n = np.arange(x.shape[0])
@@ -146,13 +158,17 @@ def _inside_widened(value, rng: tuple, spread: float) -> bool:
 
 def verdict(sig: Signature, ev: dict | None) -> str:
     """'match', 'mismatch' or 'none' (no evidence: no samples, a rate too low, or an FSK
-    burst too weak for the discriminator to tell)."""
+    burst too weak for the discriminator to tell and without a tone pair)."""
     if ev is None:
         return "none"
     p = sig.kernel_params
     if not ev.get("confirmed"):
         snr = ev.get("burst_snr_db")
         weak = sig.kernel == "fsk" and snr is not None and snr < FSK_THRESHOLD_DB
+        if weak and ev.get("tone_symbol_rate_hz") is not None:
+            ok = _inside_widened(ev["tone_deviation_hz"], p["deviation_hz"], TONE_DEVIATION_SPREAD) and \
+                _inside_widened(ev["tone_symbol_rate_hz"], p["symbol_rate_hz"], TONE_RATE_SPREAD)
+            return "match" if ok else "mismatch"
         return "none" if weak else "mismatch"
     if sig.kernel == "lora":
         sf_ok = _inside(ev["sf"], p.get("sf", (5, 12)))

@@ -13,6 +13,20 @@ balanced, and a median inside one level halves the deviation and blinds the slic
 Like any discriminator it has a threshold: below about 8 dB in-band SNR noise clicks
 cut the runs and flatten the levels, so a weak FSK burst often fails to confirm (see
 ``classify.evidence.FSK_THRESHOLD_DB``, where that failure counts for nothing).
+
+Below that threshold, :func:`tone_evidence` looks at the whole burst instead: FSK whose
+tones are resolved (modulation index about 2 or more: ISM sensors, wM-Bus) puts its power
+in two spectral peaks, 2 x deviation apart, with next to nothing between them, for the
+whole burst.  A spectrum averaged over the burst's short FFTs (:func:`averaged_power`)
+shows them at 0 dB in-band SNR, where one discriminator pass cannot: its noise falls as
+the square root of the number of FFTs.  One carrier switched on and off (OOK) shows one
+line, a chirp or a GFSK link with h < 1 a flat or single-humped band: no tone pair.  The
+tones then give the symbol rate: the difference of the two tones' energies
+(:func:`tone_energy_difference`, each tone taken through a boxcar that nulls the other)
+is the NRZ bit stream; its level changes fall on a lattice of the symbol period, which
+the coherence of their dates against candidate periods pins down to a fraction of a
+per cent (the Rayleigh statistic ``n C^2`` of the ``n`` changes says how surely: about 1
+for changes at random dates).
 """
 from __future__ import annotations
 
@@ -21,8 +35,10 @@ from functools import lru_cache
 import numpy as np
 from numba import njit
 
+from .. import imports
 from .resample import firwin_lowpass
 
+rocket_fft = imports.rocket_fft()     # registers np.fft with Numba
 
 
 @njit(cache=True)
@@ -161,3 +177,199 @@ def fsk_evidence(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, b
     out["flatness"] = round(flat, 3)
     out["confirmed"] = out["fit"] >= 0.68 and bimodality >= 0.4 and flat >= 0.12
     return out
+
+
+# ---- tone pair over the whole burst (below the discriminator's threshold) -------------
+TONE_BINS_PER_BANDWIDTH = 48      # spectral resolution: about this many bins across the burst
+TONE_MIN_SEGMENTS = 8
+TONE_MAX_NFFT = 1 << 14
+# A tone pair: the weaker tone at least this share of the stronger one's excess over the
+# noise and this many noise standard deviations above it (the averaged spectrum of noise
+# alone scatters by 1/sqrt(segments) of its level), the spectrum between the tones no
+# higher than this share of the weaker one, and the tones this many times the mean
+# excess between them (a flat chirp band scatters into bumps no deeper than that).
+TONE_MIN_RATIO = 0.25
+TONE_MIN_SIGMA = 8.0
+TONE_MAX_DIP = 0.15
+TONE_MIN_CONTRAST = 2.0
+# The symbol lattice: at least this Rayleigh statistic (a random set of dates reaches it
+# with probability about exp(-10) per trial period).
+TONE_MIN_RAYLEIGH = 10.0
+TONE_SMOOTHING = (1, 2, 4, 8)     # extra smoothing of the energy difference, in boxcar lengths
+# Smoothing longer than this share of a symbol would merge symbols: the lattice found
+# through it is not theirs (at h = 1 the tones' own boxcar is a whole symbol).
+TONE_MAX_SMOOTHING = 0.6
+# The lattice search: periods this many times the runs' rough period, in this many steps.
+LATTICE_SPAN = (0.6, 1.4)
+LATTICE_STEPS = 161
+
+
+@njit(cache=True)
+def averaged_power(x, window, out):
+    """out[k] = mean over the non-overlapping segments of len(window) samples of
+    |FFT(segment * window)[k]|^2 (unshifted bins).  Returns the number of segments."""
+    n = window.shape[0]
+    m = x.shape[0] // n
+    out[:] = 0.0
+    buf = np.empty(n, np.complex128)
+    for s in range(m):
+        for i in range(n):
+            buf[i] = x[s * n + i] * window[i]
+        spec = np.fft.fft(buf)
+        for k in range(n):
+            out[k] += spec[k].real * spec[k].real + spec[k].imag * spec[k].imag
+    if m > 0:
+        for k in range(n):
+            out[k] /= m
+    return m
+
+
+@njit(cache=True)
+def tone_energy_difference(x, f1_cycles, f2_cycles, length, out):
+    """out[i] = |y1[i]|^2 - |y2[i]|^2, y = x mixed down by a tone (cycles per sample) and
+    summed over ``length`` samples (x[i : i+length]), normalised; len(out) = len(x) - length + 1."""
+    s1 = 0j
+    s2 = 0j
+    w1 = np.exp(-2j * np.pi * f1_cycles)
+    w2 = np.exp(-2j * np.pi * f2_cycles)
+    p1 = 1.0 + 0j
+    p2 = 1.0 + 0j
+    m1 = np.empty(x.shape[0], np.complex128)
+    m2 = np.empty(x.shape[0], np.complex128)
+    for i in range(x.shape[0]):
+        # Phasors recomputed every 1024 samples: a running product would drift.
+        if i % 1024 == 0:
+            p1 = np.exp(-2j * np.pi * f1_cycles * i)
+            p2 = np.exp(-2j * np.pi * f2_cycles * i)
+        m1[i] = x[i] * p1
+        m2[i] = x[i] * p2
+        p1 *= w1
+        p2 *= w2
+    inv = 1.0 / length
+    for i in range(x.shape[0]):
+        s1 += m1[i]
+        s2 += m2[i]
+        if i >= length:
+            s1 -= m1[i - length]
+            s2 -= m2[i - length]
+        if i >= length - 1:
+            a = s1 * inv
+            b = s2 * inv
+            out[i - length + 1] = (a.real * a.real + a.imag * a.imag) - (b.real * b.real + b.imag * b.imag)
+
+
+def tone_pair(excess: np.ndarray, segments: int) -> tuple[int, int] | None:
+    """Bins of two tones in a spectrum's excess over the noise (noise = 0), or None."""
+    e = np.convolve(excess, np.ones(3) / 3, "same")
+    if e.shape[0] < 3:
+        return None
+    inner = e[1:-1]
+    peaks = np.nonzero((inner >= e[:-2]) & (inner >= e[2:]) & (inner > 0))[0] + 1
+    if peaks.shape[0] < 2:
+        return None
+    a = int(peaks[np.argmax(e[peaks])])
+    best, pair = 0.0, None
+    for b in peaks:
+        if abs(b - a) < 3:
+            continue
+        lo, hi = min(a, b), max(a, b)
+        score = e[b] - e[lo:hi + 1].min()
+        if score > best:
+            best, pair = score, (a, int(b))
+    if pair is None:
+        return None
+    a, b = pair
+    lo, hi = min(a, b), max(a, b)
+    second, valley, between = e[b], max(float(e[lo:hi + 1].min()), 0.0), float(e[lo:hi + 1].mean())
+    ok = (second >= TONE_MIN_RATIO * e[a] and second * np.sqrt(segments) >= TONE_MIN_SIGMA
+          and valley <= TONE_MAX_DIP * second and second >= TONE_MIN_CONTRAST * between)
+    return pair if ok else None
+
+
+@njit(cache=True)
+def lattice_coherence(dates, periods, out):
+    """out[j] = |mean over the dates t of exp(2 pi i t / periods[j])|: 1 when every date
+    falls on a lattice of that period, about 1/sqrt(len(dates)) for random dates."""
+    n = dates.shape[0]
+    for j in range(periods.shape[0]):
+        w = 2.0 * np.pi / periods[j]
+        re = 0.0
+        im = 0.0
+        for i in range(n):
+            re += np.cos(w * dates[i])
+            im += np.sin(w * dates[i])
+        out[j] = np.sqrt(re * re + im * im) / n if n > 0 else 0.0
+
+
+def lattice_period(runs: np.ndarray, period: float) -> tuple[float, float]:
+    """(period, Rayleigh statistic n C^2) of the level changes dated by ``runs`` (their
+    cumulative sums) against periods LATTICE_SPAN times ``period``, C = the best coherence."""
+    dates = np.cumsum(runs).astype(np.float64)
+    periods = period * np.linspace(LATTICE_SPAN[0], LATTICE_SPAN[1], LATTICE_STEPS)
+    c = np.empty(LATTICE_STEPS, np.float64)
+    lattice_coherence(dates, periods, c)
+    j = int(np.argmax(c))
+    return float(periods[j]), float(dates.shape[0] * c[j] ** 2)
+
+
+def _moving_mean(x: np.ndarray, w: int) -> np.ndarray:
+    """Means of x over every w consecutive samples ("valid" boxcar), by running sums."""
+    c = np.concatenate(([0.0], np.cumsum(x)))
+    return (c[w:] - c[:-w]) / w
+
+
+def tone_evidence(samples: np.ndarray, sample_rate_hz: float, offset_hz: float,
+                  bandwidth_hz: float) -> dict | None:
+    """Deviation and symbol rate from a burst's tone pair (None: no tone pair, or no symbol
+    lattice between the tones): ``tone_deviation_hz`` (half the tones' spacing),
+    ``tone_symbol_rate_hz`` and ``tone_rayleigh`` (the lattice's Rayleigh statistic)."""
+    x = np.ascontiguousarray(samples, np.complex128)
+    bw = max(float(bandwidth_hz), 5e3)
+    nfft = min(TONE_MAX_NFFT, 1 << int(np.ceil(np.log2(sample_rate_hz / bw * TONE_BINS_PER_BANDWIDTH))))
+    while nfft > 64 and x.shape[0] // nfft < TONE_MIN_SEGMENTS:
+        nfft //= 2
+    if x.shape[0] // nfft < TONE_MIN_SEGMENTS:
+        return None
+    power = np.empty(nfft, np.float64)
+    segments = averaged_power(x, np.hanning(nfft), power)
+    power = np.fft.fftshift(power)
+    freqs = (np.arange(nfft) - nfft // 2) * (sample_rate_hz / nfft)
+    # The burst is a small part of the receiver's window: the median bin is noise (a burst
+    # filling most of it lowers the excess, and with it the chance of a tone pair).
+    noise = float(np.median(power))
+    if noise <= 0:
+        return None
+    band = np.nonzero(np.abs(freqs - offset_hz) <= 0.75 * bw)[0]
+    pair = tone_pair(power[band] / noise - 1.0, segments)
+    if pair is None:
+        return None
+    f1, f2 = freqs[band[pair[0]]], freqs[band[pair[1]]]
+    spacing = abs(f2 - f1)
+    # A boxcar of 1/spacing nulls the other tone; each tone is then seen in about
+    # +-spacing/2, which holds a symbol rate up to the spacing (h >= 1).
+    length = max(1, int(round(sample_rate_hz / spacing)))
+    if x.shape[0] <= 2 * length:
+        return None
+    diff = np.empty(x.shape[0] - length + 1, np.float64)
+    tone_energy_difference(x, f1 / sample_rate_hz, f2 / sample_rate_hz, length, diff)
+    best = (0.0, 0.0)
+    for mult in TONE_SMOOTHING:
+        w = length * mult
+        if w >= diff.shape[0]:
+            break
+        d = _moving_mean(diff, w) if mult > 1 else diff
+        runs = np.empty(d.shape[0], np.int64)
+        n = slicer_runs(d, 0.5 * float(np.median(np.abs(d))), runs)
+        if n < 8:
+            continue
+        rough = symbol_period(runs[:n].astype(np.float64))[0]
+        if w > TONE_MAX_SMOOTHING * LATTICE_SPAN[1] * rough:
+            continue        # no period the lattice search may find is long enough
+        period, rayleigh = lattice_period(runs[:n], rough)
+        if w <= TONE_MAX_SMOOTHING * period and rayleigh > best[1]:
+            best = (period, rayleigh)
+    if best[1] < TONE_MIN_RAYLEIGH:
+        return None
+    return {"tone_deviation_hz": round(0.5 * float(spacing), 1),
+            "tone_symbol_rate_hz": round(sample_rate_hz / best[0], 1),
+            "tone_rayleigh": round(best[1], 1)}
