@@ -28,6 +28,7 @@ BENCHMARKS = {
     "latency": "live-path detection latency",
     "scale": "Dask archive throughput",
     "dechirp": "speed of the LoRa chirp detector (--dechirp)",
+    "false_alarms": "false drone alarms per hour of negative recordings (noise, non-drone emitters, crowded bands)",
 }
 
 
