@@ -84,6 +84,29 @@ def run_analyze(path: Path, cpus: str, extra: list[str] | None = None) -> dict:
     return {"process_wall_s": wall, "summary": summary}
 
 
+STEADY = """
+import json, sys, time
+from rfdetect.pipeline import analyze_source
+from rfdetect.sources import open_source
+path, threads, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+msps = []
+for _ in range(runs + 1):      # the first run loads the kernels
+    with open_source(path, "cu8", 2.4e6, 868e6) as source:
+        t0 = time.perf_counter()
+        summary = analyze_source(source, lambda record: None, threads=threads)
+        msps.append(round(summary["samples"] / (time.perf_counter() - t0) / 1e6, 1))
+print(json.dumps(msps[1:]))
+"""
+
+
+def run_steady(path: Path, cpus: str, runs: int) -> list[float]:
+    """``analyze_source`` run after run in one process: MS/s with the kernels loaded."""
+    cmd = ["taskset", "-c", cpus, sys.executable, "-c", STEADY, str(path), str(len(cpus.split(","))),
+           str(runs)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=REPO)
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--samples-log2", type=int, default=27)
@@ -146,6 +169,11 @@ def main() -> None:
               f"{rows['1 core / rfdetect FFTW spectrogram']}x rfdetect's FFTW spectrogram (target 0.61x)")
         rows["--integrate / plain, 1 core"] = round(rows["1 core, --integrate"]["msps"] / one, 2)
         report["analyze"] = rows
+        # Steady state: the same pipeline run after run in one process, kernels loaded.
+        steady = {label: run_steady(path, cpus, args.repeat) for label, cpus in (("1 core", "0"), ("2 cores", "0,1"))}
+        for label, runs in steady.items():
+            print(f"  steady state, {label}: {statistics.median(runs)} MS/s (runs {runs})")
+        report["steady_state_msps"] = steady
         # Cold start: a fresh process on a short file, JIT cache warm.
         short = Path(tmp) / "short.cu8"
         short.write_bytes(path.read_bytes()[: 2 * (1 << 20)])

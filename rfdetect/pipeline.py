@@ -72,7 +72,7 @@ class Pipeline:
             self._start_chirp_stage()
 
     def feed(self, block: IQBlock) -> None:
-        self.feed_framed(block, self.detector.framer.frame(block))
+        self.feed_framed(block, self.detector.framer.defer(block))
 
     def feed_framed(self, block: IQBlock, batch: FrameBatch) -> None:
         """A block whose frames ``detector.framer`` already made (maybe on another thread)."""

@@ -77,3 +77,18 @@ def test_stopping_early_leaves_no_thread_behind():
             break
     time.sleep(0.2)
     assert threading.active_count() == before
+
+
+def test_deferred_batches_give_the_frames_computed_at_once():
+    sizes = [1000, 70_000, 127, 300_000, 5, 64_001]
+    eager, deferred = framer(), framer()
+    for block in stream(sizes, gap_at=2, retune_at=4):
+        a = eager.frame(block)
+        b = deferred.defer(block)
+        assert (a.restart_at, a.center_freq_hz, a.samples_lost) == (b.restart_at, b.center_freq_hz,
+                                                                   b.samples_lost)
+        chunks = [c.copy() for c in b.chunks()]
+        assert all(c.shape[0] <= DetectorConfig().batch_frames for c in chunks)
+        joined = np.concatenate(chunks) if chunks else np.zeros((0, 256), np.float32)
+        np.testing.assert_array_equal(joined, a.power)
+        np.testing.assert_array_equal(b.power, a.power)      # all at once, on demand

@@ -117,7 +117,7 @@ def regions_twin(power, floor, thr_lo, thr_hi, h):
     return sorted(out)
 
 
-def run_kernel(power, floor, thr_lo, thr_hi, h, batch, max_gap=0, min_cells=1):
+def run_kernel(power, floor, thr_lo, thr_hi, h, batch, max_gap=0, min_cells=1, max_active=256):
     """The fused frame kernel with the floor held fixed (alpha 0, rise 1), as the twin assumes."""
     frames, bins = power.shape
     state = np.zeros(K.S_COLS, np.int64)
@@ -125,9 +125,9 @@ def run_kernel(power, floor, thr_lo, thr_hi, h, batch, max_gap=0, min_cells=1):
     floor = floor.astype(np.float32).copy()
     ring = np.zeros((1024, bins), np.float32)
     rows = np.zeros((4, 1, bins), np.float32)
-    active = np.zeros((256, K.A_COLS), np.int64)
-    peak = np.zeros((256, 2))
-    closed = np.zeros((256, K.O_COLS))
+    active = np.zeros((max_active, K.A_COLS), np.int64)
+    peak = np.zeros((max_active, 2))
+    closed = np.zeros((max_active, K.O_COLS))
     fparams = np.zeros(K.F_COLS)
     fparams[[K.F_THR_LO, K.F_THR_HI, K.F_STEP_RATIO, K.F_STEP_FRACTION, K.F_RISE, K.F_LEVEL_RATIO]] = (
         thr_lo, thr_hi, 1e9, 1.0, 1.0, 1e9)
@@ -161,6 +161,25 @@ def test_region_extraction_matches_labelling_twin():
     assert twin[0] == (10, 30, 4, 21)
 
 
+def test_runs_across_word_and_band_edges_match_labelling_twin():
+    """Single frames of random hot cells (runs of every length, at the band's edges and
+    across the eight-bin words the kernel skips by): one region per run."""
+    rng = np.random.default_rng(11)
+    frames, bins = 240, 128
+    power = np.full((frames, bins), 0.5, np.float32)
+    for t in range(2, frames, 3):
+        power[t, rng.random(bins) < (0.1 + 0.8 * rng.random())] = 50.0
+    power[5, :] = 50.0                 # the whole band
+    power[8, [0, 7, 8, 15, 16, 127]] = 50.0
+    floor = np.ones(bins, np.float32)
+    twin = regions_twin(power, floor, 3.0, 10.0, 0)
+    assert len(twin) > 1000
+    for batch in (7, 240):
+        found = sorted(tuple(int(v) for v in r[[K.O_T0, K.O_T1, K.O_LO, K.O_HI]])
+                       for r in run_kernel(power, floor, 3.0, 10.0, h=0, batch=batch, max_active=4096))
+        assert found == twin
+
+
 def test_region_measurements_match_numpy_twin():
     """Edges, SNR and peak of one flat box, against the same quantities in NumPy."""
     frames, bins = 120, 64
@@ -182,3 +201,16 @@ def test_region_measurements_match_numpy_twin():
     k0, k1 = int(np.floor(row[K.O_FLO] + 0.5)), int(np.floor(row[K.O_FHI] + 0.5))
     band = power[t0:t1 + 1, k0:k1 + 1].sum(axis=1) - (k1 - k0 + 1)
     assert row[K.O_SNR] == pytest.approx(np.median(band) / (k1 - k0 + 1), rel=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["fftw", "rocket"])
+def test_spectrogram_batches_are_the_frames_of_compute(backend):
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal(20_000) + 1j * rng.standard_normal(20_000)).astype(np.complex64)
+    head = x[:300].copy()
+    sp = Spectrogram(256, 128, backend=backend, batch_frames=37)
+    whole = sp.compute(x[300:], head=head)
+    batches = [b.copy() for b in sp.batches(x[300:], head)]
+    assert [b.shape[0] for b in batches[:-1]] == [37] * (len(batches) - 1)
+    np.testing.assert_array_equal(np.concatenate(batches), whole)
+    np.testing.assert_array_equal(whole, sp.compute(x))       # the head joined without a copy

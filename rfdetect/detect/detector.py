@@ -101,7 +101,7 @@ class BurstDetector:
 
     # -- streaming ------------------------------------------------------------
     def feed(self, block: IQBlock) -> list[Burst]:
-        return self.consume(self.framer.frame(block))
+        return self.consume(self.framer.defer(block))
 
     def consume(self, batch: FrameBatch) -> list[Burst]:
         """The consumer half: frames made by ``framer`` (possibly on another thread)."""
@@ -110,8 +110,9 @@ class BurstDetector:
                                                  and self._state[K.S_FRAME] + 1 == self._seg_first_frame):
             out += self.restart(batch.restart_at, batch.center_freq_hz)
         self._samples_lost = batch.samples_lost
-        if batch.power.shape[0]:
-            out += self._process(batch.power)
+        for power in batch.chunks():
+            if power.shape[0]:
+                out += self._process(power)
         return out
 
     def finish(self) -> list[Burst]:
@@ -120,13 +121,11 @@ class BurstDetector:
         if not self._floor_ready and self._pending_frames:
             out += self._init_floor_and_run()
         if self._floor_ready:
-            # Decide the frames still waiting for the integrated test's later frames.
+            # Decide the frames still waiting for the integrated test's later frames, and
+            # close every region (none opens before the floor runs).
             self.overflows += self._kernel(self._ring[:0], self._state, self._floor, self._ring,
                                            self._rows, self._active, self._peak,
                                            self._closed, self._fparams, self._iparams, True)
-        K.close_all(self._state, self._active, self._peak, self._closed, self._ring,
-                    self._floor, self.config.min_frames, self.config.min_cells,
-                    self._lag)
         out += self._collect()
         return out
 
@@ -213,6 +212,8 @@ class BurstDetector:
 
     def _collect(self) -> list[Burst]:
         n = int(self._state[K.S_CLOSED])
+        if n == 0:
+            return []
         rows = self._closed[:n].copy()
         self._state[K.S_CLOSED] = 0
         return [self._to_burst(r) for r in rows]

@@ -23,11 +23,32 @@ from .spectrogram import Spectrogram
 
 @dataclass
 class FrameBatch:
-    """Spectrogram frames of one block, and whether a new segment starts with them."""
-    power: np.ndarray                 # (frames, nfft) float32, linear
+    """Spectrogram frames of one block, and whether a new segment starts with them.
+
+    Made either with its frames computed (on a worker thread) or with what
+    computes them, when asked, batch by batch (``chunks``): one thread then
+    computes each batch just before it is consumed, while it is in the cache.
+    """
     restart_at: int | None            # absolute sample where a new segment starts, if one does
     center_freq_hz: float
     samples_lost: int = 0             # lost before this batch since the stream began
+    computed: np.ndarray | None = None
+    job: FrameJob | None = None
+    spectrogram: Spectrogram | None = None
+
+    @property
+    def power(self) -> np.ndarray:
+        """All frames, (frames, nfft) float32, linear."""
+        if self.computed is None:
+            self.computed = self.spectrogram.compute(self.job.x, self.job.out, head=self.job.head)
+        return self.computed
+
+    def chunks(self) -> Iterator[np.ndarray]:
+        """The frames in order, a batch at a time; each batch is valid until the next."""
+        if self.computed is not None:
+            yield self.computed
+        else:
+            yield from self.spectrogram.batches(self.job.x, self.job.head)
 
 
 @dataclass
@@ -74,6 +95,13 @@ class Framer:
     def frame(self, block: IQBlock) -> FrameBatch:
         return self.compute(self.plan(block))
 
+    def defer(self, block: IQBlock) -> FrameBatch:
+        """The frames of ``block``, computed batch by batch as they are consumed
+        (``FrameBatch.chunks``), on the consumer's thread."""
+        job = self.plan(block)
+        return FrameBatch(job.restart_at, job.center_freq_hz, job.samples_lost, job=job,
+                          spectrogram=self.spectrogram)
+
     def plan(self, block: IQBlock) -> FrameJob:
         """The bookkeeping of one block, in stream order: segment, carried samples, buffer."""
         x = block.samples[0] if block.samples.ndim == 2 else block.samples
@@ -100,7 +128,7 @@ class Framer:
     def compute(self, job: FrameJob, spectrogram: Spectrogram | None = None) -> FrameBatch:
         """The arithmetic of one planned block; any thread, each with its own ``spectrogram``."""
         power = (spectrogram or self.spectrogram).compute(job.x, job.out, head=job.head)
-        return FrameBatch(power, job.restart_at, job.center_freq_hz, job.samples_lost)
+        return FrameBatch(job.restart_at, job.center_freq_hz, job.samples_lost, computed=power)
 
 
 def framed_blocks(blocks: Iterator[IQBlock], framer: Framer,
@@ -110,7 +138,7 @@ def framed_blocks(blocks: Iterator[IQBlock], framer: Framer,
     ahead of the caller, who consumes the frames meanwhile."""
     if workers <= 0:
         for block in blocks:
-            yield block, framer.frame(block)
+            yield block, framer.defer(block)
         return
     done = object()
     # Blocks in flight: queued, one the reader holds, one being consumed: within

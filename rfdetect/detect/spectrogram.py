@@ -1,6 +1,8 @@
 """Spectrogram front-end: picks the FFT back-end and owns its buffers and plans."""
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
 
 from .. import imports
@@ -40,6 +42,7 @@ class Spectrogram:
         s = float(self.window.astype(np.float64).sum())
         self.scale = np.float32(1.0 / (s * s))
         self.backend = backend
+        self._batch: np.ndarray | None = None      # ``batches``' own output, made on first use
         if backend == "fftw":
             pyfftw = imports.pyfftw()
             if pyfftw is None:
@@ -64,18 +67,36 @@ class Spectrogram:
         over): frames are cut from ``head`` followed by ``x`` without copying
         ``x`` behind it; only the few frames that straddle the two are assembled.
         """
-        if head is None or head.size == 0:
-            head = x[:0]
-        n = self.n_frames(head.size + x.size)
         if out is None:
-            out = np.empty((n, self.nfft), np.float32)
+            out = np.empty((self.n_frames(self._head(x, head).size + x.size), self.nfft), np.float32)
+        for _ in self.batches(x, head, out):
+            pass
+        return out
+
+    @staticmethod
+    def _head(x: np.ndarray, head: np.ndarray | None) -> np.ndarray:
+        return x[:0] if head is None or head.size == 0 else head
+
+    def batches(self, x: np.ndarray, head: np.ndarray | None = None,
+                out: np.ndarray | None = None) -> Iterator[np.ndarray]:
+        """The frames of ``compute``, up to ``batch_frames`` at a time, each batch
+        computed when asked for: a consumer that takes each batch at once reads
+        it from the cache.  Into ``out`` (all frames) if given, else into a buffer
+        of this instance that the next batch overwrites."""
+        head = self._head(x, head)
+        n = self.n_frames(head.size + x.size)
         if n == 0:
-            return out
+            return
         if self.backend == "rocket":
-            if head.size:
-                x = np.concatenate([head, x])
-            spectrogram_rocket(x, self.window, self.hop, out, self.batch_frames)
-            return out
+            if out is None:
+                out = np.empty((n, self.nfft), np.float32)
+            spectrogram_rocket(np.concatenate([head, x]) if head.size else x, self.window, self.hop,
+                               out, self.batch_frames)
+            for f0 in range(0, n, self.batch_frames):
+                yield out[f0: f0 + self.batch_frames]
+            return
+        if out is None and self._batch is None:
+            self._batch = np.empty((self.batch_frames, self.nfft), np.float32)
         hop = self.hop
         n_joint = min(n, -(-head.size // hop))      # frames that start in ``head``
         joint = np.concatenate([head, x[: self.nfft]]).view(np.float32) if n_joint else None
@@ -89,5 +110,9 @@ class Spectrogram:
             if nb > nj:
                 window_frames(xf, self._window2, hop, (f0 + nj) * hop - head.size, nb - nj, inf[nj:])
             self._fft()
-            shifted_power(outf, nb, self.scale, out, f0)
-        return out
+            if out is None:
+                shifted_power(outf, nb, self.scale, self._batch, 0)
+                yield self._batch[:nb]
+            else:
+                shifted_power(outf, nb, self.scale, out, f0)
+                yield out[f0: f0 + nb]

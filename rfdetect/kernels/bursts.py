@@ -28,6 +28,7 @@ import functools
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros  # LLVM cttz: the lowest set bit
 
 # Frames between refreshes of the floor's bin sums in the integrated test.
 FLOOR_BOX_FRAMES = 8
@@ -445,42 +446,40 @@ def decide_frame(t, state, floor, ring, rows, active, peak, closed, fparams, ipa
             n_hot += now - was
     # Runs of hot cells, with their peak and whether they hold a seed
     # (a cell above the high threshold).  Hot cells are sparse in noise:
-    # skip eight empty bins at a time.
+    # skip eight empty bins at a time, and in the others go from hot cell to
+    # hot cell (a byte each, found by its bit): branches on every bin cost more
+    # in mispredictions than the few hot cells of a noise frame.
     n_runs = 0
-    in_run = False
     seeded = 0
     pk = np.float32(0.0)
     lv = 0.0
     lo_k = 0
+    last = -2                   # the last hot cell seen
     if n_hot > zero:
         for k in range(nfft):
             hot8[k] = np.uint8(hot[k])
     for w in range(nfft // 8 if n_hot > zero else 0):
-        if hot64[w] == 0:
-            if in_run:
-                n_runs = _store_run(runs, run_peak, n_runs, lo_k, 8 * w - 1, seeded, pk, lv)
-                in_run = False
-            continue
-        for k in range(8 * w, 8 * w + 8):
-            if hot8[k]:
-                if not in_run:
-                    in_run = True
-                    lo_k = k
-                    seeded = 0
-                    pk = np.float32(0.0)
-                    lv = 0.0
-                if s[k] > thr_hi * floor[k]:
-                    seeded |= SEED_CELL
-                lv = max(lv, s[k] / floor[k])
-                if integrated and ih <= k < nfft - ih:
-                    if iwork[0, k] > ithr_hi * scale * fbox[k] and iwork[2, k] == zero:
-                        seeded |= SEED_INTEGRATED
-                pk = max(pk, p[k])
-            elif in_run:
-                n_runs = _store_run(runs, run_peak, n_runs, lo_k, k - 1, seeded, pk, lv)
-                in_run = False
-    if in_run:
-        n_runs = _store_run(runs, run_peak, n_runs, lo_k, nfft - 1, seeded, pk, lv)
+        bits = hot64[w]
+        while bits != 0:
+            k = 8 * w + (trailing_zeros(bits) >> 3)
+            bits &= bits - np.uint64(1)
+            if k != last + 1:
+                if last >= 0:
+                    n_runs = _store_run(runs, run_peak, n_runs, lo_k, last, seeded, pk, lv)
+                lo_k = k
+                seeded = 0
+                pk = np.float32(0.0)
+                lv = 0.0
+            if s[k] > thr_hi * floor[k]:
+                seeded |= SEED_CELL
+            lv = max(lv, s[k] / floor[k])
+            if integrated and ih <= k < nfft - ih:
+                if iwork[0, k] > ithr_hi * scale * fbox[k] and iwork[2, k] == zero:
+                    seeded |= SEED_INTEGRATED
+            pk = max(pk, p[k])
+            last = k
+    if last >= 0:
+        n_runs = _store_run(runs, run_peak, n_runs, lo_k, last, seeded, pk, lv)
     # Engage after most of the band stayed up for step_frames; release
     # only once the raised share is back near its level in plain noise.
     if state[S_RAISED] > step_frames:
@@ -630,6 +629,16 @@ def decide_frame(t, state, floor, ring, rows, active, peak, closed, fparams, ipa
     return status
 
 
+@njit(cache=True, nogil=True)
+def close_all(state, active, peak, closed, ring, floor, min_frames, min_cells, lag=0):
+    """Close every active region (end of stream or of a segment)."""
+    nfft = floor.size
+    ring_frames = ring.shape[0]
+    while state[S_ACTIVE] > 0:
+        _close(state, active, peak, state[S_ACTIVE] - 1, closed, ring, floor, nfft,
+               ring_frames, min_frames, min_cells, lag)
+
+
 @functools.lru_cache(maxsize=None)
 def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
     """Kernel factory: the fused per-frame chain for CFAR cells of 2*h+1 bins.
@@ -652,10 +661,10 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
     def process_frames(power, state, floor, ring, rows, active, peak, closed, fparams, iparams,
                        flush):
         """Run frames ``power`` (frames, nfft) through floor, CFAR and region tracking;
-        with ``flush``, also decide the frames still waiting for later ones (end of
-        a segment).  ``rows`` (4, 2*lag+1, nfft) keeps the last frames' smoothed
-        power, bin sums and sub-window sums, and the floor's bin sums.  Returns 0, or 1 when a table
-        was full (regions dropped: the caller counts it)."""
+        with ``flush``, also decide the frames still waiting for later ones and close
+        every region (end of a segment).  ``rows`` (4, 2*lag+1, nfft) keeps the last
+        frames' smoothed power, bin sums and sub-window sums, and the floor's bin sums.
+        Returns 0, or 1 when a table was full (regions dropped: the caller counts it)."""
         n_frames, nfft = power.shape[0], floor.size
         ring_frames = ring.shape[0]
         hot = np.zeros(nfft, np.float32)
@@ -693,16 +702,9 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
                 status |= decide_frame(state[S_PROC] + 1, state, floor, ring, rows, active, peak,
                                        closed, fparams, iparams, hot, hot8, runs, run_peak, fbox,
                                        iwork, scratch, h, lag, ih)
+            # Here rather than by a call from Python: one compiled function fewer to load.
+            close_all(state, active, peak, closed, ring, floor, iparams[I_MIN_FRAMES],
+                      iparams[I_MIN_CELLS], lag)
         return status
 
     return process_frames
-
-
-@njit(cache=True, nogil=True)
-def close_all(state, active, peak, closed, ring, floor, min_frames, min_cells, lag=0):
-    """Close every active region (end of stream or of a segment)."""
-    nfft = floor.size
-    ring_frames = ring.shape[0]
-    while state[S_ACTIVE] > 0:
-        _close(state, active, peak, state[S_ACTIVE] - 1, closed, ring, floor, nfft,
-               ring_frames, min_frames, min_cells, lag)
