@@ -41,7 +41,7 @@ from . import evidence as ev_mod
 from .assembler import Assembler
 from .calibration import confidence_from
 from .continuous import ContinuousHosts
-from .kernels import lattice_at
+from .kernels import MIN_GAP_S, lattice_at, lattice_tolerance_s
 from .tracker import Track, TrackTable, timing_tolerance_s
 
 SLACK = 1.6               # a feature this factor outside its range scores -1
@@ -62,16 +62,19 @@ LATTICE_MIN_SHARE = 0.7
 # A shorter track passes only when every gap fits: a gap of random length fits with a chance
 # of a third at most (kernels.lattice_at), so 6 gaps of 7 packets all fit by chance 0.14 %.
 LATTICE_ALL_FIT_PACKETS = 7
+LATTICE_MIN_FITS = 2      # gaps that must test and fit a track's own lattice
 # Signatures whose bursts are at least this wide: near 0 dB in-band SNR the detector may
 # keep one of their bursts as pieces side by side, which the assembler puts together.
 WIDEBAND_HZ = 3e6
-# A hopper whose window holds at least this many of its channels leaves a channel: a track
-# seen on this many separate hops, all on one channel, is no such hopper (a uniform hop
-# lands on the same one of 3 channels 4 times running with a chance of 1.2 %, of 5 with
-# 0.16 %).  Packets further apart than a few packet intervals are on separate hops.
+# A burst reaching this fraction of the window's width from its edge may be wider than
+# measured (the detector's edge bins roll off with the front end's filter).
+EDGE_MARGIN = 0.01
+# A hopper whose window holds at least this many of its channels spreads over them: a
+# track whose separate hops all fell on so few of them that a uniform hop would do so
+# with a chance under HOP_SPREAD_CHANCE is no such hopper (5 hops on one of 5 channels:
+# 0.16 %; 5 hops on 2 of 20: 0.19 %).
 HOPPER_WINDOW_CHANNELS = 3
-HOPPER_ONE_CHANNEL_HOPS = 5
-HOP_GAP_INTERVALS = 4
+HOP_SPREAD_CHANCE = 0.005
 
 
 @dataclass
@@ -307,13 +310,24 @@ class Classifier:
         others count a rejection)."""
         feats = {}
         f_hz, bw, dur = burst.center_freq_hz, burst.bandwidth_hz, burst.duration_s
+        clipped = self._at_window_edge(burst)
         for sig in self._in_band(f_hz):
             f = _scores(f_hz, bw, dur, sig)
-            if f is None or not _candidate(f, sig):
+            if f is None or not _candidate(f, sig) or (clipped and not _judged_beyond_edge(sig)):
                 self.rejections[sig.id] += 1
             else:
                 feats[sig.id] = f
         return feats
+
+    def _at_window_edge(self, burst: Burst) -> bool:
+        """Whether the burst reaches the edge of the receiver's window: then its bandwidth
+        is only what the window let through (a Wi-Fi channel half outside the window shows
+        slices of its frames the size of a 2.4 GHz control-link packet)."""
+        if self._window_hz is None:
+            return False
+        lo, hi = self._window_hz
+        margin = EDGE_MARGIN * (hi - lo)
+        return burst.f_lo_hz <= lo + margin or burst.f_hi_hz >= hi - margin
 
     def _kernels(self, burst: Burst, iq, feats: dict, track: Track | None) -> dict:
         if not self.run_kernels or iq is None:
@@ -418,6 +432,7 @@ class Classifier:
         # Scored bursts: the packets (fragments of a packet are not scored again).
         n = max(1, track.packets, max(track.candidates.values(), default=0))
         out = {}
+        lattice = track.period is not None and _lattice_supported(track.times, track.period[0])
         for sid, total in track.scores.items():
             sig = get(sid)
             seen = track.candidates[sid]
@@ -426,7 +441,7 @@ class Classifier:
             terms = {"features": round(mean, 3)}
             kres = _kernel_summary(track, sig) if sig.kernel else None
             sf = kres.get("sf") if kres and kres.get("confirmed") else None
-            if sig.interval_s and track.period:
+            if sig.interval_s and lattice:
                 # The packet interval must fit a declared mode (with that mode's spreading
                 # factor, where both are known), not just the link's overall range.
                 period = track.period[0]
@@ -452,11 +467,8 @@ class Classifier:
             if not sig.hopping and track.key is None and track.period and n >= 6 \
                     and len(track.channels_hz(max(25e3, 0.5 * track.median("bandwidth_hz")))) >= 3:
                 terms["hopping"] = -1.5       # a periodic hopper is not a fixed-channel link
-            if sig.hopping and sig.interval_s \
-                    and (self._window_channels.get(sid) or 0) >= HOPPER_WINDOW_CHANNELS \
-                    and _hops_seen(track, sig.interval_s[0]) >= HOPPER_ONE_CHANNEL_HOPS \
-                    and len(track.channels_hz(max(25e3, 0.5 * track.median("bandwidth_hz")))) == 1:
-                terms["hopping"] = -1.5       # a hopper would have left this channel by now
+            if sig.hopping and sig.interval_s and _too_narrow_a_spread(track, sig, self._window_channels.get(sid)):
+                terms["hopping"] = -1.5       # a hopper would have spread over more channels
             if sig.provisional:
                 terms["provisional"] = -0.25  # on a tie, the link whose facts are confirmed wins
             out[sid] = (sum(terms.values()), terms)
@@ -469,7 +481,7 @@ class Classifier:
             return None
         ranked = sorted(self._track_scores(track).items(), key=lambda kv: -kv[1][0])
         sig = None
-        if ranked and ranked[0][1][0] >= REPORT_SCORE and n >= get(ranked[0][0]).min_bursts:
+        if ranked and ranked[0][1][0] >= REPORT_SCORE and _namable(track, get(ranked[0][0]), ranked[0][1][1]):
             sig = get(ranked[0][0])
         link, fallback = (sig.id, None) if sig else (None, None)
         quantum = max(25e3, 0.5 * track.median("bandwidth_hz"))
@@ -545,11 +557,66 @@ class Classifier:
         )
 
 
-def _hops_seen(track: Track, interval_s: float) -> int:
-    """Separate hops among the track's recent packets: those further apart than a few of
-    the link's packet intervals (packets of one hop follow each other)."""
+def _judged_beyond_edge(sig: Signature) -> bool:
+    """A link a burst clipped by the window's edge may still be: one whose kernel measures
+    the bandwidth itself (a LoRa chirp sweeps it), a wideband one (the clipped part of a
+    wideband burst is wide), or one that is no drone (no alarm rests on it)."""
+    return sig.kernel == "lora" or sig.bandwidth_hz[0] >= WIDEBAND_HZ or not sig.drone
+
+
+def _namable(track: Track, sig: Signature, terms: dict) -> bool:
+    """Enough of the track to name this link: its fewest packets (the pieces of a packet
+    the detector split are one), and for a hopper with a packet interval, that interval or
+    a hop (a second channel among its packets, splinters aside).  Pieces of one LoRaWAN
+    packet at SF8 and 500 kHz (US915) are the bursts of an ExpressLRS 50 Hz packet in all
+    but their timing and channel."""
+    if track.packets < sig.min_bursts:
+        return False
+    if not (sig.hopping and sig.interval_s) or terms.get("interval", 0.0) > 0:
+        return True
+    half_bw = 0.5 * track.median("bandwidth_hz")
+    return len(track.channels_hz(max(25e3, half_bw), min_bandwidth_hz=half_bw)) > 1
+
+
+def _too_narrow_a_spread(track: Track, sig: Signature, window_channels: int | None) -> bool:
+    """Whether the track's hops fell on too few of the link's channels in the window for a
+    uniform hop: with h hops on d of c channels, at most C(c, d) (d / c)^h."""
+    c = window_channels or 0
+    if not sig.hops_all_channels or c < HOPPER_WINDOW_CHANNELS:
+        return False      # (a link that hops over a subset of the plan may show few of them)
+    hops = _hops_seen(track, sig)
+    band = sig.band_for(track.bursts[-1].center_freq_hz)
+    half_bw = 0.5 * track.median("bandwidth_hz")
+    # (Channels one raster step apart stay apart: they are merged within half a step.)
+    quantum = 0.5 * band.raster_hz if band is not None and band.raster_hz else max(25e3, half_bw)
+    d = max(1, len(track.channels_hz(quantum, min_bandwidth_hz=half_bw)))
+    return d < c and math.comb(c, d) * (d / c) ** hops < HOP_SPREAD_CHANCE
+
+
+def _hops_seen(track: Track, sig: Signature) -> int:
+    """Separate hops among the track's recent packets: packets further apart than the most
+    packets the link sends per hop (ExpressLRS: up to 4) are on separate hops."""
+    per_hop = max((m.get("hop_every_packets", 1) for m in sig.modes), default=1)
+    period_s = track.period[0] if track.period else sig.interval_s[0]
     t = sorted(track.times)
-    return 1 + sum(b - a > HOP_GAP_INTERVALS * interval_s for a, b in zip(t, t[1:]))
+    return 1 + sum(b - a > (per_hop - 0.5) * period_s for a, b in zip(t, t[1:]))
+
+
+def _lattice_supported(times_s, period_s: float) -> bool:
+    """Whether the track's lattice rests on gaps that test it: a gap of k periods fits
+    within a tolerance grown as sqrt(k), so only gaps short enough for that window to stay
+    under a sixth of the period (a random gap fits them with a chance of a third at most)
+    count, and at least LATTICE_MIN_FITS of them must fit.  Five OOK sensor bursts, 6.5,
+    290, 316 and 1151 ms apart, fit a 6.6 ms lattice at 1, 44, 48 and 175 periods."""
+    t = np.sort(np.asarray(times_s, np.float64))
+    gaps = np.diff(t)
+    gaps = gaps[gaps > MIN_GAP_S]
+    tol = lattice_tolerance_s(period_s)
+    k = np.rint(gaps / period_s)
+    testable = (k >= 1) & (k <= max(1.0, math.floor((period_s / (6.0 * tol)) ** 2)))
+    fits = testable & (np.abs(gaps - k * period_s) <= tol * np.sqrt(np.maximum(k, 1.0)))
+    n_fit = int(np.count_nonzero(fits))
+    return n_fit >= LATTICE_MIN_FITS and n_fit >= LATTICE_MIN_SHARE * np.count_nonzero(testable)
 
 
 def _fits_interval(rng: tuple[float, float], period_s: float) -> bool:

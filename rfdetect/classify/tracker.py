@@ -129,10 +129,11 @@ class Track:
         results = [r for r in self.kernel_results.get(kernel, []) if r and r.get("confirmed")]
         return results[-1] if len(results) >= need else None
 
-    def channels_hz(self, quantum_hz: float) -> list[float]:
-        """Distinct centre frequencies, merged within ``quantum_hz``."""
+    def channels_hz(self, quantum_hz: float, min_bandwidth_hz: float = 0.0) -> list[float]:
+        """Distinct centre frequencies, merged within ``quantum_hz``, of the bursts at least
+        ``min_bandwidth_hz`` wide (narrower ones may be splinters of a packet)."""
         out: list[float] = []
-        for f in sorted(b.center_freq_hz for b in self.bursts):
+        for f in sorted(b.center_freq_hz for b in self.bursts if b.bandwidth_hz >= min_bandwidth_hz):
             if not out or f - out[-1] > quantum_hz:
                 out.append(f)
         return out

@@ -41,6 +41,7 @@ class Signature:
     unverified: tuple[str, ...] = ()          # which parameters lack a source
     hopping: bool = False                     # frequency hopping: bind bursts by timing
     continuous: bool = False                  # always on (analog video): no packet timing
+    hops_all_channels: bool = False           # hops over every channel of its band plan
     kernel: str | None = None                 # confirmation kernel (one of KERNELS)
     kernel_params: dict = field(default_factory=dict)
     kernel_required: bool = False             # the kernel must confirm before a report

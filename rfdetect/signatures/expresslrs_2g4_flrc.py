@@ -22,6 +22,7 @@ SIGNATURE = Signature(
              "ExpressLRS src/lib/FHSS/FHSS.cpp (ISM2G4, 80 channels)",
              "Semtech SX1280 data sheet (FLRC: 650 kb/s, h = 0.5)"),
     hopping=True,
+    hops_all_channels=True,
     kernel="fsk",
     kernel_params={"deviation_hz": (100e3, 250e3), "symbol_rate_hz": tol(650e3, 0.25)},
 )

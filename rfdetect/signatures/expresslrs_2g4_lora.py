@@ -27,6 +27,7 @@ SIGNATURE = Signature(
     sources=("ExpressLRS src/src/common.cpp (SX1280 rates, BW 812.5 kHz, time on air)",
              "ExpressLRS src/lib/FHSS/FHSS.cpp (ISM2G4, 80 channels)"),
     hopping=True,
+    hops_all_channels=True,
     kernel="lora",
     kernel_params={"bw_hz": 812.5e3, "sf": (5, 8), "direction": "up"},
 )

@@ -24,6 +24,7 @@ SIGNATURE = Signature(
     sources=("ExpressLRS src/src/common.cpp (FSK rate: 300 kb/s, 100 kHz deviation, 0.658 ms)",
              "ExpressLRS src/lib/FHSS/FHSS.cpp (band plans)"),
     hopping=True,
+    hops_all_channels=True,
     kernel="fsk",
     kernel_params={"deviation_hz": (55e3, 130e3), "symbol_rate_hz": tol(300e3, 0.25)},
 )

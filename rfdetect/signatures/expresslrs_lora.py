@@ -34,6 +34,7 @@ SIGNATURE = Signature(
     sources=("ExpressLRS src/lib/FHSS/FHSS.cpp (band plans)",
              "ExpressLRS src/src/common.cpp (packet rates, spreading factors, time on air)"),
     hopping=True,
+    hops_all_channels=True,
     kernel="lora",
     kernel_params={"bw_hz": 500e3, "sf": (5, 9), "direction": "up"},
 )

@@ -32,6 +32,7 @@ SIGNATURE = Signature(
     provisional=True,
     unverified=("burst_s",),
     hopping=True,
+    hops_all_channels=True,
     kernel="lora",
     kernel_params={"bw_hz": 500e3, "sf": (6, 6), "direction": "up"},
 )

@@ -3,7 +3,9 @@
 RF modes 4 / 50 / 150 Hz are known from the CRSF telemetry enums in flight
 controller code.  The PHY is not confirmed by a source (commonly described as
 FSK at 150 Hz and LoRa at 50 Hz), so bandwidth, burst duration and modulation
-ranges below are wide guesses: provisional.
+ranges below are wide guesses: provisional.  The band plan is a guess too (ExpressLRS's);
+that it hops over its whole band is not: an FHSS link under FCC 15.247 must spread over
+at least 25-50 channels.
 """
 from .base import Signature, band, tol
 
@@ -25,6 +27,7 @@ SIGNATURE = Signature(
     provisional=True,
     unverified=("bandwidth_hz", "burst_s", "modulation", "band plan"),
     hopping=True,
+    hops_all_channels=True,
     kernel="fsk",
     kernel_params={"deviation_hz": (10e3, 300e3), "symbol_rate_hz": (20e3, 400e3)},
 )

@@ -1,0 +1,83 @@
+"""The classifier's rules against the false drone alarms bench_false_alarms.py found: a
+lattice must rest on gaps that can test it, a burst clipped by the window's edge names no
+narrowband drone link, a hopper must show its interval or a hop before it is named, and a
+link that hops over its whole band plan must spread over the channels its window holds."""
+from __future__ import annotations
+
+import numpy as np
+
+from rfdetect.classify.matcher import (Classifier, _judged_beyond_edge, _lattice_supported, _namable,
+                                       _too_narrow_a_spread)
+from rfdetect.classify.tracker import Track
+from rfdetect.model import Burst
+from rfdetect.signatures import get
+
+
+def _burst(t_s: float, f_hz: float, bw_hz: float = 500e3, dur_s: float = 4e-3) -> Burst:
+    return Burst(sample_start=int(t_s * 1e6), sample_end=int((t_s + dur_s) * 1e6), t_start_s=t_s,
+                 t_end_s=t_s + dur_s, f_lo_hz=f_hz - bw_hz / 2, f_hi_hz=f_hz + bw_hz / 2, snr_db=5.0,
+                 peak_power_db=-40.0, center_freq_hz=f_hz)
+
+
+def _track(times_s, freqs_hz, bw_hz: float = 500e3) -> Track:
+    track = Track(1, None, True)
+    for t, f in zip(times_s, freqs_hz):
+        track.add(_burst(float(t), float(f), bw_hz))
+    return track
+
+
+def test_a_lattice_of_long_gaps_is_no_lattice():
+    # Five OOK sensor bursts at 868.37 MHz: 6.5, 316, 290 and 1151 ms apart fit a 6.6 ms
+    # lattice at 1, 48, 44 and 175 periods, each within its sqrt(k)-grown tolerance.
+    t = np.cumsum([0.0, 6.555e-3, 315.546e-3, 289.485e-3, 1150.833e-3])
+    assert not _lattice_supported(t, 6.576e-3)
+    # A hopper seen on a few of its channels: gaps of 1-9 periods test the lattice.
+    rng = np.random.default_rng(2)
+    t = np.cumsum(rng.integers(1, 10, 12) * 11e-3 + rng.normal(0, 50e-6, 12))
+    assert _lattice_supported(t, 11e-3)
+    # ... and random timing does not, with few exceptions.
+    passed = sum(_lattice_supported(np.cumsum(rng.uniform(5e-3, 0.2, 8)), 11e-3) for _ in range(1000))
+    assert passed < 50
+
+
+def test_a_burst_at_the_window_edge_names_no_narrowband_drone_link():
+    clf = Classifier()
+    clf.set_window(2440.6e6, 20e6)                   # 2430.6-2450.6 MHz
+    # A slice of a Wi-Fi frame on a channel half outside the window: 1.9 MHz up to its edge.
+    edge = _burst(0.1, 2449.65e6, 1.9e6, 0.3e-3)
+    inside = _burst(0.1, 2440.0e6, 1.0e6, 0.3e-3)
+    assert clf._at_window_edge(edge) and not clf._at_window_edge(inside)
+    assert "spektrum-dsmx" in clf._features(inside)
+    assert not {s for s in clf._features(edge) if get(s).drone and not _judged_beyond_edge(get(s))}
+    assert "spektrum-dsmx" not in clf._features(edge)
+    assert _judged_beyond_edge(get("expresslrs-2g4-lora"))    # its chirp tells the bandwidth
+    assert _judged_beyond_edge(get("wifi")) and _judged_beyond_edge(get("adsb"))
+
+
+def test_a_hopper_is_named_only_with_its_interval_or_a_hop():
+    elrs = get("expresslrs-lora")
+    # Pieces of LoRaWAN SF8 / 500 kHz packets on one channel, no lattice.
+    pieces = _track([2.425, 2.445, 2.4455, 8.372, 8.402], [868.3e6] * 5)
+    assert not _namable(pieces, elrs, {"features": 5.0})
+    assert _namable(pieces, elrs, {"features": 5.0, "interval": 1.0})
+    hopping = _track([0.0, 0.02, 0.04, 0.06], [868.3e6, 867.2e6, 868.3e6, 866.9e6])
+    assert _namable(hopping, elrs, {"features": 5.0})
+    # Fewer packets than the link needs: the pieces of one packet count once.
+    one_packet = _track([1.0], [868.3e6])
+    assert not _namable(one_packet, elrs, {"features": 5.0, "interval": 1.0})
+
+
+def test_a_whole_band_hopper_spreads_over_its_window():
+    crossfire = get("tbs-crossfire")
+    window = crossfire.channels_within(866.8e6, 869.2e6)       # 5 channels
+    assert window == 5
+    # Five separate hops (one packet each), all on 868.07 MHz: 5 x (1/5)^5 = 0.16 %.
+    t = np.cumsum([0.0, 0.219, 0.081, 0.205, 0.027])
+    same = _track(t, [868.07e6] * 5, 235e3)
+    assert _too_narrow_a_spread(same, crossfire, window)
+    spread = _track(t, [868.07e6, 867.0e6, 868.6e6, 867.5e6, 868.07e6], 235e3)
+    assert not _too_narrow_a_spread(spread, crossfire, window)
+    # Links that hop over a subset of their band plan (DSMX: 23 of 73 channels) are exempt.
+    dsmx = get("spektrum-dsmx")
+    assert not dsmx.hops_all_channels
+    assert not _too_narrow_a_spread(_track(t, [2440e6] * 5, 1e6), dsmx, 21)
