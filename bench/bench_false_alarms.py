@@ -337,6 +337,9 @@ def plan_jobs(hours: float, families: list[str], config: DetectorConfig) -> list
     return sorted(jobs, key=lambda j: (j[0] not in wide, j[1]))
 
 
+CONFIDENCE_FLOORS = (0.5, 0.9)
+
+
 def poisson_upper_95(n: int) -> float:
     """One-sided 95 % upper limit of a Poisson mean after observing ``n`` events (3.0 for 0)."""
     from scipy.stats import chi2
@@ -359,10 +362,18 @@ def summarise(results: list[dict]) -> dict:
     n = sum(f["false_alarms"] for f in fams.values())
     alarms = [{"family": r["family"], "seed": r["seed"], **a} for r in results for a in r["false_alarms"]]
     hours = total_s / 3600
+    # An operator may alarm only on reports of some confidence: the rate at each such floor
+    # (by the highest confidence the track reached as a drone).
+    at_confidence = {}
+    for floor in CONFIDENCE_FLOORS:
+        k = sum(a["max_confidence"] >= floor for a in alarms)
+        at_confidence[floor] = {"false_alarms": k, "per_hour": k / hours if hours else None,
+                                "per_hour_upper_95": poisson_upper_95(k) / hours if hours else None}
     return {"families": {k: {**v, "hours": v["seconds"] / 3600} for k, v in fams.items()},
             "hours": hours, "false_alarms": n, "alarms": sorted(alarms, key=lambda a: (a["family"], a["seed"])),
             "per_hour": n / hours if hours else None,
             "per_hour_upper_95": poisson_upper_95(n) / hours if hours else None,
+            "at_confidence": at_confidence,
             "detections": sum((f["detections"] for f in fams.values()), Counter())}
 
 
@@ -378,6 +389,9 @@ def markdown(s: dict, meta: dict) -> str:
              f"**{s['false_alarms']} false drone alarms in {s['hours']:.3f} h of negatives: "
              f"{s['per_hour']:.2f} per hour, 95 % upper bound {s['per_hour_upper_95']:.2f} per hour** "
              "(target: at most 1 per hour).", "",
+             "Alarms whose track reached a confidence of at least: "
+             + "; ".join(f"{floor:.1f}: {v['false_alarms']} ({v['per_hour']:.2f} per hour, 95 % upper bound "
+                         f"{v['per_hour_upper_95']:.2f})" for floor, v in s["at_confidence"].items()) + ".", "",
              "| family | recordings | hours | false drone alarms | simulated emitters | bursts simulated "
              "| detections (tracks, last link) | wall s |", "|---|---|---|---|---|---|---|---|"]
     for name, f in s["families"].items():

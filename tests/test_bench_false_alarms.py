@@ -117,6 +117,10 @@ def test_summary_rates_and_report():
     md = fa.markdown(s, {"command": "x", "load_start": "1", "load_end": "2", "wall_s": 3.0, "jobs": 2})
     assert "| wifi | 2 | 0.100-0.500 | spektrum-dsmx (spektrum-dsmx) | 0.30 / 0.60 | 2440.0000 | 1000.0 | ap wifi traffic +4.0 dB (9) |" in md
     assert "95 % upper bound 4.74 per hour" in md
+    # At a confidence floor of 0.5 the alarm (max 0.6) still counts; at 0.9 it does not.
+    assert s["at_confidence"][0.5]["false_alarms"] == 1 and s["at_confidence"][0.9]["false_alarms"] == 0
+    assert s["at_confidence"][0.9]["per_hour_upper_95"] == pytest.approx(2.996, abs=1e-3)
+    assert "0.9: 0 (0.00 per hour, 95 % upper bound 3.00)" in md
 
 
 def test_streamed_recording_gives_the_records_of_bench_accuracy():
