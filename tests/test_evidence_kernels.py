@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from rfdetect.kernels.evidence_droneid import sliding_energy, zc_cfo_search
-from rfdetect.kernels.evidence_fsk import (averaged_power, discriminator, lattice_coherence, lattice_period,
-                                           slicer_runs, tone_energy_difference, two_level_centre)
+from rfdetect.kernels.evidence_fsk import (CARRIER_FLOOR, averaged_power, carrier_present, discriminator,
+                                           lattice_coherence, lattice_period, slicer_runs, tone_energy_difference,
+                                           two_level_centre)
 from rfdetect.kernels.evidence_lora import chirp_reference, dechirp_par
 from rfdetect.kernels.evidence_ofdm import normalised_autocorr
 
@@ -282,3 +283,28 @@ def test_lattice_period_finds_the_symbol_period_through_clicks():
     assert rayleigh > 20
     noise_runs = rng.integers(20, 400, 80)
     assert lattice_period(noise_runs, 139.2)[1] < 10                    # random dates: no lattice
+
+
+def twin_carrier_present(power, width):
+    high = power >= CARRIER_FLOOR * np.sort(power)[(power.size - 1) * 9 // 10]
+    lo, hi = width // 2, (width - 1) // 2          # the stretch around sample i ("same" alignment)
+    inside = np.array([i - lo >= 0 and i + hi < power.size and high[i - lo:i + hi + 1].all()
+                       for i in range(power.size)])
+    return inside[1:] & inside[:-1]
+
+
+@pytest.mark.parametrize("width", [1, 4, 7])
+def test_carrier_present_matches_numpy(width):
+    rng = np.random.default_rng(width)
+    power = np.abs(cnoise(rng, 300)) ** 2 * np.repeat(rng.random(30) < 0.6, 10)
+    np.testing.assert_array_equal(carrier_present(power, width), twin_carrier_present(power, width))
+
+
+def test_carrier_present_leaves_out_gaps_and_their_spikes():
+    """A pulse, a gap with one noise spike as high as the pulse, a pulse: the spike and the
+    samples next to the gap and to the ends (within the stretch) are not carrier."""
+    power = np.r_[np.ones(20), np.full(10, 0.01), np.ones(20)]
+    power[25] = 1.0
+    keep = carrier_present(power, 4)
+    assert keep.shape == (49,)
+    assert np.array_equal(np.nonzero(keep)[0], np.r_[2:18, 32:48])

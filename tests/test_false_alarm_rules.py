@@ -5,6 +5,7 @@ link that hops over its whole band plan must spread over the channels its window
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from rfdetect.classify.matcher import (Classifier, _judged_beyond_edge, _lattice_supported, _namable,
                                        _too_narrow_a_spread)
@@ -81,3 +82,38 @@ def test_a_whole_band_hopper_spreads_over_its_window():
     dsmx = get("spektrum-dsmx")
     assert not dsmx.hops_all_channels
     assert not _too_narrow_a_spread(_track(t, [2440e6] * 5, 1e6), dsmx, 21)
+
+
+def test_a_hopper_sends_on_one_channel_at_a_time():
+    # Pieces of Wi-Fi beacons (every 102.4 ms) across a 20 MHz channel, bound into one track
+    # by their timing: several start within 0.15 ms, 13 MHz apart.
+    from rfdetect.classify.matcher import _simultaneous_spread_hz
+    t = [0.072172, 0.072282, 0.072256, 0.174548, 0.174655, 0.277020, 0.277133]
+    f = [2419.06e6, 2414.17e6, 2427.85e6, 2429.51e6, 2428.44e6, 2415.52e6, 2424.15e6]
+    pieces = _track(t, f, 400e3)
+    pieces.bursts = [_burst(ti, fi, 400e3, 0.3e-3) for ti, fi in zip(t, f)]
+    assert _simultaneous_spread_hz(pieces) > get("flysky-afhds2a").bandwidth_hz[1]
+    # A hopper's packets follow each other; the two tones of one FSK packet overlap within
+    # its own bandwidth.
+    hopper = _track([0.0, 0.00385, 0.0077], [2430e6, 2445e6, 2412e6], 400e3)
+    hopper.bursts = [_burst(0.0, 2430.0e6, 400e3, 1e-3), _burst(0.0001, 2430.2e6, 200e3, 0.8e-3),
+                     _burst(0.00385, 2445e6, 400e3, 1e-3)]
+    assert _simultaneous_spread_hz(hopper) == pytest.approx(0.2e6)
+
+
+def test_fsk_sensor_at_433_is_named_ism_fsk():
+    # At 433.92 MHz no drone FSK link fits a sensor's 100 kHz burst, so the FSK check ran
+    # for none: sensors were named ism-ook even at +10 dB.
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import bench_accuracy as ba
+    from rfdetect.simulate import generate
+
+    scn = {"scenario": {"duration_s": 1.0, "seed": 1000},
+           "receiver": {"sample_rate": 2.4e6, "center_freq": 433.92e6},
+           "emitter": [{"id": "e", "link": "ism-fsk", "mode": "sensor", "domain": "433", "snr_db": 10.0,
+                        "freq": 433.92e6, "interval_s": 0.1}]}
+    x, _ = generate(scn, seed=1000)
+    recs, _ = ba.run_samples(x, 2.4e6, 433.92e6, ba.detector_config(integrate=True))
+    assert ba.score_trial(recs, "ism-fsk")["named"] == "ism-fsk"

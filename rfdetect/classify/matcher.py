@@ -347,9 +347,12 @@ class Classifier:
         # A kernel that could only tell two non-drone links apart is not worth its time
         # on every sensor burst: it runs when a drone link (or a required check) needs it.
         # LoRa bursts are long and rare, and their evidence is what keeps a LoRaWAN
-        # gateway from being taken for a LoRa drone link: the dechirp always runs.
+        # gateway from being taken for a LoRa drone link: the dechirp always runs.  The FSK
+        # check also runs where a link without a kernel competes (an OOK remote against an
+        # FSK sensor at 433.92 MHz, where no drone FSK link fits a 100 kHz burst).
         need = {k: v for k, v in need.items()
-                if k == "lora" or any(s.drone or s.kernel_required for s in v)}
+                if k == "lora" or any(s.drone or s.kernel_required for s in v)
+                or (k == "fsk" and any(self._sig(s).kernel is None for s in feats))}
         for name, sigs in need.items():
             self.kernel_runs[name] += 1
             out[name] = self.run_kernel(name, burst, iq, sigs)
@@ -433,6 +436,7 @@ class Classifier:
         n = max(1, track.packets, max(track.candidates.values(), default=0))
         out = {}
         lattice = track.period is not None and _lattice_supported(track.times, track.period[0])
+        apart_hz = _simultaneous_spread_hz(track)
         for sid, total in track.scores.items():
             sig = get(sid)
             seen = track.candidates[sid]
@@ -469,6 +473,8 @@ class Classifier:
                 terms["hopping"] = -1.5       # a periodic hopper is not a fixed-channel link
             if sig.hopping and sig.interval_s and _too_narrow_a_spread(track, sig, self._window_channels.get(sid)):
                 terms["hopping"] = -1.5       # a hopper would have spread over more channels
+            if sig.hopping and apart_hz > sig.bandwidth_hz[1]:
+                terms["hopping"] = -1.5       # one radio sends on one channel at a time
             if sig.provisional:
                 terms["provisional"] = -0.25  # on a tie, the link whose facts are confirmed wins
             out[sid] = (sum(terms.values()), terms)
@@ -576,6 +582,20 @@ def _namable(track: Track, sig: Signature, terms: dict) -> bool:
         return True
     half_bw = 0.5 * track.median("bandwidth_hz")
     return len(track.channels_hz(max(25e3, half_bw), min_bandwidth_hz=half_bw)) > 1
+
+
+def _simultaneous_spread_hz(track: Track, recent: int = 64) -> float:
+    """The widest spacing between two of the track's recent bursts that overlap in time:
+    pieces of one Wi-Fi frame, seen side by side across its channel, bind into one track
+    by their timing, but a hopper's radio is on one channel at a time."""
+    bursts = sorted(track.bursts[-recent:], key=lambda b: b.t_start_s)
+    widest = 0.0
+    for i, b in enumerate(bursts):
+        for c in bursts[i + 1:]:
+            if c.t_start_s >= b.t_end_s:
+                break
+            widest = max(widest, abs(c.center_freq_hz - b.center_freq_hz))
+    return widest
 
 
 def _too_narrow_a_spread(track: Track, sig: Signature, window_channels: int | None) -> bool:

@@ -9,6 +9,9 @@ run gives the symbol rate, and the share of runs that are whole multiples of
 it tells FSK from noise and from chirps (whose runs have no common unit).  The
 carrier is the midpoint of the two levels, not the median frequency: bits are rarely
 balanced, and a median inside one level halves the deviation and blinds the slicer.
+One carrier switched on and off (OOK) must not pass: the deviation is measured again where
+the envelope is up, where FSK keeps it whole and it must be large against the symbol rate
+(see ``CARRIER_FLOOR``).
 
 Like any discriminator it has a threshold: below about 8 dB in-band SNR noise clicks
 cut the runs and flatten the levels, so a weak FSK burst often fails to confirm (see
@@ -134,11 +137,29 @@ def symbol_period(runs: np.ndarray) -> tuple[float, float]:
     return t, float(np.mean(np.abs(r - np.round(r)) < 0.25))
 
 
+# OOK is one carrier switched on and off.  Its pulses' frequency noise, cut by the slicer,
+# can pass for two levels with whole-symbol runs, and so can the noise between pulses; what
+# it lacks is a deviation where the carrier is on.  That is measured on the discriminator
+# samples inside a stretch of CARRIER_SMOOTHING smoothing lengths whose power is all at
+# least CARRIER_FLOOR of the burst's high level (its CARRIER_PERCENTILE-th percentile), and
+# must be CARRIER_DEVIATION_SHARE of the whole snippet's deviation (FSK keeps its envelope:
+# about 1 from 8 dB up; OOK with gaps much less) and make a modulation index (2 x
+# deviation / symbol rate) of MIN_INDEX.  Simulated OOK bursts from 5 to 30 dB whose levels
+# and runs pass read at most 0.16; the library's FSK links 0.35 (GFSK at h = 0.35-0.5,
+# whose shaped levels read a little low) to 4 (sensors with resolved tones).
+CARRIER_FLOOR = 0.25
+CARRIER_PERCENTILE = 90
+CARRIER_SMOOTHING = 4
+CARRIER_DEVIATION_SHARE = 0.5
+MIN_INDEX = 0.2
+
+
 def fsk_evidence(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, bandwidth_hz: float,
                  *, min_runs: int = 8) -> dict | None:
     """Deviation (Hz), symbol rate (Hz), ``fit`` (share of runs whole symbols: about 0.5
-    for noise, 0.7-0.9 for FSK at 10-20 dB) and ``bimodality`` (E[d^2]^2/E[d^4]: 1 for
-    two clean levels, 0.56 for a chirp's uniform sweep, 0.33 for noise)."""
+    for noise, 0.7-0.9 for FSK at 10-20 dB), ``bimodality`` (E[d^2]^2/E[d^4]: 1 for
+    two clean levels, 0.56 for a chirp's uniform sweep, 0.33 for noise), and where the
+    carrier is on its ``carrier_deviation_hz`` and ``modulation_index`` (see CARRIER_FLOOR)."""
     bw = max(float(bandwidth_hz), 5e3)
     # An integer decimation to about 4x the bandwidth (the low-pass below is the
     # anti-alias filter too): cheap, and the discriminator needs no exact rate.
@@ -155,7 +176,8 @@ def fsk_evidence(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, b
     freq = np.empty(x.shape[0] - 1, np.float64)
     discriminator(np.ascontiguousarray(x), freq)
     smooth = max(1, int(round(rate / bw / 2)))
-    d = np.convolve(freq * (rate / (2 * np.pi)), np.ones(smooth) / smooth, "same")
+    box = np.ones(smooth) / smooth
+    d = np.convolve(freq * (rate / (2 * np.pi)), box, "same")
     centre = two_level_centre(d)
     d = d - centre
     dev = float(np.median(np.abs(d)))
@@ -165,7 +187,7 @@ def fsk_evidence(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, b
     n = slicer_runs(d, 0.5 * dev, runs)
     out = {"deviation_hz": round(dev, 1), "symbol_rate_hz": None, "fit": 0.0,
            "bimodality": round(bimodality, 3), "centre_offset_hz": round(centre, 1), "runs": int(n)}
-    flat = 0.0
+    flat = index = dev_on = 0.0
     if n >= min_runs:
         period, fit = symbol_period(runs[:n].astype(np.float64))
         out["symbol_rate_hz"] = round(rate / period, 1)
@@ -174,9 +196,28 @@ def fsk_evidence(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, b
         lag = max(1, int(round(period / 4)))
         if d.shape[0] > lag:
             flat = float(np.mean(np.abs(d[lag:] - d[:-lag]) < 0.3 * dev))
+        # The deviation where the carrier is on: OOK's pulses are one carrier, and the
+        # noise between them lends it levels and runs.
+        on = d[carrier_present(np.convolve(np.abs(x) ** 2, box, "same"), CARRIER_SMOOTHING * smooth)]
+        dev_on = float(np.median(np.abs(on - two_level_centre(on)))) if on.shape[0] else 0.0
+        index = 2.0 * dev_on * period / rate
     out["flatness"] = round(flat, 3)
-    out["confirmed"] = out["fit"] >= 0.68 and bimodality >= 0.4 and flat >= 0.12
+    out["carrier_deviation_hz"] = round(dev_on, 1)
+    out["modulation_index"] = round(index, 3)
+    out["confirmed"] = out["fit"] >= 0.68 and bimodality >= 0.4 and flat >= 0.12 and index >= MIN_INDEX \
+        and dev_on >= CARRIER_DEVIATION_SHARE * dev
     return out
+
+
+def carrier_present(power: np.ndarray, width: int) -> np.ndarray:
+    """Discriminator samples (len(power) - 1) inside a stretch of ``width`` samples whose
+    power is all at least CARRIER_FLOOR of the burst's high level (its
+    CARRIER_PERCENTILE-th percentile): noise between OOK pulses rises above that floor
+    in short spikes only, and the frequency at a pulse's edges is half the noise's."""
+    k = (power.shape[0] - 1) * CARRIER_PERCENTILE // 100
+    high = power >= CARRIER_FLOOR * float(np.partition(power, k)[k])
+    inside = np.convolve(high.astype(np.float64), np.ones(width), "same") >= width - 0.5
+    return inside[1:] & inside[:-1]
 
 
 # ---- tone pair over the whole burst (below the discriminator's threshold) -------------
