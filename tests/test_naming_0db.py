@@ -131,30 +131,25 @@ def _final_links(link: str, seed: int) -> list[str]:
     return [r["link"] for r in ba.final_reports(ba.report_entries(recs, link))]
 
 
-@pytest.mark.parametrize("seed", [1002, 1003])
-def test_mlrs_at_0db_is_not_expresslrs(seed):
-    # Seed 1002: no lattice within 1 s; a 23.6 ms packet at SF6 is mLRS (22.3-22.6 ms),
-    # not ExpressLRS (4.4 ms at SF6).
-    links = _final_links("mlrs", seed)
-    assert "mlrs" in links and "expresslrs-lora" not in links, links
-
-
-def test_expresslrs_at_0db_stays_expresslrs():
-    links = _final_links("expresslrs-lora", 1000)
-    assert "expresslrs-lora" in links and "mlrs" not in links, links
-
-
-@pytest.mark.parametrize("seed", [1002, 1004])
-def test_afhds2a_at_0db_is_not_d16(seed):
+# (link, seed, a look-alike it must not be named): each case failed before the fix named.
+NAMED_NOT_LOOKALIKE = [
+    # No lattice within 1 s; a 23.6 ms packet at SF6 is mLRS (22.3-22.6 ms), not
+    # ExpressLRS (4.4 ms at SF6).
+    ("mlrs", 1002, "expresslrs-lora"),
+    ("mlrs", 1003, "expresslrs-lora"),
+    ("expresslrs-lora", 1000, "mlrs"),
     # The packets seen are 2, 3, 4 and 7 periods of 3.85 ms apart: no gap is the period.
-    links = _final_links("flysky-afhds2a", seed)
-    assert "flysky-afhds2a" in links and "frsky-d16" not in links, links
+    ("flysky-afhds2a", 1002, "frsky-d16"),
+    ("flysky-afhds2a", 1004, "frsky-d16"),
+    # 8 packets on 2 channels, which scored the same for FlySky and DSMX.
+    ("spektrum-dsmx", 1010, "flysky-afhds2a"),
+]
 
 
-def test_dsmx_on_two_channels_at_0db_is_dsmx():
-    # Seed 1010: 8 packets on 2 channels, which scored the same for FlySky and DSMX.
-    links = _final_links("spektrum-dsmx", 1010)
-    assert "spektrum-dsmx" in links and "flysky-afhds2a" not in links, links
+@pytest.mark.parametrize("link, seed, lookalike", NAMED_NOT_LOOKALIKE)
+def test_named_at_0db_and_not_its_lookalike(link, seed, lookalike):
+    links = _final_links(link, seed)
+    assert link in links and lookalike not in links, links
 
 
 def test_expresslrs_fsk_at_0db_with_split_tones():

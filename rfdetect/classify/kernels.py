@@ -25,6 +25,14 @@ def lattice_tolerance_s(period_s):
 
 
 @njit(cache=True)
+def testable_periods(period_s):
+    """The most periods a gap may span and still test a lattice: its fit window, the
+    tolerance grown as sqrt(k), stays below a sixth of the period (a gap of random length
+    then fits with a chance of a third at most)."""
+    return math.floor((period_s / (6.0 * lattice_tolerance_s(period_s))) ** 2)
+
+
+@njit(cache=True)
 def lattice_fit(times_s, min_share, gaps, ok, k):
     """Find the packet period of the start times ``times_s`` (any order).
 
@@ -92,7 +100,7 @@ def lattice_at(times_s, period_s):
     hits, m, g = 0, 0, 0
     for _ in range(3):
         tol = lattice_tolerance_s(p)
-        k_max = min(64.0, math.floor((p / (6.0 * tol)) ** 2))
+        k_max = min(64.0, testable_periods(p))
         hits, m, g = 0, 0, 0
         sum_gap, sum_k = 0.0, 0.0
         for i in range(n - 1):

@@ -41,8 +41,8 @@ from . import evidence as ev_mod
 from .assembler import Assembler
 from .calibration import confidence_from
 from .continuous import ContinuousHosts
-from .kernels import MIN_GAP_S, lattice_at, lattice_tolerance_s
-from .tracker import Track, TrackTable, timing_tolerance_s
+from .kernels import MIN_GAP_S, lattice_at, testable_periods
+from .tracker import Track, TrackTable, lattice_multiples, timing_tolerance_s
 
 SLACK = 1.6               # a feature this factor outside its range scores -1
 LOG_SLACK = math.log(SLACK)
@@ -628,14 +628,10 @@ def _lattice_supported(times_s, period_s: float) -> bool:
     under a sixth of the period (a random gap fits them with a chance of a third at most)
     count, and at least LATTICE_MIN_FITS of them must fit.  Five OOK sensor bursts, 6.5,
     290, 316 and 1151 ms apart, fit a 6.6 ms lattice at 1, 44, 48 and 175 periods."""
-    t = np.sort(np.asarray(times_s, np.float64))
-    gaps = np.diff(t)
-    gaps = gaps[gaps > MIN_GAP_S]
-    tol = lattice_tolerance_s(period_s)
-    k = np.rint(gaps / period_s)
-    testable = (k >= 1) & (k <= max(1.0, math.floor((period_s / (6.0 * tol)) ** 2)))
-    fits = testable & (np.abs(gaps - k * period_s) <= tol * np.sqrt(np.maximum(k, 1.0)))
-    n_fit = int(np.count_nonzero(fits))
+    gaps = np.diff(np.sort(np.asarray(times_s, np.float64)))
+    k, fits = lattice_multiples(gaps[gaps > MIN_GAP_S], period_s)
+    testable = (k >= 1) & (k <= max(1, testable_periods(period_s)))
+    n_fit = int(np.count_nonzero(fits & testable))
     return n_fit >= LATTICE_MIN_FITS and n_fit >= LATTICE_MIN_SHARE * np.count_nonzero(testable)
 
 

@@ -47,10 +47,16 @@ def estimate_period(times_s, min_share: float = 0.7) -> tuple[float, float] | No
     short = ok & (k <= SHORT_GAP_PERIODS)
     if np.count_nonzero(short) >= 3:
         # Refined on those, the period then counts the long gaps' periods right.
-        p = gaps[short].sum() / k[short].sum()
-        k = np.rint(gaps / p)
-        ok = (k >= 1) & (np.abs(gaps - k * p) <= lattice_tolerance_s(p) * np.sqrt(np.maximum(k, 1.0)))
+        k, ok = lattice_multiples(gaps, gaps[short].sum() / k[short].sum())
     return float(gaps[ok].sum() / k[ok].sum()), hits / m
+
+
+def lattice_multiples(gaps_s: np.ndarray, period_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each gap's nearest whole number of periods k, and whether it fits k periods (k >= 1)
+    within the lattice tolerance grown as sqrt(k)."""
+    k = np.rint(gaps_s / period_s)
+    fits = (k >= 1) & (np.abs(gaps_s - k * period_s) <= lattice_tolerance_s(period_s) * np.sqrt(np.maximum(k, 1.0)))
+    return k, fits
 
 
 @dataclass(eq=False)
