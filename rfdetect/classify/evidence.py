@@ -16,14 +16,14 @@ from ..kernels.evidence_droneid import MAX_CFO_HZ, MIN_CORRELATION, droneid_conf
 from ..kernels.evidence_fmvideo import fm_video_evidence
 from ..kernels.evidence_fsk import fsk_evidence, tone_evidence
 from ..kernels.evidence_lora import lora_evidence
-from ..kernels.evidence_ofdm import ofdm_evidence
+from ..kernels.evidence_ofdm import ofdm_evidence, prefix_piece_evidence
 from ..model import Burst
 from ..signatures import Signature
 
 # Longest stretch of a burst each kernel looks at (seconds) and at most this many
 # input samples: enough for its statistic, bounded so a long burst costs no more.
-MAX_SPAN_S = {"lora": 0.012, "fsk": 0.002, "fsk_tones": 0.02, "ofdm_cp": 0.0015, "droneid_zc": 0.0009,
-              "fm_video": 0.012}
+MAX_SPAN_S = {"lora": 0.012, "fsk": 0.002, "fsk_tones": 0.02, "ofdm_cp": 0.0015, "ofdm_piece": 0.0015,
+              "droneid_zc": 0.0009, "fm_video": 0.012}
 MAX_SAMPLES = 400_000
 # An always-on emitter's steady burst (detect/steady.py) is weak but long: its kernels look
 # at more of it (at 0 dB an OFDM prefix correlates at a few per cent, and its noise falls
@@ -128,6 +128,10 @@ def run_kernel(kernel: str, burst: Burst, iq, candidates: list[Signature]) -> di
         n = np.arange(x.shape[0])
         y = x * np.exp(-2j * np.pi * offset / fs * n)
         return ofdm_evidence(y, fs, burst.bandwidth_hz)
+    if kernel == "ofdm_piece":
+        # Is the burst a slice of the host's (Wi-Fi's) frame?  The candidate is the host.
+        p = candidates[0].extra["pieces"]
+        return prefix_piece_evidence(x, fs, offset, p["useful_symbol_s"], p["prefix_s"])
     if kernel == "droneid_zc":
         p = next((s.kernel_params for s in candidates if s.kernel == "droneid_zc"), {})
         ev = droneid_zc(x, fs, offset, max_cfo_hz=p.get("max_cfo_hz", MAX_CFO_HZ))

@@ -171,6 +171,7 @@ class Classifier:
         self._continuous = ContinuousHosts()
         self._window_hz: tuple[float, float] | None = None
         self._window_channels: dict[str, int | None] = {}
+        self._piece_hosts = [s for s in self.signatures if s.extra.get("pieces")]
 
     def set_window(self, center_freq_hz: float, sample_rate_hz: float) -> None:
         """The band the receiver sees (at the start and after each retune): a hopper with
@@ -235,10 +236,13 @@ class Classifier:
             self._tracks.refresh(host)
             return out
         feats = self._features(burst)
+        piece = self._piece_of_host(burst, iq, feats)
+        if piece is not None:
+            feats, given = piece
         if not feats and self._continuous.take(burst) is not None:
             return out      # a piece of an always-on emitter's signal (continuous.py)
         track = self._find_track(burst, feats)
-        kernels = self._kernels(burst, iq, feats, track)
+        kernels = given if piece is not None else self._kernels(burst, iq, feats, track)
         if _modulation(kernels) != ("?",) or (track is not None and not _compatible(kernels, track)):
             # What the kernels measured binds the burst (a fragment of a packet, a burst
             # measured short) to the emitter with the same modulation.
@@ -318,6 +322,26 @@ class Classifier:
             else:
                 feats[sig.id] = f
         return feats
+
+    def _piece_of_host(self, burst: Burst, iq, feats: dict) -> tuple[dict, dict] | None:
+        """A burst narrower than a host link whose frames break into slices (Wi-Fi, see
+        ``Signature.extra["pieces"]``) and that a drone link could take, checked for the
+        host's numerology: when it has it, the burst is a slice of the host's frame and
+        counts for the host only.  Returns the host's feature scores and the kernel result
+        standing for its kernel, or None."""
+        if not self.run_kernels or iq is None or not any(self._sig(s).drone for s in feats):
+            return None
+        f_hz = burst.center_freq_hz
+        for host in self._piece_hosts:
+            if not host.in_band(f_hz) or burst.bandwidth_hz >= host.bandwidth_hz[0]:
+                continue
+            self.kernel_runs["ofdm_piece"] += 1
+            ev = self.run_kernel("ofdm_piece", burst, iq, [host])
+            if ev is not None and ev.get("confirmed"):
+                for sid in feats:
+                    self.rejections[sid] += 1
+                return {host.id: feature_scores(burst, host)}, {host.kernel: ev}
+        return None
 
     def _at_window_edge(self, burst: Burst) -> bool:
         """Whether the burst reaches the edge of the receiver's window: then its bandwidth

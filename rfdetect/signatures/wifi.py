@@ -3,6 +3,11 @@
 312.5 kHz subcarrier spacing: 3.2 us useful symbols and 0.8 us cyclic prefix
 (IEEE 802.11-2020, clause 17), which the cyclic-prefix kernel measures; 20/40/80
 MHz channels at 2.4 and 5 GHz; frames of 20 us to 5.5 ms.
+
+A frame too weak to be seen whole (a few dB of in-band SNR), or with its channel half
+outside the receiver's window, reaches the detector as slices 0.2-2 MHz wide: ``pieces``
+gives the numerology that tells such a slice (kernels/evidence_ofdm.py,
+prefix_piece_evidence), so that it counts for Wi-Fi and not for a control link.
 """
 from .base import Signature, band, tol
 
@@ -20,4 +25,5 @@ SIGNATURE = Signature(
     kernel="ofdm_cp",
     kernel_params={"useful_symbol_s": tol(3.2e-6, 0.05)},
     kernel_required=True,
+    extra={"pieces": {"useful_symbol_s": 3.2e-6, "prefix_s": 0.8e-6}},
 )
