@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rfdetect.classify.matcher import (Classifier, _judged_beyond_edge, _lattice_supported, _namable,
+from rfdetect.classify.matcher import (Classifier, _judged_beyond_edge, _lattice_supported, _namable, _too_few_packets,
                                        _too_narrow_a_spread)
 from rfdetect.classify.tracker import Track
 from rfdetect.model import Burst
@@ -20,10 +20,10 @@ def _burst(t_s: float, f_hz: float, bw_hz: float = 500e3, dur_s: float = 4e-3) -
                  peak_power_db=-40.0, center_freq_hz=f_hz)
 
 
-def _track(times_s, freqs_hz, bw_hz: float = 500e3) -> Track:
+def _track(times_s, freqs_hz, bw_hz: float = 500e3, dur_s: float = 4e-3) -> Track:
     track = Track(1, None, True)
     for t, f in zip(times_s, freqs_hz):
-        track.add(_burst(float(t), float(f), bw_hz))
+        track.add(_burst(float(t), float(f), bw_hz, dur_s))
     return track
 
 
@@ -99,6 +99,29 @@ def test_a_hopper_sends_on_one_channel_at_a_time():
     hopper.bursts = [_burst(0.0, 2430.0e6, 400e3, 1e-3), _burst(0.0001, 2430.2e6, 200e3, 0.8e-3),
                      _burst(0.00385, 2445e6, 400e3, 1e-3)]
     assert _simultaneous_spread_hz(hopper) == pytest.approx(0.2e6)
+
+
+def test_a_whole_band_hopper_sends_its_share_of_packets_into_the_window():
+    elrs = get("expresslrs-lora")
+    window = (866.8e6, 869.2e6)          # an RTL-SDR at 868 MHz: 5 of the 13 EU868 channels
+    plan = elrs.band_for(868e6)
+    assert plan.channels_within(*window) == 5
+    # A LoRaWAN gateway's SF8 BW500 downlinks: five in 2.4 s on three channels.
+    t = [0.0, 0.6, 1.1, 1.9, 2.4]
+    gateway = _track(t, [868.1e6, 868.3e6, 868.5e6, 868.1e6, 868.3e6], dur_s=19e-3)
+    assert _too_few_packets(gateway, elrs, window, sf=8)
+    # Too soon to tell: 2 of them 0.6 s apart (the link would show about 9 there).
+    assert not _too_few_packets(_track(t[:2], [868.1e6, 868.3e6], dur_s=19e-3), elrs, window, sf=8)
+    # ExpressLRS 50 Hz itself, hopping every 4 packets over all 13 channels: the packets
+    # that fall in the window, and a weak link's half of them.
+    rng = np.random.default_rng(3)
+    first_hz = 0.5 * (plan.lo_hz + plan.hi_hz) - 6 * plan.raster_hz
+    hops = rng.permutation(np.tile(np.arange(13), 4))
+    sent = [(k * 20e-3, first_hz + hops[k // 4] * plan.raster_hz) for k in range(4 * 52)]
+    seen = [(t, f) for t, f in sent if window[0] <= f <= window[1]]
+    for kept in (seen, seen[::2]):
+        link = _track(*zip(*kept), dur_s=18.5e-3)
+        assert not _too_few_packets(link, elrs, window, sf=8), len(kept)
 
 
 def test_fsk_sensor_at_433_is_named_ism_fsk():

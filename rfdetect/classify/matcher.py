@@ -75,6 +75,12 @@ EDGE_MARGIN = 0.01
 # 0.16 %; 5 hops on 2 of 20: 0.19 %).
 HOPPER_WINDOW_CHANNELS = 3
 HOP_SPREAD_CHANCE = 0.005
+# Such a hopper's packets in the window: a track holding less than this share of what the
+# link would have sent there, once that is at least RATE_MIN_EXPECTED, is not that link (a
+# weak link misses packets, but not four in five).
+RATE_MIN_EXPECTED = 20.0
+RATE_MIN_SHARE = 0.2
+RATE_MISMATCH = -5.0      # outweighs a confirmed modulation: this link's timing it is not
 
 
 @dataclass
@@ -497,6 +503,8 @@ class Classifier:
                 terms["hopping"] = -1.5       # a periodic hopper is not a fixed-channel link
             if sig.hopping and sig.interval_s and _too_narrow_a_spread(track, sig, self._window_channels.get(sid)):
                 terms["hopping"] = -1.5       # a hopper would have spread over more channels
+            if sig.interval_s and _too_few_packets(track, sig, self._window_hz, sf):
+                terms["rate"] = RATE_MISMATCH  # the link would have sent far more in the window
             if sig.hopping and apart_hz > sig.bandwidth_hz[1]:
                 terms["hopping"] = -1.5       # one radio sends on one channel at a time
             if sig.provisional:
@@ -635,6 +643,32 @@ def _too_narrow_a_spread(track: Track, sig: Signature, window_channels: int | No
     quantum = 0.5 * band.raster_hz if band is not None and band.raster_hz else max(25e3, half_bw)
     d = max(1, len(track.channels_hz(quantum, min_bandwidth_hz=half_bw)))
     return d < c and math.comb(c, d) * (d / c) ** hops < HOP_SPREAD_CHANCE
+
+
+def _too_few_packets(track: Track, sig: Signature, window_hz: tuple[float, float] | None, sf: int | None) -> bool:
+    """Whether a link that hops over its whole band plan would have sent far more packets
+    into the window over the track's time than the track holds: at its slowest interval
+    that fits (the track's lattice, else the modes its spreading factor and time on air
+    allow), with c of the plan's N channels in the window, about span / interval * c / N
+    (of the plans holding the track, the one that expects fewest).  A LoRaWAN gateway's
+    SF8 BW500 downlinks, five in 2.4 s, are no ExpressLRS 50 Hz link, which would show
+    about 46 there."""
+    if not sig.hops_all_channels or window_hz is None:
+        return False
+    f_hz = track.bursts[-1].center_freq_hz
+    shares = [(b.channels_within(*window_hz) or 0) / b.channels
+              for b in sig.bands if b.lo_hz <= f_hz <= b.hi_hz and b.channels]
+    if not shares or min(shares) <= 0.0:
+        return False
+    if track.period is not None and _lattice_supported(track.times, track.period[0]):
+        interval_s = track.period[0]
+    else:
+        dur = track.median("duration_s")
+        fitting = [m["interval_s"][1] for m in sig.modes if "interval_s" in m and _fits_mode(m, sf, dur)]
+        interval_s = max(fitting, default=sig.interval_s[1])
+    span_s = track.bursts[-1].t_start_s - track.bursts[0].t_start_s
+    expected = span_s / interval_s * min(shares)
+    return expected >= RATE_MIN_EXPECTED and track.packets < RATE_MIN_SHARE * expected
 
 
 def _hops_seen(track: Track, sig: Signature) -> int:

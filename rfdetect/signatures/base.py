@@ -22,6 +22,15 @@ class Band:
     channels: int | None = None        # hop channels in this band plan, if known
     raster_hz: float | None = None     # channel spacing, if known
 
+    def channels_within(self, lo_hz: float, hi_hz: float) -> int | None:
+        """How many of the plan's channel centres lie in [lo_hz, hi_hz]; None without a
+        known plan."""
+        if not self.channels or not self.raster_hz:
+            return None
+        # (A band plan is widened symmetrically around its channels: its middle is theirs.)
+        first_hz = 0.5 * (self.lo_hz + self.hi_hz) - 0.5 * (self.channels - 1) * self.raster_hz
+        return sum(lo_hz <= first_hz + k * self.raster_hz <= hi_hz for k in range(self.channels))
+
 
 @dataclass(frozen=True)
 class Signature:
@@ -65,11 +74,10 @@ class Signature:
         for b in self.bands:
             if b.hi_hz < lo_hz or b.lo_hz > hi_hz:
                 continue
-            if not b.channels or not b.raster_hz:
+            n = b.channels_within(lo_hz, hi_hz)
+            if n is None:
                 return None
-            # (A band plan is widened symmetrically around its channels: its middle is theirs.)
-            first_hz = 0.5 * (b.lo_hz + b.hi_hz) - 0.5 * (b.channels - 1) * b.raster_hz
-            count += sum(lo_hz <= first_hz + k * b.raster_hz <= hi_hz for k in range(b.channels))
+            count += n
         return count
 
     def band_for(self, f_hz: float) -> Band | None:
