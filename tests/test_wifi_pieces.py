@@ -1,5 +1,5 @@
 """A slice of a Wi-Fi frame is told by Wi-Fi's numerology and names no drone link
-(kernels/evidence_ofdm.prefix_piece_evidence, Classifier._piece_of_host)."""
+(kernels/evidence_ofdm.prefix_piece_evidence, Classifier._slice_host)."""
 from __future__ import annotations
 
 import numpy as np

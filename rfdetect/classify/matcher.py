@@ -174,6 +174,7 @@ class Classifier:
         self._next_id = 1
         self.rejections: Counter = Counter()   # signature id -> bursts that did not fit it
         self.kernel_runs: Counter = Counter()  # kernel -> runs
+        self.slices: Counter = Counter()       # host signature id -> slices of its frames set aside
         self._continuous = ContinuousHosts()
         self._window_hz: tuple[float, float] | None = None
         self._window_channels: dict[str, int | None] = {}
@@ -242,13 +243,16 @@ class Classifier:
             self._tracks.refresh(host)
             return out
         feats = self._features(burst)
-        piece = self._piece_of_host(burst, iq, feats)
-        if piece is not None:
-            feats, given = piece
+        host = self._slice_host(burst, iq, feats)
+        if host is not None:
+            # A slice of a host's frame (Wi-Fi): no emitter of its own, and no packet of
+            # any other.  The host's whole frames make its tracks.
+            self.slices[host.id] += 1
+            return out
         if not feats and self._continuous.take(burst) is not None:
             return out      # a piece of an always-on emitter's signal (continuous.py)
         track = self._find_track(burst, feats)
-        kernels = given if piece is not None else self._kernels(burst, iq, feats, track)
+        kernels = self._kernels(burst, iq, feats, track)
         if _modulation(kernels) != ("?",) or (track is not None and not _compatible(kernels, track)):
             # What the kernels measured binds the burst (a fragment of a packet, a burst
             # measured short) to the emitter with the same modulation.
@@ -329,12 +333,11 @@ class Classifier:
                 feats[sig.id] = f
         return feats
 
-    def _piece_of_host(self, burst: Burst, iq, feats: dict) -> tuple[dict, dict] | None:
-        """A burst narrower than a host link whose frames break into slices (Wi-Fi, see
-        ``Signature.extra["pieces"]``) and that a drone link could take, checked for the
-        host's numerology: when it has it, the burst is a slice of the host's frame and
-        counts for the host only.  Returns the host's feature scores and the kernel result
-        standing for its kernel, or None."""
+    def _slice_host(self, burst: Burst, iq, feats: dict) -> Signature | None:
+        """The host link whose frame the burst is a slice of, or None: a burst narrower
+        than a host whose frames break into slices (Wi-Fi, ``Signature.extra["pieces"]``)
+        and that a drone link could take is checked for the host's numerology.  The links
+        it fitted count a rejection."""
         if not self.run_kernels or iq is None or not any(self._sig(s).drone for s in feats):
             return None
         f_hz = burst.center_freq_hz
@@ -346,7 +349,7 @@ class Classifier:
             if ev is not None and ev.get("confirmed"):
                 for sid in feats:
                     self.rejections[sid] += 1
-                return {host.id: feature_scores(burst, host)}, {host.kernel: ev}
+                return host
         return None
 
     def _at_window_edge(self, burst: Burst) -> bool:

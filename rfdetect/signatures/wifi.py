@@ -7,7 +7,8 @@ MHz channels at 2.4 and 5 GHz; frames of 20 us to 5.5 ms.
 A frame too weak to be seen whole (a few dB of in-band SNR), or with its channel half
 outside the receiver's window, reaches the detector as slices 0.2-2 MHz wide: ``pieces``
 gives the numerology that tells such a slice (kernels/evidence_ofdm.py,
-prefix_piece_evidence), so that it counts for Wi-Fi and not for a control link.
+prefix_piece_evidence), so that the classifier sets it aside rather than take it for a
+control-link packet.
 """
 from .base import Signature, band, tol
 
