@@ -13,7 +13,10 @@
    - ``analyze_source`` end to end: detector, IQ history, every signature, tracks,
      confirmation kernels, records.
 3. Once more with the confirmation kernels timed through the classifier's
-   ``run_kernel`` hook, to split classification into kernels and the rest.
+   ``run_kernel`` hook, to split classification into kernels and the rest, and each
+   kernel's CPU time per call.
+4. The FSK kernel's inputs of one more run through ``fsk_evidence`` and its NumPy twin
+   in turn: CPU time per call of each, and whether their records are equal.
 Prints medians and bests, the ratio of the two and the load average: the target is
 analyze within 20 % of the core's throughput (time ratio at most 1.25).
 """
@@ -76,21 +79,28 @@ def analyze(path: str, threads: int) -> tuple[float, dict]:
     return time.perf_counter() - t0, summary
 
 
-def kernel_split(path: str) -> tuple[float, float, dict]:
-    """(classifier s, kernels s, kernel calls) of one one-thread run, kernels timed
-    through the classifier's hook and the classifier through its ``add``/``finish``."""
+def kernel_split(path: str) -> tuple[float, float, dict, dict]:
+    """(classifier s, kernels s, kernel calls, CPU s per kernel) of one one-thread run,
+    kernels timed through the classifier's hook and the classifier through its
+    ``add``/``finish``.  A kernel's calls and CPU time count the calls with a result only
+    (for most bursts run_kernel returns None, most often before it looks at the samples)."""
     from rfdetect.classify import Classifier
     from rfdetect.classify.evidence import run_kernel
     spent = {"kernels": 0.0, "classifier": 0.0}
     calls: dict[str, int] = {}
+    cpu: dict[str, float] = {}
 
     def timed_kernel(kernel, burst, iq, candidates):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = None
         try:
-            return run_kernel(kernel, burst, iq, candidates)
+            result = run_kernel(kernel, burst, iq, candidates)
+            return result
         finally:
             spent["kernels"] += time.perf_counter() - t0
-            calls[kernel] = calls.get(kernel, 0) + 1
+            if result is not None:
+                calls[kernel] = calls.get(kernel, 0) + 1
+                cpu[kernel] = cpu.get(kernel, 0.0) + time.process_time() - c0
 
     class Timed(Classifier):
         def add(self, burst, iq=None):
@@ -112,7 +122,39 @@ def kernel_split(path: str) -> tuple[float, float, dict]:
         for block in src.blocks():
             pipeline.feed(block)
         pipeline.finish()
-    return spent["classifier"], spent["kernels"], calls
+    return spent["classifier"], spent["kernels"], calls, cpu
+
+
+def fsk_twins(path: str, repeats: int) -> tuple[int, float, float, bool]:
+    """(calls, CPU s per call of fsk_evidence, of its NumPy twin fsk_evidence_numpy, all
+    records equal) on the FSK kernel's inputs of one analyze run, the two timed in turn,
+    best of ``repeats``."""
+    import numpy as np
+
+    from rfdetect.classify import evidence
+    from rfdetect.kernels.evidence_fsk import fsk_evidence, fsk_evidence_numpy
+    inputs = []
+
+    def recorded(samples, *args, **kwargs):
+        inputs.append((np.array(samples), args, kwargs))
+        return fsk_evidence(samples, *args, **kwargs)
+
+    evidence.fsk_evidence = recorded
+    try:
+        with open_source(path) as src:
+            analyze_source(src, lambda r: None)
+    finally:
+        evidence.fsk_evidence = fsk_evidence
+    equal = all(fsk_evidence(x, *a, **k) == fsk_evidence_numpy(x, *a, **k) for x, a, k in inputs)
+    best = {fsk_evidence: float("inf"), fsk_evidence_numpy: float("inf")}
+    for _ in range(repeats):
+        for f in best:
+            t0 = time.process_time()
+            for x, a, k in inputs:
+                f(x, *a, **k)
+            best[f] = min(best[f], time.process_time() - t0)
+    n = max(len(inputs), 1)
+    return len(inputs), best[fsk_evidence] / n, best[fsk_evidence_numpy] / n, equal
 
 
 def main(argv=None) -> int:
@@ -151,11 +193,16 @@ def main(argv=None) -> int:
         print(f"  analyze / core: {ratio_med:.2f} (median of pairs), {ratio_best:.2f} (best / best); "
               f"target <= {TARGET:.2f}: {'met' if ratio_med <= TARGET else 'not met'}  ({load()})")
         if not args.no_split:
-            classifier_s, kernels_s, calls = kernel_split(path)
+            classifier_s, kernels_s, calls, cpu = kernel_split(path)
             print(f"  one run split: classifier {classifier_s:.3f} s, of which confirmation kernels "
-                  f"{kernels_s:.3f} s ({', '.join(f'{k} x{n}' for k, n in sorted(calls.items()))}), "
-                  f"tracks and signatures {classifier_s - kernels_s:.3f} s; "
+                  f"{kernels_s:.3f} s, tracks and signatures {classifier_s - kernels_s:.3f} s; "
                   f"{1e6 * (classifier_s - kernels_s) / max(bursts, 1):.0f} us per burst besides kernels")
+            print("  kernel calls with a result (CPU): " + ", ".join(
+                f"{k} x{n} {1e6 * cpu[k] / n:.0f} us per call" for k, n in sorted(calls.items())))
+            n, fused, twin, equal = fsk_twins(path, args.repeats)
+            if n:
+                print(f"  fsk_evidence on its {n} inputs, CPU per call: {1e6 * fused:.0f} us, its NumPy twin "
+                      f"{1e6 * twin:.0f} us ({twin / fused:.2f}x); records equal: {equal}")
     return 0
 
 

@@ -5,11 +5,16 @@ import numpy as np
 import pytest
 
 from rfdetect.kernels.evidence_droneid import sliding_energy, zc_cfo_search
-from rfdetect.kernels.evidence_fsk import (CARRIER_FLOOR, averaged_power, carrier_present, discriminator,
-                                           lattice_coherence, lattice_period, slicer_runs, tone_energy_difference,
-                                           two_level_centre)
-from rfdetect.kernels.evidence_lora import chirp_reference, dechirp_par
+from rfdetect.kernels.evidence_fsk import (CARRIER_FLOOR, averaged_power, carrier_present, convolve_same,
+                                           discriminator, fsk_evidence, fsk_evidence_numpy, lattice_coherence,
+                                           lattice_period, lowpass_same, pairwise_sum, slicer_runs, symbol_period,
+                                           tone_energy_difference, two_level_centre)
+from rfdetect.kernels.evidence_lora import (_references, band_to_rate, chirp_reference, dechirp_par, lora_scores,
+                                            lora_window_scores)
 from rfdetect.kernels.evidence_ofdm import normalised_autocorr
+from test_classify_signals import add_noise, gfsk, lora, noise
+
+FS = 2.4e6
 
 
 def cnoise(rng, n):
@@ -102,6 +107,22 @@ def test_dechirp_of_a_chirp_is_one_tone():
     assert out[0] < 0.2 * n                        # wrong direction: spread
 
 
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_lora_window_scores_equal_lora_scores_per_sf(dtype):
+    rng = np.random.default_rng(14)
+    x = add_noise(lora(FS, 7, 500e3, 20, rng), 0.0, FS, 500e3, rng)
+    x_bw = band_to_rate(x.astype(dtype), FS, 0.0, 500e3)[:5000].astype(dtype)
+    sfs = (5, 6, 7, 9, 12, 13)                          # SF13: longer than x, no windows
+    for direction in (1, -1):
+        refs, noise_pars = _references(sfs, direction)
+        scores, counts = np.empty(len(sfs)), np.empty(len(sfs), np.int64)
+        lora_window_scores(x_bw, np.array(sfs), refs, noise_pars, scores, counts)
+        # Bit for bit: the scores enter the output records.
+        want = [lora_scores(x_bw, sf, direction) for sf in sfs]
+        assert [(float(s), int(c)) for s, c in zip(scores, counts)] == want
+    assert counts[2] > 0 and counts[-1] == 0
+
+
 def test_dechirp_zero_input_gives_zero():
     out = np.empty(2)
     dechirp_par(np.zeros(32, complex), chirp_reference(16, 1), 16, out)
@@ -145,6 +166,75 @@ def test_slicer_runs_match_numpy(seed):
     # Bounded output: never writes past its end.
     small = np.empty(3, np.int64)
     assert slicer_runs(d, 0.5, small) == 3
+
+
+@pytest.mark.parametrize("kernel_length", [1, 2, 3, 4, 33])
+@pytest.mark.parametrize("step", [1, 2, 5, 40])
+def test_convolve_same_is_np_convolve_decimated(kernel_length, step):
+    rng = np.random.default_rng(kernel_length * 10 + step)
+    h = rng.standard_normal(kernel_length)
+    for x in (cnoise(rng, 101), rng.standard_normal(64)):
+        out = np.empty(-(-x.shape[0] // step), x.dtype)
+        convolve_same(x, h, step, out)
+        want = np.convolve(x, h, "same")[::step]
+        # (BLAS may sum a long kernel's terms in another order: equal to rounding.)
+        np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12)
+        if kernel_length <= 3 and x.dtype == np.float64:
+            np.testing.assert_array_equal(out, want)
+        if x.dtype == np.complex128:
+            split = np.empty_like(out)
+            lowpass_same(x, h, step, split)
+            np.testing.assert_array_equal(split, out)        # the same sums, to the bit
+
+
+def test_pairwise_sum_is_numpys_sum_bit_for_bit():
+    rng = np.random.default_rng(15)
+    for n in [0, 1, 7, 8, 9, 127, 128, 129, 1000, 4099]:
+        a = rng.standard_normal(n) * 10.0 ** rng.uniform(-3, 3, n)
+        assert pairwise_sum(a) == np.sum(a)
+
+
+def twin_symbol_period(runs):
+    t0 = np.percentile(runs, 30)
+    sel = runs[(runs > 0.5 * t0) & (runs < 1.5 * t0)]
+    t = float(sel.mean()) if sel.size else float(t0)
+    r = runs / t
+    return t, float(np.mean(np.abs(r - np.round(r)) < 0.25))
+
+
+@pytest.mark.parametrize("seed", [16, 17, 18])
+def test_symbol_period_matches_numpy_bit_for_bit(seed):
+    rng = np.random.default_rng(seed)
+    for n in (1, 2, 8, 11, 57, 300):
+        runs = (rng.integers(1, 4, n) * 37.0 + rng.integers(-3, 4, n)).astype(np.float64)
+        assert symbol_period(runs) == twin_symbol_period(runs)
+    runs = np.repeat([40.0, 80.0, 120.0], [10, 5, 3])
+    assert symbol_period(runs) == (40.0, 1.0)
+
+
+def _fsk_cases():
+    rng = np.random.default_rng(19)
+    yield gfsk(FS, 300e3, 100e3, 200, rng), 0.0, 400e3                               # no decimation
+    for snr in (-3.0, 5.0, 15.0):
+        x = add_noise(gfsk(FS, 50e3, 25e3, 300, rng), snr, FS, 100e3, rng)
+        yield x * np.exp(2j * np.pi * 210e3 / FS * np.arange(x.size)), 210e3, 100e3     # decimated by 6
+    yield add_noise(gfsk(FS, 17.24e3, 35e3, 160, rng, bt=None, p_one=0.8), 15.0, FS, 110e3, rng), 0.0, 110e3
+    yield noise(20000, rng), 0.0, 500e3
+    yield lora(FS, 7, 500e3, 20, rng), 0.0, 500e3
+    yield (np.repeat(rng.random(40) < 0.5, 120) * np.exp(0.3j * np.arange(4800)) + 0.05 * noise(4800, rng)), \
+        -50e3, 40e3                                                                    # OOK
+    # Decimated by 12: 756 samples leave 63 (too short: None), 757 leave 64.
+    yield noise(756, rng).astype(np.complex64), 0.0, 50e3
+    yield noise(757, rng), 0.0, 50e3
+
+
+def test_fsk_evidence_equals_its_numpy_twin():
+    """The fused kernel gives the record the NumPy steps give, to the last digit shown."""
+    results = [(fsk_evidence(x, FS, off, bw), fsk_evidence_numpy(x, FS, off, bw)) for x, off, bw in _fsk_cases()]
+    for got, want in results:
+        assert got == want
+    assert results[-2] == (None, None) and results[-1][0] is not None
+    assert sum(got["confirmed"] for got, _ in results[:-2]) >= 3
 
 
 def test_slicer_counts_symbol_runs():

@@ -70,6 +70,15 @@ def zc_reference(root: int) -> np.ndarray:
     return (x / np.linalg.norm(x)).astype(np.complex128)
 
 
+@lru_cache(maxsize=8)
+def _reference_spectra(roots: tuple, n_fft: int) -> np.ndarray:
+    """(roots, n_fft) conjugated FFTs of the zero-padded references (shared: not to be written)."""
+    R = np.empty((len(roots), n_fft), np.complex128)
+    for i, root in enumerate(roots):
+        R[i] = np.conj(np.fft.fft(zc_reference(root), n_fft))
+    return R
+
+
 @njit(cache=True)
 def zc_cfo_search(X, R, shifts, energy, out_corr, out_lag):
     """Normalised correlation peaks of a signal against references, per offset.
@@ -172,9 +181,7 @@ def droneid_zc(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, *,
     frac_hz = cp_fraction_hz(x)
     x = x * np.exp(-2j * np.pi * frac_hz / ZC_RATE_HZ * np.arange(x.shape[0]))
     X = np.fft.fft(x, n_fft)
-    R = np.empty((len(roots), n_fft), np.complex128)
-    for i, root in enumerate(roots):
-        R[i] = np.conj(np.fft.fft(zc_reference(root), n_fft))
+    R = _reference_spectra(tuple(roots), n_fft)
     bin_hz = ZC_RATE_HZ / n_fft
     per_sub = n_fft // ZC_NFFT                 # FFT bins per subcarrier (4 or more)
     m_max = int(np.ceil(max_cfo_hz / ZC_SPACING_HZ))

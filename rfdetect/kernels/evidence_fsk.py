@@ -87,17 +87,45 @@ def slicer_runs(d, threshold, out_runs):
     return count
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=2048)     # cutoffs rounded to 1e-3: at most about 2000
 def _lowpass(cutoff: float) -> np.ndarray:
     return firwin_lowpass(33, cutoff)
 
 
-def _sorted_median(a: np.ndarray) -> float:
+@njit(cache=True)
+def _sorted_median(a):
     m = a.shape[0]
-    return 0.5 * (float(a[(m - 1) // 2]) + float(a[m // 2]))
+    return 0.5 * (a[(m - 1) // 2] + a[m // 2])
 
 
-def two_level_centre(d: np.ndarray, iterations: int = 8) -> float:
+@njit(cache=True)
+def pairwise_sum(a):
+    """NumPy's sum of a float64 array, in its pairwise order (so that means equal
+    ``np.mean``'s to the last bit)."""
+    n = a.shape[0]
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[i]
+        return res
+    if n <= 128:
+        r = a[:8].copy()
+        i = 8
+        while i < n - n % 8:
+            for j in range(8):
+                r[j] += a[i + j]
+            i += 8
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        for k in range(i, n):
+            res += a[k]
+        return res
+    half = n // 2
+    half -= half % 8
+    return pairwise_sum(a[:half]) + pairwise_sum(a[half:])
+
+
+@njit(cache=True)
+def two_level_centre(d, iterations=8):
     """Midpoint between the two frequency levels (the carrier, however unbalanced the bits).
 
     The median sits inside the more frequent level when ones and zeros are not equal in
@@ -107,34 +135,52 @@ def two_level_centre(d: np.ndarray, iterations: int = 8) -> float:
     (means, so a level holding 80 % of the samples cannot keep the split inside it) until
     the split stays put, then a last step with medians, which noise clicks do not pull.
     One sort and running sums make each step a binary search."""
-    s = np.sort(np.asarray(d, np.float64))
+    s = np.sort(d)
     n = s.shape[0]
     if n == 0:
         return 0.0
-    sums = np.concatenate(([0.0], np.cumsum(s)))
+    sums = np.zeros(n + 1)
+    for i in range(n):
+        sums[i + 1] = sums[i] + s[i]
     centre = _sorted_median(s)
     split = -1
     for _ in range(iterations):
-        k = int(np.searchsorted(s, centre, side="right"))       # s[:k] <= centre < s[k:]
+        k = np.searchsorted(s, centre, side="right")       # s[:k] <= centre < s[k:]
         if k == 0 or k == n:
             return centre
         if k == split:
             break
         split = k
         centre = 0.5 * (sums[k] / k + (sums[n] - sums[k]) / (n - k))
-    k = int(np.searchsorted(s, centre, side="right"))
+    k = np.searchsorted(s, centre, side="right")
     if k == 0 or k == n:
         return centre
     return 0.5 * (_sorted_median(s[:k]) + _sorted_median(s[k:]))
 
 
-def symbol_period(runs: np.ndarray) -> tuple[float, float]:
-    """(symbol period in samples, share of runs within 0.25 of a whole multiple of it)."""
-    t0 = np.percentile(runs, 30)
+@njit(cache=True)
+def symbol_period(runs):
+    """(symbol period in samples, share of runs within 0.25 of a whole multiple of it): the
+    mean of the runs within half of their 30th percentile (``np.percentile``'s linear
+    interpolation), or that percentile when none is."""
+    n = runs.shape[0]
+    s = np.sort(runs)
+    at = (n - 1) * 0.3
+    lo = int(np.floor(at))
+    if lo >= n - 1:
+        t0 = s[n - 1]
+    else:
+        gamma = at - lo
+        diff = s[lo + 1] - s[lo]
+        t0 = s[lo + 1] - diff * (1.0 - gamma) if gamma >= 0.5 else s[lo] + diff * gamma
     sel = runs[(runs > 0.5 * t0) & (runs < 1.5 * t0)]
-    t = float(sel.mean()) if sel.size else float(t0)
-    r = runs / t
-    return t, float(np.mean(np.abs(r - np.round(r)) < 0.25))
+    t = pairwise_sum(sel) / sel.shape[0] if sel.shape[0] else t0
+    whole = 0
+    for i in range(n):
+        r = runs[i] / t
+        if abs(r - np.rint(r)) < 0.25:
+            whole += 1
+    return t, whole / n
 
 
 # OOK is one carrier switched on and off.  Its pulses' frequency noise, cut by the slicer,
@@ -154,52 +200,178 @@ CARRIER_DEVIATION_SHARE = 0.5
 MIN_INDEX = 0.2
 
 
-def fsk_evidence(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, bandwidth_hz: float,
-                 *, min_runs: int = 8) -> dict | None:
-    """Deviation (Hz), symbol rate (Hz), ``fit`` (share of runs whole symbols: about 0.5
-    for noise, 0.7-0.9 for FSK at 10-20 dB), ``bimodality`` (E[d^2]^2/E[d^4]: 1 for
-    two clean levels, 0.56 for a chirp's uniform sweep, 0.33 for noise), and where the
-    carrier is on its ``carrier_deviation_hz`` and ``modulation_index`` (see CARRIER_FLOOR)."""
+@njit(cache=True)
+def carrier_present(power, width):
+    """Discriminator samples (len(power) - 1) inside a stretch of ``width`` samples whose
+    power is all at least CARRIER_FLOOR of the burst's high level (its
+    CARRIER_PERCENTILE-th percentile): noise between OOK pulses rises above that floor
+    in short spikes only, and the frequency at a pulse's edges is half the noise's.
+    (The stretch around sample i is i - width // 2 .. i + (width - 1) // 2, as
+    ``np.convolve(..., "same")`` centres it.)"""
+    n = power.shape[0]
+    k = (n - 1) * CARRIER_PERCENTILE // 100
+    floor = CARRIER_FLOOR * np.partition(power, k)[k]
+    inside = np.zeros(n, np.bool_)
+    run = 0                     # high samples in a row ending at i
+    for i in range(n):
+        run = run + 1 if power[i] >= floor else 0
+        if run >= width:
+            inside[i - (width - 1) // 2] = True
+    return inside[1:] & inside[:-1]
+
+
+@njit(cache=True)
+def convolve_same(x, h, step, out):
+    """out[j] = np.convolve(x, h, "same")[j * step] (x and out float64 or complex128, h
+    float64, len(x) >= len(h)): only the outputs a decimation by ``step`` keeps, each a sum
+    of its terms in the order np.correlate takes them."""
+    zero = np.zeros(1, x.dtype)[0]
+    for j in range(out.shape[0]):
+        out[j] = _same_output(x, h, j * step, zero)
+
+
+@njit(cache=True, inline="always")
+def _same_output(x, h, i, acc):
+    m = h.shape[0]
+    left = m // 2
+    for t in range(max(0, left - i), min(m, x.shape[0] - i + left)):
+        acc += x[i - left + t] * h[m - 1 - t]
+    return acc
+
+
+@njit(cache=True)
+def lowpass_same(x, h, step, out):
+    """convolve_same for complex x and a long filter, to the same bits: the real and
+    imaginary parts filtered apart (a complex sample times a real tap is the two parts
+    times the tap), the outputs whose terms all lie inside x a tap at a time across
+    them (a loop the compiler vectorises), on x split into its ``step`` phases (each tap
+    then reads a contiguous run)."""
+    n = x.shape[0]
+    m = h.shape[0]
+    left = m // 2
+    j0 = min(out.shape[0], (left + step - 1) // step)
+    j1 = max(j0, min(out.shape[0], (n - m + left) // step + 1))
+    rows = (n + step - 1) // step
+    re = np.zeros((step, rows))
+    im = np.zeros((step, rows))
+    for i in range(n):
+        re[i % step, i // step] = x[i].real
+        im[i % step, i // step] = x[i].imag
+    acc_re = np.zeros(j1 - j0)
+    acc_im = np.zeros(j1 - j0)
+    for t in range(m):
+        c = h[m - 1 - t]
+        p = (t - left) % step
+        q = (t - left - p) // step + j0
+        a = re[p, q:q + j1 - j0]
+        b = im[p, q:q + j1 - j0]
+        for k in range(j1 - j0):
+            acc_re[k] += a[k] * c
+            acc_im[k] += b[k] * c
+    for k in range(j1 - j0):
+        out[j0 + k] = complex(acc_re[k], acc_im[k])
+    for j in range(j0):
+        out[j] = _same_output(x, h, j * step, 0j)
+    for j in range(j1, out.shape[0]):
+        out[j] = _same_output(x, h, j * step, 0j)
+
+
+# fsk_measure's out[...]
+(FSK_DEVIATION, FSK_CENTRE, FSK_BIMODALITY, FSK_RUNS, FSK_PERIOD, FSK_FIT, FSK_FLATNESS,
+ FSK_CARRIER_DEVIATION, FSK_COUNT) = range(9)
+
+
+@njit(cache=True)
+def fsk_measure(x, step, decimation_taps, band_taps, smooth, hz_per_radian, min_runs, out):
+    """fsk_evidence's measurements in one pass over the mixed burst ``x`` (see
+    :func:`fsk_evidence_numpy`, which this computes step by step): decimation by ``step``
+    through ``decimation_taps`` (step > 1), the band's low-pass, the discriminator (Hz)
+    smoothed over ``smooth`` samples, its levels and slicer runs, and where there are
+    ``min_runs`` runs the symbol period (samples), flatness and the deviation where the
+    carrier is on.  out[FSK_*]; the period, fit, flatness and carrier deviation stay 0
+    with fewer runs."""
+    out[:] = 0.0
+    if step > 1:
+        y = np.empty((x.shape[0] + step - 1) // step, np.complex128)
+        lowpass_same(x, decimation_taps, step, y)
+    else:
+        y = x
+    z = np.empty(y.shape[0], np.complex128)
+    lowpass_same(y, band_taps, 1, z)
+    freq = np.empty(z.shape[0] - 1)
+    discriminator(z, freq)
+    for i in range(freq.shape[0]):
+        freq[i] = freq[i] * hz_per_radian
+    box = np.full(smooth, 1.0 / smooth)
+    d = np.empty(freq.shape[0])
+    convolve_same(freq, box, 1, d)
+    centre = two_level_centre(d)
+    nd = d.shape[0]
+    for i in range(nd):
+        d[i] -= centre
+    dev = np.median(np.abs(d))
+    sq = d * d
+    m2 = pairwise_sum(sq) / nd
+    for i in range(nd):
+        sq[i] = d[i] ** 4.0      # pow(), as NumPy's d ** 4 (not a square squared: other bits)
+    m4 = pairwise_sum(sq) / nd
+    runs = np.empty(nd, np.int64)
+    n = slicer_runs(d, 0.5 * dev, runs)
+    out[FSK_DEVIATION] = dev
+    out[FSK_CENTRE] = centre
+    out[FSK_BIMODALITY] = m2 * m2 / m4 if m4 > 0 else 0.0
+    out[FSK_RUNS] = n
+    if n < min_runs:
+        return
+    period, fit = symbol_period(runs[:n].astype(np.float64))
+    out[FSK_PERIOD] = period
+    out[FSK_FIT] = fit
+    lag = max(1, int(np.rint(period / 4)))
+    if nd > lag:
+        flat = 0
+        for i in range(nd - lag):
+            if abs(d[i + lag] - d[i]) < 0.3 * dev:
+                flat += 1
+        out[FSK_FLATNESS] = flat / (nd - lag)
+    power = np.empty(z.shape[0])
+    for i in range(z.shape[0]):
+        a = abs(z[i])
+        power[i] = a * a
+    smoothed = np.empty(z.shape[0])
+    convolve_same(power, box, 1, smoothed)
+    on = d[carrier_present(smoothed, CARRIER_SMOOTHING * smooth)]
+    if on.shape[0]:
+        out[FSK_CARRIER_DEVIATION] = np.median(np.abs(on - two_level_centre(on)))
+
+
+def _fsk_front(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, bandwidth_hz: float):
+    """(burst mixed to zero, decimation step, rate after it, its low-pass taps or None,
+    the band's low-pass taps, discriminator smoothing in samples), or None when fewer than
+    64 samples remain after the decimation."""
     bw = max(float(bandwidth_hz), 5e3)
     # An integer decimation to about 4x the bandwidth (the low-pass below is the
     # anti-alias filter too): cheap, and the discriminator needs no exact rate.
     step = max(1, int(sample_rate_hz // (4.0 * bw)))
     rate = sample_rate_hz / step
-    x = np.asarray(samples, np.complex128)
+    x = np.ascontiguousarray(samples, np.complex128)
+    # (np.convolve's "same" output is as long as the longer of its inputs.)
+    if (-(-max(x.shape[0], 33) // step) if step > 1 else x.shape[0]) < 64:
+        return None
     if offset_hz:
         x = x * np.exp(-2j * np.pi * offset_hz / sample_rate_hz * np.arange(x.shape[0]))
-    if step > 1:
-        x = np.convolve(x, _lowpass(round(0.9 / step, 3)), "same")[::step]
-    if x.shape[0] < 64:
-        return None
-    x = np.convolve(x, _lowpass(min(0.99, round(0.6 * bw / (rate / 2), 3))), "same")
-    freq = np.empty(x.shape[0] - 1, np.float64)
-    discriminator(np.ascontiguousarray(x), freq)
-    smooth = max(1, int(round(rate / bw / 2)))
-    box = np.ones(smooth) / smooth
-    d = np.convolve(freq * (rate / (2 * np.pi)), box, "same")
-    centre = two_level_centre(d)
-    d = d - centre
-    dev = float(np.median(np.abs(d)))
-    m2, m4 = float(np.mean(d * d)), float(np.mean(d ** 4))
-    bimodality = m2 * m2 / m4 if m4 > 0 else 0.0
-    runs = np.empty(d.shape[0], np.int64)
-    n = slicer_runs(d, 0.5 * dev, runs)
+    decimation = _lowpass(round(0.9 / step, 3)) if step > 1 else None
+    band = _lowpass(min(0.99, round(0.6 * bw / (rate / 2), 3)))
+    return x, step, rate, decimation, band, max(1, int(round(rate / bw / 2)))
+
+
+def _fsk_record(rate: float, dev: float, centre: float, bimodality: float, n: int, period: float,
+                fit: float, flat: float, dev_on: float, min_runs: int) -> dict:
     out = {"deviation_hz": round(dev, 1), "symbol_rate_hz": None, "fit": 0.0,
            "bimodality": round(bimodality, 3), "centre_offset_hz": round(centre, 1), "runs": int(n)}
-    flat = index = dev_on = 0.0
+    index = 0.0
     if n >= min_runs:
-        period, fit = symbol_period(runs[:n].astype(np.float64))
         out["symbol_rate_hz"] = round(rate / period, 1)
         out["fit"] = round(fit, 3)
-        # FSK holds its level within a symbol; a chirp's frequency keeps moving.
-        lag = max(1, int(round(period / 4)))
-        if d.shape[0] > lag:
-            flat = float(np.mean(np.abs(d[lag:] - d[:-lag]) < 0.3 * dev))
-        # The deviation where the carrier is on: OOK's pulses are one carrier, and the
-        # noise between them lends it levels and runs.
-        on = d[carrier_present(np.convolve(np.abs(x) ** 2, box, "same"), CARRIER_SMOOTHING * smooth)]
-        dev_on = float(np.median(np.abs(on - two_level_centre(on)))) if on.shape[0] else 0.0
         index = 2.0 * dev_on * period / rate
     out["flatness"] = round(flat, 3)
     out["carrier_deviation_hz"] = round(dev_on, 1)
@@ -209,15 +381,58 @@ def fsk_evidence(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, b
     return out
 
 
-def carrier_present(power: np.ndarray, width: int) -> np.ndarray:
-    """Discriminator samples (len(power) - 1) inside a stretch of ``width`` samples whose
-    power is all at least CARRIER_FLOOR of the burst's high level (its
-    CARRIER_PERCENTILE-th percentile): noise between OOK pulses rises above that floor
-    in short spikes only, and the frequency at a pulse's edges is half the noise's."""
-    k = (power.shape[0] - 1) * CARRIER_PERCENTILE // 100
-    high = power >= CARRIER_FLOOR * float(np.partition(power, k)[k])
-    inside = np.convolve(high.astype(np.float64), np.ones(width), "same") >= width - 0.5
-    return inside[1:] & inside[:-1]
+def fsk_evidence(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, bandwidth_hz: float,
+                 *, min_runs: int = 8) -> dict | None:
+    """Deviation (Hz), symbol rate (Hz), ``fit`` (share of runs whole symbols: about 0.5
+    for noise, 0.7-0.9 for FSK at 10-20 dB), ``bimodality`` (E[d^2]^2/E[d^4]: 1 for
+    two clean levels, 0.56 for a chirp's uniform sweep, 0.33 for noise), and where the
+    carrier is on its ``carrier_deviation_hz`` and ``modulation_index`` (see CARRIER_FLOOR).
+    None when the burst is too short.  (:func:`fsk_measure`; :func:`fsk_evidence_numpy`
+    is its twin.)"""
+    front = _fsk_front(samples, sample_rate_hz, offset_hz, bandwidth_hz)
+    if front is None:
+        return None
+    x, step, rate, decimation, band, smooth = front
+    m = np.empty(FSK_COUNT)
+    fsk_measure(x, step, band if decimation is None else decimation, band, smooth, rate / (2 * np.pi),
+                min_runs, m)
+    return _fsk_record(rate, float(m[FSK_DEVIATION]), float(m[FSK_CENTRE]), float(m[FSK_BIMODALITY]),
+                       int(m[FSK_RUNS]), float(m[FSK_PERIOD]), float(m[FSK_FIT]), float(m[FSK_FLATNESS]),
+                       float(m[FSK_CARRIER_DEVIATION]), min_runs)
+
+
+def fsk_evidence_numpy(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, bandwidth_hz: float,
+                       *, min_runs: int = 8) -> dict | None:
+    front = _fsk_front(samples, sample_rate_hz, offset_hz, bandwidth_hz)
+    if front is None:
+        return None
+    x, step, rate, decimation, band, smooth = front
+    if step > 1:
+        x = np.convolve(x, decimation, "same")[::step]
+    x = np.convolve(x, band, "same")
+    freq = np.empty(x.shape[0] - 1, np.float64)
+    discriminator(np.ascontiguousarray(x), freq)
+    box = np.ones(smooth) / smooth
+    d = np.convolve(freq * (rate / (2 * np.pi)), box, "same")
+    centre = two_level_centre(d)
+    d = d - centre
+    dev = float(np.median(np.abs(d)))
+    m2, m4 = float(np.mean(d * d)), float(np.mean(d ** 4))
+    bimodality = m2 * m2 / m4 if m4 > 0 else 0.0
+    runs = np.empty(d.shape[0], np.int64)
+    n = slicer_runs(d, 0.5 * dev, runs)
+    period = fit = flat = dev_on = 0.0
+    if n >= min_runs:
+        period, fit = symbol_period(runs[:n].astype(np.float64))
+        # FSK holds its level within a symbol; a chirp's frequency keeps moving.
+        lag = max(1, int(round(period / 4)))
+        if d.shape[0] > lag:
+            flat = float(np.mean(np.abs(d[lag:] - d[:-lag]) < 0.3 * dev))
+        # The deviation where the carrier is on: OOK's pulses are one carrier, and the
+        # noise between them lends it levels and runs.
+        on = d[carrier_present(np.convolve(np.abs(x) ** 2, box, "same"), CARRIER_SMOOTHING * smooth)]
+        dev_on = float(np.median(np.abs(on - two_level_centre(on)))) if on.shape[0] else 0.0
+    return _fsk_record(rate, dev, centre, bimodality, n, period, fit, flat, dev_on, min_runs)
 
 
 # ---- tone pair over the whole burst (below the discriminator's threshold) -------------

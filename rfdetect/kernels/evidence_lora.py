@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit
 
 from .dechirp import dechirp_fft
+from .evidence_fsk import pairwise_sum
 from .resample import firwin_lowpass, resample_poly
 
 EULER_GAMMA = 0.5772156649
@@ -92,7 +93,8 @@ def band_to_rate(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, o
 
 
 def lora_scores(x_bw: np.ndarray, sf: int, direction: int) -> tuple[float, int]:
-    """Mean PAR / noise PAR over half-overlapping windows, and the window count."""
+    """Mean PAR / noise PAR over half-overlapping windows, and the window count (one
+    spreading factor: the twin of :func:`lora_window_scores`, which does them all)."""
     n = 1 << sf
     hop = n // 2
     if x_bw.shape[0] < n:
@@ -104,6 +106,37 @@ def lora_scores(x_bw: np.ndarray, sf: int, direction: int) -> tuple[float, int]:
     # with a few down-chirps, must not dilute the gain.
     top = np.sort(out)[windows // 2:]
     return float(top.mean() / noise_par(n)), windows
+
+
+@lru_cache(maxsize=64)
+def _references(sfs: tuple, direction: int) -> tuple[np.ndarray, np.ndarray]:
+    """chirp_reference(2^sf, direction) for each sf, end to end, and each one's noise PAR."""
+    return (np.concatenate([chirp_reference(1 << sf, direction) for sf in sfs]),
+            np.array([noise_par(1 << sf) for sf in sfs]))
+
+
+@njit(cache=True)
+def lora_window_scores(x_bw, sfs, refs, noise_pars, out_score, out_windows):
+    """lora_scores(x_bw, sf, direction) for every sf of ``sfs`` at once (the same sums, to
+    the bit: the scores enter the records), into out_score[i] and out_windows[i];
+    ``refs``: the references of the spreading factors end to end, ``noise_pars`` their
+    noise PAR."""
+    start = 0
+    for s in range(sfs.shape[0]):
+        n = 1 << sfs[s]
+        ref = refs[start:start + n]
+        start += n
+        out_score[s] = 0.0
+        out_windows[s] = 0
+        if x_bw.shape[0] < n:
+            continue
+        hop = n // 2
+        windows = (x_bw.shape[0] - n) // hop + 1
+        par = np.empty(windows)
+        dechirp_par(x_bw, ref, hop, par)
+        top = np.sort(par)[windows // 2:]
+        out_score[s] = pairwise_sum(top) / top.shape[0] / noise_pars[s]
+        out_windows[s] = windows
 
 
 def lora_evidence(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, *,
@@ -127,8 +160,12 @@ def lora_evidence(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, 
             x = resampled.get(bw)
             if x is None:
                 x = resampled[bw] = band_to_rate(samples, sample_rate_hz, offset_hz, bw)
-            for sf in sfs[bw]:
-                score, windows = lora_scores(x, sf, direction)
+            refs, noise_pars = _references(tuple(sfs[bw]), direction)
+            scores = np.empty(len(sfs[bw]))
+            counts = np.empty(len(sfs[bw]), np.int64)
+            lora_window_scores(np.ascontiguousarray(x), np.array(sfs[bw], np.int64), refs, noise_pars, scores,
+                               counts)
+            for sf, score, windows in zip(sfs[bw], scores.tolist(), counts.tolist()):
                 if windows < min_windows:
                     continue
                 if best is None or score > best["score"]:
