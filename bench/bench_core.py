@@ -89,18 +89,20 @@ import json, sys, time
 from rfdetect.pipeline import analyze_source
 from rfdetect.sources import open_source
 path, threads, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-msps = []
+msps, cpu_ns = [], []
 for _ in range(runs + 1):      # the first run loads the kernels
     with open_source(path, "cu8", 2.4e6, 868e6) as source:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         summary = analyze_source(source, lambda record: None, threads=threads)
         msps.append(round(summary["samples"] / (time.perf_counter() - t0) / 1e6, 1))
-print(json.dumps(msps[1:]))
+        cpu_ns.append(round((time.process_time() - c0) / summary["samples"] * 1e9, 2))
+print(json.dumps([msps[1:], cpu_ns[1:]]))
 """
 
 
-def run_steady(path: Path, cpus: str, runs: int) -> list[float]:
-    """``analyze_source`` run after run in one process: MS/s with the kernels loaded."""
+def run_steady(path: Path, cpus: str, runs: int) -> list[list[float]]:
+    """``analyze_source`` run after run in one process, the kernels loaded: [MS/s of each
+    run, CPU time of the process per sample (ns) of each run]."""
     cmd = ["taskset", "-c", cpus, sys.executable, "-c", STEADY, str(path), str(len(cpus.split(","))),
            str(runs)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=REPO)
@@ -171,9 +173,11 @@ def main() -> None:
         report["analyze"] = rows
         # Steady state: the same pipeline run after run in one process, kernels loaded.
         steady = {label: run_steady(path, cpus, args.repeat) for label, cpus in (("1 core", "0"), ("2 cores", "0,1"))}
-        for label, runs in steady.items():
-            print(f"  steady state, {label}: {statistics.median(runs)} MS/s (runs {runs})")
-        report["steady_state_msps"] = steady
+        for label, (runs, cpu_ns) in steady.items():
+            print(f"  steady state, {label}: {statistics.median(runs)} MS/s (runs {runs}); "
+                  f"CPU {statistics.median(cpu_ns)} ns per sample (runs {cpu_ns})")
+        report["steady_state_msps"] = {label: runs for label, (runs, _) in steady.items()}
+        report["steady_state_cpu_ns_per_sample"] = {label: cpu for label, (_, cpu) in steady.items()}
         # Cold start: a fresh process on a short file, JIT cache warm.
         short = Path(tmp) / "short.cu8"
         short.write_bytes(path.read_bytes()[: 2 * (1 << 20)])

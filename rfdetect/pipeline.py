@@ -306,10 +306,10 @@ def analyze_source(source: Source, emit: Emit, *, config: DetectorConfig | None 
     if threads is None:
         threads = min(2, len(os.sched_getaffinity(0)))
     try:
-        # Two cores: reading on a thread of its own, windows and FFTs on two workers, the
-        # rest here; the three share the cores as the work comes.
+        # Two cores: reading, windows and FFTs on a thread of their own, about half the
+        # work; the frame kernel and the rest here.
         for block, batch in framed_blocks(source.blocks(block_samples), pipeline.detector.framer,
-                                          workers=2 if threads > 1 else 0):
+                                          workers=1 if threads > 1 else 0):
             pipeline.feed_framed(block, batch)
             if progress:
                 progress(block.num_samples)

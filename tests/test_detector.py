@@ -184,3 +184,42 @@ def test_integrated_test_keeps_strong_bursts_and_packet_gaps(truth_scene):
     assert len([b for b in found if b.sample_end - b.sample_start < 2_400]) >= 27
     # A stray hot noise cell in a gap can still join two packets, as with the per-cell test.
     assert len([b for b in found if b.sample_end - b.sample_start >= 2_400]) <= 1
+
+
+def test_the_floor_pre_check_skips_only_floors_without_raised_spans():
+    """``_floor_may_stand_raised`` lets the detector skip ``raised_spans``: it must say
+    True for every floor where the search finds a span, and False for plain noise."""
+    from rfdetect.detect.steady import raised_spans
+    config = DetectorConfig(steady_min_bandwidth_hz=100e3)     # narrow spans: found often
+    det = BurstDetector(config, FS, FC)
+    rng = np.random.default_rng(7)
+    found = skipped = 0
+    for trial in range(400):
+        floor = 10 ** (rng.uniform(-0.3, 0.3, det.nfft) / 10)
+        if trial % 2:
+            lo = int(rng.integers(0, det.nfft - 20))
+            # Heights around the thresholds (1.5 dB for the mean, 0.75 dB for a bin).
+            floor[lo: lo + int(rng.integers(12, 80))] *= 10 ** (rng.uniform(0.3, 2.5) / 10)
+        det._floor[:] = floor.astype(np.float32)
+        spans = raised_spans(det._floor, threshold_db=config.steady_threshold_db,
+                             min_bins=det._steady_min_bins,
+                             shoulder_bins=max(2, det._steady_min_bins // 4))
+        may = det._floor_may_stand_raised()
+        assert may or not spans, trial
+        found += bool(spans)
+        skipped += not may
+    assert found > 50 and skipped > 150          # both sides of the test were exercised
+
+
+def test_frames_as_spectra_or_as_power_give_the_same_bursts(truth_scene):
+    """``feed`` hands the frame kernel each batch's spectra (it squares them itself);
+    frames computed beforehand come as power: the bursts are the same, to the bit."""
+    deferred = run(truth_scene, 1 << 15)
+    det = BurstDetector(DetectorConfig(), FS, FC)
+    eager = []
+    for i in range(0, truth_scene.size, 1 << 15):
+        block = IQBlock(truth_scene[None, i:i + (1 << 15)], i, FC, FS)
+        eager += det.consume(det.framer.frame(block))
+    eager = sorted(eager + det.finish(), key=lambda b: (b.sample_start, b.f_lo_hz))
+    assert len(deferred) == len(TRUTH)
+    assert [b.__dict__ for b in eager] == [b.__dict__ for b in deferred]

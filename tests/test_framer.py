@@ -92,3 +92,19 @@ def test_deferred_batches_give_the_frames_computed_at_once():
         joined = np.concatenate(chunks) if chunks else np.zeros((0, 256), np.float32)
         np.testing.assert_array_equal(joined, a.power)
         np.testing.assert_array_equal(b.power, a.power)      # all at once, on demand
+
+
+def test_batches_left_unread_do_not_shift_the_next_blocks():
+    sizes = [70_000, 300_000, 64_001, 300_000, 1000, 250_000]
+    serial = collect(stream(sizes), workers=0)
+    seen = []
+    for i, (block, batch) in enumerate(framed_blocks(stream(sizes), framer(), workers=1)):
+        if i % 2:             # only the first batch of every other block is read
+            first = next(batch.chunks(), None)
+            seen.append((block.sample_index0, None if first is None else first.copy()))
+        else:
+            seen.append((block.sample_index0, batch.power.copy()))
+    assert [s[0] for s in seen] == [a[0] for a in serial]
+    for i, (a, b) in enumerate(zip(serial, seen)):
+        expected = a[1] if i % 2 == 0 else a[1][: DetectorConfig().batch_frames]
+        np.testing.assert_array_equal(b[1], expected)

@@ -117,9 +117,11 @@ def regions_twin(power, floor, thr_lo, thr_hi, h):
     return sorted(out)
 
 
-def run_kernel(power, floor, thr_lo, thr_hi, h, batch, max_gap=0, min_cells=1, max_active=256):
-    """The fused frame kernel with the floor held fixed (alpha 0, rise 1), as the twin assumes."""
-    frames, bins = power.shape
+def run_kernel(power, floor, thr_lo, thr_hi, h, batch, max_gap=0, min_cells=1, max_active=256,
+               power_scale=0.0):
+    """The fused frame kernel with the floor held fixed (alpha 0, rise 1), as the twin assumes.
+    ``power`` may be spectra (2*bins columns), squared with ``power_scale`` in the kernel."""
+    frames, bins = power.shape[0], floor.size
     state = np.zeros(K.S_COLS, np.int64)
     state[K.S_FRAME] = state[K.S_PROC] = -1
     floor = floor.astype(np.float32).copy()
@@ -134,6 +136,7 @@ def run_kernel(power, floor, thr_lo, thr_hi, h, batch, max_gap=0, min_cells=1, m
     iparams = np.zeros(K.I_COLS, np.int64)
     iparams[[K.I_STEP_FRAMES, K.I_MAX_GAP, K.I_MIN_FRAMES, K.I_MIN_CELLS, K.I_FREQ_TOL]] = (
         10**9, max_gap, 1, min_cells, 1)
+    fparams[K.F_POWER_SCALE] = power_scale
     kernel = K.make_frame_kernel(h)
     for f0 in range(0, frames, batch):
         assert kernel(power[f0:f0 + batch], state, floor, ring, rows, active, peak, closed,
@@ -214,3 +217,44 @@ def test_spectrogram_batches_are_the_frames_of_compute(backend):
     assert [b.shape[0] for b in batches[:-1]] == [37] * (len(batches) - 1)
     np.testing.assert_array_equal(np.concatenate(batches), whole)
     np.testing.assert_array_equal(whole, sp.compute(x))       # the head joined without a copy
+
+
+def shifted_power_twin(spectra, scale):
+    """fftshift(|X|^2) * scale in float32, rows of complex64 spectra."""
+    return np.fft.fftshift((spectra.real * spectra.real + spectra.imag * spectra.imag) * scale, axes=1)
+
+
+def test_shifted_power_row_matches_numpy_twin_and_the_spectrogram_kernel():
+    from rfdetect.kernels.spectrogram import shifted_power
+    rng = np.random.default_rng(5)
+    spectra = (rng.standard_normal((9, 64)) + 1j * rng.standard_normal((9, 64))).astype(np.complex64) * 30
+    scale = np.float32(1 / 1024.0 ** 2 * 3)
+    rows = np.empty((9, 64), np.float32)
+    for i in range(9):
+        K.shifted_power_row(spectra[i].view(np.float32), scale, rows[i])
+    np.testing.assert_array_equal(rows, shifted_power_twin(spectra, scale))
+    whole = np.empty_like(rows)
+    shifted_power(spectra.view(np.float32), 9, scale, whole, 0)
+    np.testing.assert_array_equal(rows, whole)
+
+
+def test_frame_kernel_takes_spectra_as_their_power():
+    """Spectra squared inside the frame kernel give the regions, edges and levels of their
+    power frames computed apart, to the bit."""
+    rng = np.random.default_rng(9)
+    x = (rng.standard_normal(120_000) + 1j * rng.standard_normal(120_000)).astype(np.complex64) * 0.05
+    t = np.arange(20_000)
+    x[30_000:50_000] += 0.5 * np.exp(2j * np.pi * 0.1 * t)          # a tone burst
+    x[80_000:100_000] += 0.3 * np.exp(2j * np.pi * -0.3 * t)
+    sp = Spectrogram(128, 64, batch_frames=64)
+    power = sp.compute(x)
+    spectra = np.concatenate([s.copy() for s in sp.spectra(x)])
+    assert spectra.shape == (power.shape[0], 256)
+    np.testing.assert_array_equal(np.concatenate([sp.power_of(s) for s in sp.spectra(x)]), power)
+    floor = np.full(128, np.median(power), np.float32)
+    for batch in (13, 64):
+        from_power = run_kernel(power, floor, 3.0, 10.0, h=1, batch=batch, max_gap=2)
+        from_spectra = run_kernel(spectra, floor, 3.0, 10.0, h=1, batch=batch, max_gap=2,
+                                  power_scale=sp.scale)
+        assert len(from_power) >= 2
+        np.testing.assert_array_equal(from_spectra, from_power)

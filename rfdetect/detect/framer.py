@@ -1,16 +1,16 @@
-"""Blocks of IQ samples in, spectrogram frames out, on one thread or several.
+"""Blocks of IQ samples in, spectrogram frames out, on one thread or two.
 
 Cutting a stream into frames is sequential only in its bookkeeping (where the
-next frame starts, what the previous block left over); the windows and FFTs of
-different blocks are independent.  ``Framer.plan`` does the bookkeeping in
-stream order, ``Framer.compute`` the arithmetic, which ``framed_blocks`` spreads
-over worker threads (the kernels and FFTW release the interpreter lock).
+next frame starts, what the previous block left over); ``Framer.plan`` does it
+in stream order, and the windows and FFTs follow.  On two cores
+``framed_blocks`` reads and frames on a thread of its own, batch by batch, ahead
+of the consumer (the kernels and FFTW release the interpreter lock).
 """
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -20,14 +20,18 @@ from ..model import IQBlock
 from .config import DetectorConfig
 from .spectrogram import Spectrogram
 
+# Batches of frames the producing thread may run ahead of the consumer (two cores).
+AHEAD_BATCHES = 6
+
 
 @dataclass
 class FrameBatch:
     """Spectrogram frames of one block, and whether a new segment starts with them.
 
-    Made either with its frames computed (on a worker thread) or with what
-    computes them, when asked, batch by batch (``chunks``): one thread then
-    computes each batch just before it is consumed, while it is in the cache.
+    Made in one of three ways: with its frames computed; with what computes them,
+    when asked, batch by batch (``chunks``): one thread then computes each batch
+    just before it is consumed, while it is in the cache; or with ``stream``, the
+    batches another thread computes, in order.
     """
     restart_at: int | None            # absolute sample where a new segment starts, if one does
     center_freq_hz: float
@@ -35,18 +39,32 @@ class FrameBatch:
     computed: np.ndarray | None = None
     job: FrameJob | None = None
     spectrogram: Spectrogram | None = None
+    stream: Iterator[np.ndarray] | None = None
 
     @property
     def power(self) -> np.ndarray:
         """All frames, (frames, nfft) float32, linear."""
         if self.computed is None:
-            self.computed = self.spectrogram.compute(self.job.x, self.job.out, head=self.job.head)
+            if self.stream is not None:
+                parts = [c.copy() for c in self.chunks()]
+                self.computed = np.concatenate(parts) if parts else np.zeros((0, self.spectrogram.nfft),
+                                                                             np.float32)
+            else:
+                self.computed = self.spectrogram.compute(self.job.x, self.job.out, head=self.job.head)
         return self.computed
 
-    def chunks(self) -> Iterator[np.ndarray]:
-        """The frames in order, a batch at a time; each batch is valid until the next."""
+    def chunks(self, spectra: bool = False) -> Iterator[np.ndarray]:
+        """The frames in order, a batch at a time; each batch is valid until the next.
+        With ``spectra``, batches not computed yet may come as the frames' spectra instead
+        (``Spectrogram.spectra``: 2*nfft columns), for a consumer that makes the power."""
         if self.computed is not None:
             yield self.computed
+        elif self.stream is not None:
+            nfft = self.spectrogram.nfft
+            for frames in self.stream:
+                yield frames if spectra or frames.shape[1] == nfft else self.spectrogram.power_of(frames)
+        elif spectra and self.spectrogram.backend == "fftw":
+            yield from self.spectrogram.spectra(self.job.x, self.job.head)
         else:
             yield from self.spectrogram.batches(self.job.x, self.job.head)
 
@@ -77,8 +95,7 @@ class Framer:
     def __init__(self, nfft: int, hop: int, config: DetectorConfig, center_freq_hz: float,
                  sample_index0: int = 0):
         self.nfft, self.hop = nfft, hop
-        self._config = config
-        self.spectrogram = self.new_spectrogram()
+        self.spectrogram = Spectrogram(nfft, hop, config.window, config.fft_backend, config.batch_frames)
         self.center_freq_hz = float(center_freq_hz)
         self._origin = int(sample_index0)
         self._frames = 0
@@ -86,11 +103,6 @@ class Framer:
         self._samples_lost = 0
         self._power = [np.zeros((0, nfft), np.float32) for _ in range(self.BUFFERS)]
         self._turn = 0
-
-    def new_spectrogram(self) -> Spectrogram:
-        """An FFT plan with its own buffers, for one more thread."""
-        c = self._config
-        return Spectrogram(self.nfft, self.hop, c.window, c.fft_backend, c.batch_frames)
 
     def frame(self, block: IQBlock) -> FrameBatch:
         return self.compute(self.plan(block))
@@ -125,34 +137,41 @@ class Framer:
         return FrameJob(x, tail, self._power[self._turn][:n], restart_at, self.center_freq_hz,
                         self._samples_lost)
 
-    def compute(self, job: FrameJob, spectrogram: Spectrogram | None = None) -> FrameBatch:
-        """The arithmetic of one planned block; any thread, each with its own ``spectrogram``."""
-        power = (spectrogram or self.spectrogram).compute(job.x, job.out, head=job.head)
+    def compute(self, job: FrameJob) -> FrameBatch:
+        """The arithmetic of one planned block, all frames at once."""
+        power = self.spectrogram.compute(job.x, job.out, head=job.head)
         return FrameBatch(job.restart_at, job.center_freq_hz, job.samples_lost, computed=power)
 
 
 def framed_blocks(blocks: Iterator[IQBlock], framer: Framer,
                   workers: int = 0) -> Iterator[tuple[IQBlock, FrameBatch]]:
-    """Blocks with their spectrogram frames, in order.  With ``workers`` > 0, reading
-    runs on its own thread and the windows and FFTs on ``workers`` threads, blocks
-    ahead of the caller, who consumes the frames meanwhile."""
+    """Blocks with their spectrogram frames, in order.  With ``workers`` > 0, one more
+    thread (whatever the number) reads the blocks and computes their frames' spectra
+    (windows and FFTs) ahead of the caller, who consumes them meanwhile, batch by
+    batch: a batch crosses to the consumer's core while still in the cache, where a
+    whole block's frames would not."""
     if workers <= 0:
         for block in blocks:
             yield block, framer.defer(block)
         return
     done = object()
-    # Blocks in flight: queued, one the reader holds, one being consumed: within
-    # the framer's buffer rotation.
-    q: queue.Queue = queue.Queue(maxsize=Framer.BUFFERS - 3)
+    q: queue.Queue = queue.Queue(maxsize=AHEAD_BATCHES)
+    spectrogram = framer.spectrogram
+    rows = spectrogram.batch_frames
+    if spectrogram.backend == "fftw":
+        # The spectra, which the consumer's frame kernel turns into power (about half the
+        # work each side).  Each batch is the output of the next of these FFT plans in
+        # turn; the one run now was last handed over AHEAD_BATCHES + 2 batches ago, which
+        # the consumer has let go of by then (it holds the batch it took last, and the
+        # queue the rest).
+        plans = itertools.cycle(spectrogram.output_plans(AHEAD_BATCHES + 2))
+
+        def batches(job: FrameJob) -> Iterator[np.ndarray]:
+            return spectrogram.spectra(job.x, job.head, plans)
+    else:
+        def batches(job: FrameJob) -> Iterator[np.ndarray]:
+            return spectrogram.batches(job.x, job.head)     # (fresh arrays, rocket-fft)
     stop = threading.Event()
-    local = threading.local()
-
-    def compute(job: FrameJob) -> FrameBatch:
-        if not hasattr(local, "spectrogram"):
-            local.spectrogram = framer.new_spectrogram()
-        return framer.compute(job, local.spectrogram)
-
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rfdetect-fft")
 
     def put(item) -> bool:
         while not stop.is_set():
@@ -163,28 +182,55 @@ def framed_blocks(blocks: Iterator[IQBlock], framer: Framer,
                 continue
         return False
 
-    def read():
+    def produce():
         try:
             for block in blocks:
-                if not put((block, pool.submit(compute, framer.plan(block)))):
+                job = framer.plan(block)
+                if not put((block, job, -(-job.out.shape[0] // rows))):
                     return
+                for frames in batches(job):
+                    if not put(frames):
+                        return
             put(done)
         except BaseException as exc:   # handed to the consumer, raised there in order
             put(exc)
 
-    reader = threading.Thread(target=read, name="rfdetect-reader", daemon=True)
-    reader.start()
+    def take():
+        item = q.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    producer = threading.Thread(target=produce, name="rfdetect-framer", daemon=True)
+    producer.start()
     try:
         while True:
-            item = q.get()
+            item = take()
             if item is done:
                 return
-            if isinstance(item, BaseException):
-                raise item
-            block, future = item
-            yield block, future.result()
+            block, job, count = item
+            chunks = _Taken(take, count)
+            yield block, FrameBatch(job.restart_at, job.center_freq_hz, job.samples_lost, job=job,
+                                    spectrogram=spectrogram, stream=chunks)
+            for _ in chunks:          # what the caller left unread
+                pass
     finally:
         stop.set()
-        reader.join(timeout=5)
-        pool.shutdown(wait=True, cancel_futures=True)
+        producer.join(timeout=5)
 
+
+class _Taken:
+    """The next ``count`` items of ``take``: a plain iterator, which a consumer that
+    stops early does not close, so that the rest can still be taken off the queue."""
+
+    def __init__(self, take, count: int):
+        self._take, self._left = take, count
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if not self._left:
+            raise StopIteration
+        self._left -= 1
+        return self._take()

@@ -83,11 +83,11 @@ class Spectrogram:
         computed when asked for: a consumer that takes each batch at once reads
         it from the cache.  Into ``out`` (all frames) if given, else into a buffer
         of this instance that the next batch overwrites."""
-        head = self._head(x, head)
-        n = self.n_frames(head.size + x.size)
-        if n == 0:
-            return
         if self.backend == "rocket":
+            head = self._head(x, head)
+            n = self.n_frames(head.size + x.size)
+            if n == 0:
+                return
             if out is None:
                 out = np.empty((n, self.nfft), np.float32)
             spectrogram_rocket(np.concatenate([head, x]) if head.size else x, self.window, self.hop,
@@ -97,11 +97,32 @@ class Spectrogram:
             return
         if out is None and self._batch is None:
             self._batch = np.empty((self.batch_frames, self.nfft), np.float32)
+        f0 = 0
+        for spectra in self.spectra(x, head):
+            nb = spectra.shape[0]
+            if out is None:
+                shifted_power(spectra, nb, self.scale, self._batch, 0)
+                yield self._batch[:nb]
+            else:
+                shifted_power(spectra, nb, self.scale, out, f0)
+                yield out[f0: f0 + nb]
+            f0 += nb
+
+    def spectra(self, x: np.ndarray, head: np.ndarray | None = None,
+                plans: Iterator | None = None) -> Iterator[np.ndarray]:
+        """The frames' spectra before power (FFTW only), up to ``batch_frames`` at a time:
+        (frames, 2*nfft) float32, complex64 viewed as interleaved float32, in FFT order.
+        Each batch is the output buffer of its FFT plan, valid until that plan runs
+        again: this instance's own plan, or the next of ``plans`` (``output_plans``)."""
+        head = self._head(x, head)
+        n = self.n_frames(head.size + x.size)
+        if n == 0:
+            return
         hop = self.hop
         n_joint = min(n, -(-head.size // hop))      # frames that start in ``head``
         joint = np.concatenate([head, x[: self.nfft]]).view(np.float32) if n_joint else None
         xf = x.view(np.float32)
-        inf, outf = self._in.view(np.float32), self._out.view(np.float32)
+        inf = self._in.view(np.float32)
         for f0 in range(0, n, self.batch_frames):
             nb = min(self.batch_frames, n - f0)
             nj = max(0, min(n_joint - f0, nb))
@@ -109,10 +130,21 @@ class Spectrogram:
                 window_frames(joint, self._window2, hop, f0 * hop, nj, inf)
             if nb > nj:
                 window_frames(xf, self._window2, hop, (f0 + nj) * hop - head.size, nb - nj, inf[nj:])
-            self._fft()
-            if out is None:
-                shifted_power(outf, nb, self.scale, self._batch, 0)
-                yield self._batch[:nb]
-            else:
-                shifted_power(outf, nb, self.scale, out, f0)
-                yield out[f0: f0 + nb]
+            fft = self._fft if plans is None else next(plans)
+            fft.execute()
+            yield fft.output_array.view(np.float32)[:nb]
+
+    def output_plans(self, count: int) -> list:
+        """``count`` more FFT plans from this instance's input buffer, each into an output
+        buffer of its own (for ``spectra``): the same transform (FFTW_ESTIMATE plans of
+        the same sizes and alignment), so the same values, to the bit."""
+        pyfftw = imports.pyfftw()
+        return [pyfftw.FFTW(self._in, pyfftw.empty_aligned(self._in.shape, np.complex64), axes=(1,),
+                            flags=("FFTW_ESTIMATE",), threads=1) for _ in range(count)]
+
+    def power_of(self, spectra: np.ndarray) -> np.ndarray:
+        """Power frames of a batch of ``spectra``, in a new array: ``shifted_power``'s
+        float32 operations in its order, in NumPy (used only while the floor starts,
+        where one compiled kernel fewer to load saves more than it would)."""
+        z = spectra.view(np.complex64)
+        return np.fft.fftshift((z.real * z.real + z.imag * z.imag) * self.scale, axes=1)

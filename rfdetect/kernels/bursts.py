@@ -55,11 +55,29 @@ O_COLS = 13
 S_FRAME, S_SEG0, S_ACTIVE, S_CLOSED, S_RAISED, S_SETTLED, S_PROC = range(7)
 S_COLS = 7
 # Kernel parameters, as float64 and int64 arrays (linear thresholds over the floor).
+# F_POWER_SCALE: |X|^2 to power, for frames handed over as spectra (see ``make_frame_kernel``).
 (F_THR_LO, F_THR_HI, F_ALPHA, F_ALPHA_STEP, F_STEP_RATIO, F_STEP_FRACTION,
- F_RELEASE_FRACTION, F_RISE, F_ITHR_LO, F_ITHR_HI, F_LEVEL_RATIO) = range(11)
-F_COLS = 11
+ F_RELEASE_FRACTION, F_RISE, F_ITHR_LO, F_ITHR_HI, F_LEVEL_RATIO, F_POWER_SCALE) = range(12)
+F_COLS = 12
 I_STEP_FRAMES, I_MAX_GAP, I_MIN_FRAMES, I_MIN_CELLS, I_FREQ_TOL = range(5)
 I_COLS = 5
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def shifted_power_row(spectrum, scale, out):
+    """out = fftshift(|spectrum|^2) * scale for one frame (``spectrum``: complex64 as
+    interleaved float32), in the order of operations of ``kernels.spectrogram.shifted_power``
+    (a twin kept in this file, not imported: Numba's cache of the frame kernel would not
+    see a change made in another file; the tests hold the two equal to the bit).
+    ``fastmath=False`` said explicitly: a callee of a fastmath kernel otherwise inherits
+    fastmath, and products contracted into fused multiply-adds round differently."""
+    half = out.size // 2
+    lo = spectrum[: 2 * half]
+    hi = spectrum[2 * half:]
+    for k in range(half):
+        out[k + half] = (lo[2 * k] * lo[2 * k] + lo[2 * k + 1] * lo[2 * k + 1]) * scale
+    for k in range(half):
+        out[k] = (hi[2 * k] * hi[2 * k] + hi[2 * k + 1] * hi[2 * k + 1]) * scale
 
 
 @njit(cache=True, nogil=True)
@@ -662,10 +680,16 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
                        flush):
         """Run frames ``power`` (frames, nfft) through floor, CFAR and region tracking;
         with ``flush``, also decide the frames still waiting for later ones and close
-        every region (end of a segment).  ``rows`` (4, 2*lag+1, nfft) keeps the last
-        frames' smoothed power, bin sums and sub-window sums, and the floor's bin sums.
-        Returns 0, or 1 when a table was full (regions dropped: the caller counts it)."""
+        every region (end of a segment).  ``power`` may also be the frames' spectra
+        (frames, 2*nfft): complex64 FFT output viewed as float32, turned into power
+        (``shifted_power_row``, ``fparams[F_POWER_SCALE]``) straight into the ring, so
+        that the power of a frame is written once.  ``rows`` (4, 2*lag+1, nfft) keeps
+        the last frames' smoothed power, bin sums and sub-window sums, and the floor's
+        bin sums.  Returns 0, or 1 when a table was full (regions dropped: the caller
+        counts it)."""
         n_frames, nfft = power.shape[0], floor.size
+        spectra = power.shape[1] == 2 * nfft
+        power_scale = np.float32(fparams[F_POWER_SCALE])
         ring_frames = ring.shape[0]
         hot = np.zeros(nfft, np.float32)
         hot8 = np.zeros(nfft, np.uint8)
@@ -678,11 +702,14 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
         for f in range(n_frames):
             t = state[S_FRAME] + 1
             state[S_FRAME] = t
-            p = power[f]
             kept = ring[t % ring_frames]
-            for k in range(nfft):      # an explicit loop: 3x faster than a slice copy here
-                kept[k] = p[k]
-            smooth_into(p, rows[0, t % window], h)
+            if spectra:
+                shifted_power_row(power[f], power_scale, kept)
+            else:
+                p = power[f]
+                for k in range(nfft):      # an explicit loop: 3x faster than a slice copy here
+                    kept[k] = p[k]
+            smooth_into(kept, rows[0, t % window], h)
             if lag > 0:
                 box_sum(rows[0, t % window], rows[1, t % window], ih, scratch)
                 acc = rows[2, t % window]
