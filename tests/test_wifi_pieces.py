@@ -2,6 +2,9 @@
 (kernels/evidence_ofdm.prefix_piece_evidence, Classifier._slice_host)."""
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -112,9 +115,9 @@ def test_too_short_to_tell():
 def _wifi_band(seed: int, with_dsmx: bool) -> list[dict]:
     """0.6 s at 20 MS/s: three Wi-Fi stations busy every 4 ms at 2-6 dB in-band SNR (their
     frames reach the detector as slices), and a Spektrum DSMX link at 10 dB or none."""
-    from rfdetect.classify import Classifier
-    from rfdetect.model import IQBlock, RecordingInfo
-    from rfdetect.pipeline import Pipeline
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from bench_accuracy import run_samples
+
     from rfdetect.simulate import generate
 
     fs, fc = 20e6, 2440e6
@@ -125,12 +128,7 @@ def _wifi_band(seed: int, with_dsmx: bool) -> list[dict]:
     scn = {"scenario": {"duration_s": 0.6, "seed": seed},
            "receiver": {"sample_rate": fs, "center_freq": fc}, "emitter": emitters}
     x, _ = generate(scn, seed=seed)
-    recs: list[dict] = []
-    p = Pipeline(RecordingInfo("wifi-band", fs, fc, num_channels=1, num_samples=x.shape[1]), recs.append,
-                 classifier=Classifier(early_reports=True))
-    for i in range(0, x.shape[1], 1 << 16):
-        p.feed(IQBlock(x[:, i:i + (1 << 16)], i, fc, fs))
-    p.finish()
+    recs, _ = run_samples(x, fs, fc)
     return [r for r in recs if r["type"] == "detection"]
 
 
