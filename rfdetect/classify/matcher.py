@@ -337,12 +337,13 @@ class Classifier:
         """The host link whose frame the burst is a slice of, or None: a burst narrower
         than a host whose frames break into slices (Wi-Fi, ``Signature.extra["pieces"]``)
         and that a drone link could take is checked for the host's numerology.  The links
-        it fitted count a rejection."""
+        it fitted count a rejection.  (A burst the host may be, a frame measured a little
+        narrow, is left to the host's own kernel.)"""
         if not self.run_kernels or iq is None or not any(self._sig(s).drone for s in feats):
             return None
         f_hz = burst.center_freq_hz
         for host in self._piece_hosts:
-            if not host.in_band(f_hz) or burst.bandwidth_hz >= host.bandwidth_hz[0]:
+            if host.id in feats or not host.in_band(f_hz) or burst.bandwidth_hz >= host.bandwidth_hz[0]:
                 continue
             self.kernel_runs["ofdm_piece"] += 1
             ev = self.run_kernel("ofdm_piece", burst, iq, [host])
