@@ -143,3 +143,38 @@ def test_wifi_slices_name_no_drone_and_a_drone_among_them_is_named():
     drones = {(d["track_id"], d["link"]): d["confidence"] for d in dets if d["drone"]}
     assert {link for _, link in drones} == {"spektrum-dsmx"}
     assert max(drones.values()) >= 0.9
+
+
+def test_a_slice_is_set_aside_and_a_narrow_frame_left_to_wifi():
+    """Through the classifier: a 1 MHz burst inside a Wi-Fi frame is set aside as a slice,
+    without an emitter of its own; the frame itself, measured 12 MHz wide (Wi-Fi may be
+    that, and so may a drone link's burst), goes to Wi-Fi's own kernel."""
+    from rfdetect.classify import Classifier
+    from rfdetect.history import IQSnippet
+    from rfdetect.model import Burst
+
+    rng = np.random.default_rng(8)
+    fc = 2440e6
+    frame = _wifi_frame(rng, 10.0, symbols=75)              # 300 us at 20 MS/s
+    n = np.arange(frame.size)
+    x = (frame * np.exp(2j * np.pi * (-3e6) / FS * n)).astype(np.complex64)   # channel at 2437 MHz
+    snippet = IQSnippet(x[None, :], 0, FS, fc)
+
+    def burst(f_hz, bw_hz):
+        return Burst(sample_start=0, sample_end=x.size, t_start_s=0.0, t_end_s=x.size / FS,
+                     f_lo_hz=f_hz - bw_hz / 2, f_hi_hz=f_hz + bw_hz / 2, snr_db=10.0,
+                     peak_power_db=-30.0, center_freq_hz=f_hz)
+
+    c = Classifier()
+    c.set_window(fc, FS)
+    c.add(burst(2434.5e6, 1e6), snippet)
+    c.finish()
+    assert c.slices["wifi"] == 1 and c.kernel_runs["ofdm_piece"] == 1
+    assert c.rejections["spektrum-dsmx"] >= 1
+
+    c = Classifier()
+    c.set_window(fc, FS)
+    c.add(burst(2437e6, 12e6), snippet)
+    dets = c.finish()
+    assert c.slices["wifi"] == 0 and c.kernel_runs["ofdm_piece"] == 0
+    assert [d.link for d in dets] == ["wifi"]
