@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rfdetect.classify.matcher import (Classifier, _judged_beyond_edge, _lattice_supported, _namable, _too_few_packets,
-                                       _too_narrow_a_spread)
+                                       _too_narrow_a_spread, window_shares)
 from rfdetect.classify.tracker import Track
 from rfdetect.model import Burst
 from rfdetect.signatures import get
@@ -106,12 +106,19 @@ def test_a_whole_band_hopper_sends_its_share_of_packets_into_the_window():
     window = (866.8e6, 869.2e6)          # an RTL-SDR at 868 MHz: 5 of the 13 EU868 channels
     plan = elrs.band_for(868e6)
     assert plan.channels_within(*window) == 5
+    shares = window_shares(elrs, *window)
+
+    def too_few(track):
+        # As the classifier asks it: with the track's lattice where one is supported.
+        lattice_s = track.period[0] if track.period and _lattice_supported(track.times, track.period[0]) else None
+        return _too_few_packets(track, elrs, shares, lattice_s, sf=8)
+
     # A LoRaWAN gateway's SF8 BW500 downlinks: five in 2.4 s on three channels.
     t = [0.0, 0.6, 1.1, 1.9, 2.4]
     gateway = _track(t, [868.1e6, 868.3e6, 868.5e6, 868.1e6, 868.3e6], dur_s=19e-3)
-    assert _too_few_packets(gateway, elrs, window, sf=8)
+    assert too_few(gateway)
     # Too soon to tell: 2 of them 0.6 s apart (the link would show about 9 there).
-    assert not _too_few_packets(_track(t[:2], [868.1e6, 868.3e6], dur_s=19e-3), elrs, window, sf=8)
+    assert not too_few(_track(t[:2], [868.1e6, 868.3e6], dur_s=19e-3))
     # ExpressLRS 50 Hz itself, hopping every 4 packets over all 13 channels: the packets
     # that fall in the window, and a weak link's half of them.
     rng = np.random.default_rng(3)
@@ -121,7 +128,7 @@ def test_a_whole_band_hopper_sends_its_share_of_packets_into_the_window():
     seen = [(t, f) for t, f in sent if window[0] <= f <= window[1]]
     for kept in (seen, seen[::2]):
         link = _track(*zip(*kept), dur_s=18.5e-3)
-        assert not _too_few_packets(link, elrs, window, sf=8), len(kept)
+        assert not too_few(link), len(kept)
 
 
 def test_fsk_sensor_at_433_is_named_ism_fsk():

@@ -36,7 +36,7 @@ from typing import Callable
 import numpy as np
 
 from ..model import Burst
-from ..signatures import UNKNOWN, UNKNOWN_FHSS, Signature, get, load_all
+from ..signatures import UNKNOWN, UNKNOWN_FHSS, Band, Signature, get, load_all
 from . import evidence as ev_mod
 from .assembler import Assembler
 from .calibration import confidence_from
@@ -178,6 +178,7 @@ class Classifier:
         self._continuous = ContinuousHosts()
         self._window_hz: tuple[float, float] | None = None
         self._window_channels: dict[str, int | None] = {}
+        self._window_shares: dict[str, list[tuple[Band, float]]] = {}
         self._piece_hosts = [s for s in self.signatures if s.extra.get("pieces")]
 
     def set_window(self, center_freq_hz: float, sample_rate_hz: float) -> None:
@@ -187,6 +188,7 @@ class Classifier:
         if (lo, hi) != self._window_hz:
             self._window_hz = (lo, hi)
             self._window_channels = {s.id: s.channels_within(lo, hi) for s in self.signatures if s.hopping}
+            self._window_shares = {s.id: window_shares(s, lo, hi) for s in self.signatures if s.hops_all_channels}
 
     # ---- per burst -------------------------------------------------------------------
     def add(self, burst: Burst, iq=None) -> list[Detection]:
@@ -507,7 +509,8 @@ class Classifier:
                 terms["hopping"] = -1.5       # a periodic hopper is not a fixed-channel link
             if sig.hopping and sig.interval_s and _too_narrow_a_spread(track, sig, self._window_channels.get(sid)):
                 terms["hopping"] = -1.5       # a hopper would have spread over more channels
-            if sig.interval_s and _too_few_packets(track, sig, self._window_hz, sf):
+            if sig.interval_s and _too_few_packets(track, sig, self._window_shares.get(sid, ()),
+                                                   track.period[0] if lattice else None, sf):
                 terms["rate"] = RATE_MISMATCH  # the link would have sent far more in the window
             if sig.hopping and apart_hz > sig.bandwidth_hz[1]:
                 terms["hopping"] = -1.5       # one radio sends on one channel at a time
@@ -649,23 +652,27 @@ def _too_narrow_a_spread(track: Track, sig: Signature, window_channels: int | No
     return d < c and math.comb(c, d) * (d / c) ** hops < HOP_SPREAD_CHANCE
 
 
-def _too_few_packets(track: Track, sig: Signature, window_hz: tuple[float, float] | None, sf: int | None) -> bool:
+def window_shares(sig: Signature, lo_hz: float, hi_hz: float) -> list[tuple[Band, float]]:
+    """Of each band plan of ``sig`` with known channels, the share of them in [lo_hz, hi_hz]."""
+    return [(b, (b.channels_within(lo_hz, hi_hz) or 0) / b.channels) for b in sig.bands if b.channels]
+
+
+def _too_few_packets(track: Track, sig: Signature, window_shares, lattice_s: float | None,
+                     sf: int | None) -> bool:
     """Whether a link that hops over its whole band plan would have sent far more packets
     into the window over the track's time than the track holds: at its slowest interval
-    that fits (the track's lattice, else the modes its spreading factor and time on air
-    allow), with c of the plan's N channels in the window, about span / interval * c / N
-    (of the plans holding the track, the one that expects fewest).  A LoRaWAN gateway's
-    SF8 BW500 downlinks, five in 2.4 s, are no ExpressLRS 50 Hz link, which would show
-    about 46 there."""
-    if not sig.hops_all_channels or window_hz is None:
-        return False
+    that fits (the track's supported lattice ``lattice_s``, else the modes its spreading
+    factor and time on air allow), with a share c / N of the plan's channels in the window
+    (``window_shares``: (band plan, share) pairs), about span / interval * c / N (of the
+    plans holding the track, the one that expects fewest).  A LoRaWAN gateway's SF8 BW500
+    downlinks, five in 2.4 s, are no ExpressLRS 50 Hz link, which would show about 46
+    there."""
     f_hz = track.bursts[-1].center_freq_hz
-    shares = [(b.channels_within(*window_hz) or 0) / b.channels
-              for b in sig.bands if b.lo_hz <= f_hz <= b.hi_hz and b.channels]
+    shares = [share for b, share in window_shares if b.lo_hz <= f_hz <= b.hi_hz]
     if not shares or min(shares) <= 0.0:
         return False
-    if track.period is not None and _lattice_supported(track.times, track.period[0]):
-        interval_s = track.period[0]
+    if lattice_s is not None:
+        interval_s = lattice_s
     else:
         dur = track.median("duration_s")
         fitting = [m["interval_s"][1] for m in sig.modes if "interval_s" in m and _fits_mode(m, sf, dur)]
