@@ -12,6 +12,9 @@ control-link packet.
 """
 from .base import Signature, band, tol
 
+USEFUL_SYMBOL_S = 3.2e-6
+PREFIX_S = 0.8e-6
+
 SIGNATURE = Signature(
     id="wifi",
     name="Wi-Fi (802.11 OFDM)",
@@ -24,7 +27,7 @@ SIGNATURE = Signature(
     modes=({"channel_mhz": 20}, {"channel_mhz": 40}, {"channel_mhz": 80}),
     sources=("IEEE 802.11-2020 clause 17 (OFDM PHY) and clause 19 (HT)",),
     kernel="ofdm_cp",
-    kernel_params={"useful_symbol_s": tol(3.2e-6, 0.05)},
+    kernel_params={"useful_symbol_s": tol(USEFUL_SYMBOL_S, 0.05)},
     kernel_required=True,
-    extra={"pieces": {"useful_symbol_s": 3.2e-6, "prefix_s": 0.8e-6}},
+    extra={"pieces": {"useful_symbol_s": USEFUL_SYMBOL_S, "prefix_s": PREFIX_S}},
 )
