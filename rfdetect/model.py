@@ -94,6 +94,9 @@ class Burst:
     peak_power_db: float     # dB relative to a full-scale complex tone
     center_freq_hz: float    # power-weighted centroid
     features: dict = field(default_factory=dict)
+    # No burst its detector returns after this one starts before this time (None: not
+    # known).  Bursts close in end order, so a later one may start earlier than this one.
+    horizon_s: float | None = None
 
     @property
     def duration_s(self) -> float:

@@ -258,3 +258,26 @@ def test_frame_kernel_takes_spectra_as_their_power():
                                   power_scale=sp.scale)
         assert len(from_power) >= 2
         np.testing.assert_array_equal(from_spectra, from_power)
+
+
+def test_closed_region_horizon_is_the_earliest_start_still_open():
+    """Regions close in end order: a short burst closing while a long one is open says so
+    (its horizon is the long one's start), and no region closed after any other starts
+    before that one's horizon, whatever the batch size."""
+    rng = np.random.default_rng(3)
+    frames, bins = 300, 128
+    power = (rng.uniform(0.2, 1.0, size=(frames, bins))).astype(np.float32)
+    # (t0, t1, lo, hi): a long burst, two short ones closing inside it, one after it.
+    boxes = [(20, 200, 10, 30), (60, 70, 60, 70), (150, 155, 90, 100), (240, 250, 40, 50)]
+    for t0, t1, lo, hi in boxes:
+        power[t0:t1 + 1, lo:hi + 1] = 50.0
+    floor = np.ones(bins, np.float32)
+    for batch in (1, 13, 300):
+        closed = run_kernel(power, floor, 3.0, 10.0, h=1, batch=batch)
+        by_start = {int(r[K.O_T0]): r for r in closed}
+        assert sorted(by_start) == [20, 60, 150, 240]
+        assert by_start[60][K.O_HORIZON] == 20 and by_start[150][K.O_HORIZON] == 20
+        # Alone when it closed: the horizon is the frame being decided, past its end.
+        assert by_start[240][K.O_HORIZON] > 250 and by_start[20][K.O_HORIZON] > 200
+        for i, row in enumerate(closed):
+            assert all(later[K.O_T0] >= row[K.O_HORIZON] for later in closed[i + 1:])

@@ -4,12 +4,13 @@ piece is never taken for a narrowband link of its own size (Wi-Fi named Spektrum
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from rfdetect.classify import Classifier
-from rfdetect.classify.assembler import Assembler
+from rfdetect.classify.assembler import OPEN_PIECE_MAX_S, Assembler
 from rfdetect.detect import DetectorConfig
 from rfdetect.model import Burst, IQBlock, RecordingInfo
 from rfdetect.pipeline import Pipeline
@@ -66,6 +67,37 @@ def test_trains_in_time_are_not_taken_side_by_side():
     assert "side_by_side" not in out[0][0].features
     out = run(train, hold="beside")          # not held for a train: two bursts
     assert len(out) == 2
+
+
+def test_a_piece_still_open_when_a_later_burst_closes_joins_its_packet():
+    """Bursts arrive in end order: a short burst on another channel that starts after a
+    packet's first piece, and closes while the packet's next piece is still open, does not
+    release the packet early (its detector's horizon says a piece may still come), so the
+    packet stays one burst.  Without the horizon it would be cut in two."""
+    first = piece(0.0000, 10e-3, 867.45, 867.95)
+    second = piece(0.0101, 10e-3, 867.45, 867.95)
+    other = piece(0.0140, 0.1e-3, 868.80, 868.83)
+    for horizon_s, packets in ((second.t_start_s, 1), (None, 2)):
+        out = run([first, replace(other, horizon_s=horizon_s), second], hold="train")
+        assert sorted(b.features.get("pieces", 1) for b, _ in out if b.f_lo_hz < 868e6) == \
+            ([2] if packets == 1 else [1, 1])
+    # A region open for longer than OPEN_PIECE_MAX_S (a continuous emitter) is not waited for.
+    late = piece(0.0150 + OPEN_PIECE_MAX_S, 0.1e-3, 868.80, 868.83)
+    out = run([first, replace(late, horizon_s=0.0), second], hold="train")
+    assert len([b for b, _ in out if b.f_lo_hz < 868e6]) == 2
+
+
+def test_bursts_leave_the_assembler_in_start_order_behind_a_held_packet():
+    """A burst that passes straight through but starts after a packet still held waits for
+    it: the tracker sees the packets of an emitter in the order they were sent."""
+    packet = piece(0.0000, 10e-3, 867.45, 867.95)
+    beside_it = piece(0.0050, 1e-3, 868.80, 868.83)
+    before_it = piece(-0.0010, 12e-3, 866.80, 866.83)
+    asm = Assembler(lambda b: "train" if b.f_lo_hz > 867e6 and b.f_hi_hz < 868e6 else None)
+    assert asm.push(packet, None) == []
+    assert asm.push(beside_it, None) == []                  # waits behind the packet
+    assert [b for b, _ in asm.push(before_it, None)] == [before_it]
+    assert [b for b, _ in asm.finish()] == [packet, beside_it]
 
 
 def test_only_bands_with_wideband_links_hold_pieces_side_by_side():

@@ -5,7 +5,7 @@ Two ways a packet comes apart:
 - In time.  A chirp spread spectrum packet sweeps its band once per symbol, so
   a spectrogram detector often closes one region per symbol: a LoRa frame
   arrives as a train of contiguous bursts on one channel.  Pieces that touch in
-  time (gap below ``max(MIN_GAP_S, GAP_FRACTION x duration)``), sit on the same
+  time (gap below ``piece_gap_s``), sit on the same
   channel and have similar bandwidth are joined into one burst, with their
   samples stitched together.
 - In frequency.  Near 0 dB in-band SNR a wideband burst (Wi-Fi, DJI OFDM, FM
@@ -24,6 +24,8 @@ everything else passes straight through.
 """
 from __future__ import annotations
 
+import heapq
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -33,9 +35,16 @@ from ..model import Burst
 
 MIN_GAP_S = 60e-6
 GAP_FRACTION = 0.08
+# Gaps inside a packet are the frames or two a weak symbol fell below threshold; the next
+# packet of a link on the same channel comes later (ExpressLRS 50 Hz: 1.44 ms after an
+# 18.56 ms packet, which GAP_FRACTION alone would join).
+MAX_GAP_S = 1.0e-3
 BESIDE_TIME_S = 60e-6
 BESIDE_TIME_FRACTION = 0.15
 BESIDE_GAP_FRACTION = 0.5
+# A piece still open this long is no piece of a drone link's LoRa packet (the longest in the
+# library, mLRS's, is under 45 ms): a later burst is not held back for it.
+OPEN_PIECE_MAX_S = 0.05
 
 
 class _Pending:
@@ -61,6 +70,11 @@ class _Pending:
         self.end_s = max(self.end_s, piece.t_end_s)
 
 
+def piece_gap_s(duration_s: float) -> float:
+    """The longest gap after a piece of ``duration_s`` that the packet's next piece may follow."""
+    return max(MIN_GAP_S, min(GAP_FRACTION * duration_s, MAX_GAP_S))
+
+
 def joins(piece: Burst, pending: _Pending) -> bool:
     last = pending.pieces[-1]
     bw = max(last.bandwidth_hz, 1.0)
@@ -69,7 +83,7 @@ def joins(piece: Burst, pending: _Pending) -> bool:
     if abs(piece.center_freq_hz - last.center_freq_hz) > 0.25 * bw:
         return False
     gap = piece.t_start_s - pending.end_s
-    return -last.duration_s <= gap <= max(MIN_GAP_S, GAP_FRACTION * last.duration_s)
+    return -last.duration_s <= gap <= piece_gap_s(last.duration_s)
 
 
 def beside(piece: Burst, pending: _Pending) -> bool:
@@ -88,7 +102,7 @@ def beside(piece: Burst, pending: _Pending) -> bool:
 def splinter_of(piece: Burst, pending: _Pending) -> bool:
     """A narrower burst inside the packet's time span and band: a piece of its sweep."""
     start, lo, hi = pending.start_s, pending.f_lo_hz, pending.f_hi_hz
-    slack = max(MIN_GAP_S, GAP_FRACTION * pending.pieces[-1].duration_s)
+    slack = piece_gap_s(pending.pieces[-1].duration_s)
     return (piece.bandwidth_hz < 0.8 * (hi - lo) and start <= piece.t_start_s <= pending.end_s + slack
             and lo <= piece.center_freq_hz <= hi)
 
@@ -153,23 +167,45 @@ def stitch(snippets: list) -> IQSnippet | None:
     return IQSnippet(out, start, best[0].sample_rate_hz, best[0].center_freq_hz)
 
 
+def flush_point_s(burst: Burst) -> float:
+    """The earliest start a burst arriving after ``burst`` may have.  Bursts arrive as they
+    close, in end order: a piece of a packet that is still open when a shorter burst on
+    another channel closes comes after it, with an earlier start (the detector's horizon
+    says how early).  A region open for longer than ``OPEN_PIECE_MAX_S`` (a continuous
+    emitter) is not waited for, so that it does not hold every packet back."""
+    if burst.horizon_s is None:
+        return burst.t_start_s
+    return min(burst.t_start_s, max(burst.horizon_s, burst.t_start_s - OPEN_PIECE_MAX_S))
+
+
 class Assembler:
     """Streaming: ``push`` returns the (burst, snippet) pairs that are complete.
 
     ``holds(burst)`` says what a burst may be a piece of: ``"train"`` (a packet cut in
     time), ``"beside"`` (a wideband burst cut in frequency), ``"both"``, or None (it
-    passes straight through)."""
+    passes straight through).
+
+    What is complete leaves in start order behind the packets still held: a burst that
+    starts after a held packet waits for it, so that the tracker sees each emitter's
+    packets in the order they were sent (a held packet may wait for a piece still open
+    for up to ``OPEN_PIECE_MAX_S``)."""
 
     def __init__(self, holds):
         self._holds = holds
         self._pending: list[_Pending] = []
+        self._ready: list[tuple[float, int, Burst, object]] = []    # heap by start
+        self._count = 0
 
     def push(self, burst: Burst, iq) -> list[tuple[Burst, object]]:
-        out = self._flush_before(burst.t_start_s, burst.t_end_s)
+        self._queue(self._flush_before(flush_point_s(burst), burst.t_end_s))
+        self._hold(burst, iq)
+        return self._release()
+
+    def _hold(self, burst: Burst, iq) -> None:
         hold = self._holds(burst)
         if not hold:
-            out.append((burst, iq))
-            return out
+            self._queue([(burst, iq)])
+            return
         train = hold in ("train", "both")
         if hold in ("beside", "both"):
             group = [p for p in self._pending if beside(burst, p)]
@@ -181,25 +217,38 @@ class Assembler:
                     self._pending.remove(p)
                 host.add(burst, iq)
                 host.side_by_side = True
-                return out
+                return
         if train:
             for p in self._pending:
                 if p.train and not p.side_by_side and joins(burst, p):
                     p.add(burst, iq)
-                    return out
+                    return
             for p in self._pending:
                 if p.train and not p.side_by_side and splinter_of(burst, p):
                     # A piece of the sweep the detector saw narrow (a symbol boundary): part
                     # of the packet, and it bridges the packet to its next full piece.
                     p.add_splinter(burst)
-                    return out
+                    return
         self._pending.append(_Pending(burst, iq, train))
+
+    def _queue(self, done: list[tuple[Burst, object]]) -> None:
+        for burst, iq in done:
+            heapq.heappush(self._ready, (burst.t_start_s, self._count, burst, iq))
+            self._count += 1
+
+    def _release(self) -> list[tuple[Burst, object]]:
+        held_from = min((p.start_s for p in self._pending), default=math.inf)
+        out = []
+        while self._ready and self._ready[0][0] < held_from:
+            _, _, burst, iq = heapq.heappop(self._ready)
+            out.append((burst, iq))
         return out
 
     def advance(self, horizon_s: float) -> list[tuple[Burst, object]]:
         """No burst pushed from now on starts before ``horizon_s``: what is complete by then
         is returned now rather than when the next burst arrives (in a quiet band, much later)."""
-        return self._flush_before(horizon_s, horizon_s)
+        self._queue(self._flush_before(horizon_s, horizon_s))
+        return self._release()
 
     def _flush_before(self, t_start_s: float, t_end_s: float) -> list:
         """What a burst from ``t_start_s`` to ``t_end_s`` (or any later one) can no longer join."""
@@ -207,7 +256,7 @@ class Assembler:
         for p in self._pending:
             # Pieces close in order; one that ended well before this start is complete, and
             # so is one whose side-by-side pieces would all have closed before this one.
-            if t_start_s - p.end_s > max(4 * MIN_GAP_S, GAP_FRACTION * 4 * p.pieces[-1].duration_s) \
+            if t_start_s - p.end_s > 4 * piece_gap_s(p.pieces[-1].duration_s) \
                     or (not p.train and t_end_s - p.end_s > max(4 * MIN_GAP_S,
                                                                 BESIDE_TIME_FRACTION * 4 * p.pieces[-1].duration_s)):
                 out.append(self._emit(p))
@@ -217,9 +266,9 @@ class Assembler:
         return out
 
     def finish(self) -> list:
-        out = [self._emit(p) for p in self._pending]
+        self._queue([self._emit(p) for p in self._pending])
         self._pending = []
-        return out
+        return self._release()
 
     @staticmethod
     def _emit(p: _Pending):

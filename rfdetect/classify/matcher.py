@@ -81,6 +81,13 @@ HOP_SPREAD_CHANCE = 0.005
 RATE_MIN_EXPECTED = 20.0
 RATE_MIN_SHARE = 0.2
 RATE_MISMATCH = -5.0      # outweighs a confirmed modulation: this link's timing it is not
+# A LoRa link sends a fixed payload: its spreading factor sets its time on air, and a track
+# whose packets (their median: two packets measured as one are the exception) are longer
+# than every mode at the confirmed spreading factor is not that link.
+MODE_MISMATCH = -5.0
+# Two channels of a band plan with a known raster are a whole number of steps apart, within
+# this fraction of a step (carrier offsets and centre measurement).
+RASTER_TOL = 0.1
 
 
 @dataclass
@@ -497,13 +504,15 @@ class Classifier:
                 # channels may still be on the lattice of this link's declared interval.
                 ok = _on_declared_lattice(track, sig, sf)
                 terms["interval"] = 1.0 if ok else -0.5   # else: not this periodic link
-            if sf is not None and not track.period and kres["confirmed_bursts"] >= CONFIRM_BURSTS \
-                    and any("sf" in m for m in sig.modes) \
-                    and not any(_fits_mode(m, sf, track.median("duration_s")) for m in sig.modes):
-                # No lattice yet, but the spreading factor (confirmed on several packets, not
-                # one) and the time on air (payload length) the link sends with it still
-                # tell its modes: a 23 ms packet at SF6 is no ExpressLRS packet (4.4 ms).
-                terms["mode"] = -1.5
+            if sig.kernel == "lora" and track.packets >= CONFIRM_BURSTS \
+                    and any("burst_s" in m for m in sig.modes) \
+                    and not any(_fits_mode(m, sf if sf is not None and kres["confirmed_bursts"] >= CONFIRM_BURSTS
+                                           else None, track.median("duration_s")) for m in sig.modes):
+                # The time on air (a fixed payload) with the spreading factor (confirmed on
+                # several packets, not one) tells a LoRa link's modes, with or without a
+                # lattice: a 23 ms packet at SF6 is no ExpressLRS packet (4.4 ms), nor is a
+                # 38 ms one at any spreading factor.
+                terms["mode"] = MODE_MISMATCH
             if not sig.hopping and track.key is None and track.period and n >= 6 \
                     and len(track.channels_hz(max(25e3, 0.5 * track.median("bandwidth_hz")))) >= 3:
                 terms["hopping"] = -1.5       # a periodic hopper is not a fixed-channel link
@@ -619,8 +628,22 @@ def _namable(track: Track, sig: Signature, terms: dict) -> bool:
         return False
     if not (sig.hopping and sig.interval_s) or terms.get("interval", 0.0) > 0:
         return True
+    return _hopped(track, sig)
+
+
+def _hopped(track: Track, sig: Signature) -> bool:
+    """Whether the track's packets sit on two of the link's channels: on a band plan with a
+    known raster, two packet centres a whole number of steps apart (within RASTER_TOL of a
+    step), else two centres more than half a bandwidth apart.  Pieces of a weak LoRa packet
+    are measured up to a third of its band off its centre, and LoRaWAN's 200 kHz channels
+    are no ExpressLRS hop on its 525 kHz raster."""
     half_bw = 0.5 * track.median("bandwidth_hz")
-    return len(track.channels_hz(max(25e3, half_bw), min_bandwidth_hz=half_bw)) > 1
+    band = sig.band_for(track.bursts[-1].center_freq_hz)
+    if band is None or not band.raster_hz:
+        return len(track.channels_hz(max(25e3, half_bw), min_bandwidth_hz=half_bw)) > 1
+    f = np.array(track.channels_hz(RASTER_TOL / 4 * band.raster_hz, min_bandwidth_hz=half_bw))
+    steps = np.abs(f[:, None] - f[None, :]) / band.raster_hz
+    return bool(np.any((steps >= 1 - RASTER_TOL) & (np.abs(steps - np.rint(steps)) <= RASTER_TOL)))
 
 
 def _simultaneous_spread_hz(track: Track, recent: int = 64) -> float:

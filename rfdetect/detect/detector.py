@@ -256,10 +256,11 @@ class BurstDetector:
         return self._burst(row[K.O_START], row[K.O_END], row[K.O_FLO], row[K.O_FHI], row[K.O_SNR],
                            row[K.O_PEAK],
                            {"frames": int(row[K.O_T1] - row[K.O_T0] + 1), "cells": int(row[K.O_CELLS]),
-                            "edges_refined": bool(int(row[K.O_REFINED]) == 3)})
+                            "edges_refined": bool(int(row[K.O_REFINED]) == 3)},
+                           horizon_s=self._horizon_at(row[K.O_HORIZON]))
 
     def _burst(self, start_frame: float, end_frame: float, lo_bin: float, hi_bin: float,
-               snr: float, peak_power: float, features: dict) -> Burst:
+               snr: float, peak_power: float, features: dict, horizon_s: float | None = None) -> Burst:
         """A burst between two (fractional) frames and bins of this segment, in samples,
         seconds (counting the samples lost before it) and Hz; ``snr`` and ``peak_power``
         linear."""
@@ -274,7 +275,7 @@ class BurstDetector:
             snr_db=10 * math.log10(snr) if snr > 0 else -99.0,
             peak_power_db=10 * math.log10(max(peak_power, 1e-30)),
             center_freq_hz=0.5 * (f_lo + f_hi),
-            features=features,
+            features=features, horizon_s=horizon_s,
         )
 
     # -- state of a stream resumed mid-way (used by rfdetect.scale) -----------
@@ -317,8 +318,12 @@ class BurstDetector:
         if self._steady_every:
             # The next check reports its emitters from a span back.
             first = min(first, int(self._state[K.S_FRAME]) + self._frames_to_check() - self._steady_span)
-        sample = self.frame_to_sample(float(first)) - self.nfft
-        return (sample + self._samples_lost) / self.sample_rate_hz
+        return self._horizon_at(float(first))
+
+    def _horizon_at(self, frame: float) -> float:
+        """Seconds before which no burst starting at ``frame`` or later begins (its edge is
+        interpolated between frames)."""
+        return (self.frame_to_sample(frame) - self.nfft + self._samples_lost) / self.sample_rate_hz
 
     def open_starts(self) -> list[float]:
         """Samples at which the regions still open started."""

@@ -43,10 +43,12 @@ SEED_CELL, SEED_INTEGRATED = 1, 2
 # Active-region table (int64 columns).
 A_START, A_LAST, A_LO, A_HI, A_PLO, A_PHI, A_NLO, A_NHI, A_SEEN, A_SEED, A_CELLS = range(11)
 A_COLS = 11
-# Closed-region table (float64 columns), in frames and bins.
+# Closed-region table (float64 columns), in frames and bins.  O_HORIZON: no region
+# closed after this one starts before this frame (the earliest start among the regions
+# still open, or the frame being decided): bursts close in end order, not start order.
 (O_T0, O_T1, O_LO, O_HI, O_START, O_END, O_SNR, O_PEAK, O_FLO, O_FHI, O_CENTROID,
- O_CELLS, O_REFINED) = range(13)
-O_COLS = 13
+ O_CELLS, O_REFINED, O_HORIZON) = range(14)
+O_COLS = 14
 # Scalar state (int64): newest frame, first frame of the segment, active
 # regions, closed regions waiting to be collected, consecutive frames in which
 # most of the band sat above its floor, (once that engaged the step rule) how
@@ -213,6 +215,11 @@ def _close(state, active, peak, i, closed, ring, floor, nfft, ring_frames, min_f
         row[O_HI] = hi
         row[O_PEAK] = peak[i, 0]
         row[O_CELLS] = active[i, A_CELLS]
+        horizon = now
+        for j in range(n_active):
+            if j != i and active[j, A_START] < horizon:
+                horizon = active[j, A_START]
+        row[O_HORIZON] = horizon
         # Band edges: where the burst's mean excess spectrum falls EDGE_DB below
         # its in-band level (the mean of the upper half of the region's bins),
         # walking from the detected region's edges and interpolating between bins.
