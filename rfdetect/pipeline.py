@@ -107,7 +107,8 @@ class Pipeline:
     def _classify(self, burst: Burst, iq) -> None:
         self.bursts += 1
         k = bisect.bisect_right(self._tunings, (burst.sample_start, math.inf)) - 1
-        self.classifier.set_window(self._tunings[max(k, 0)][1], self.info.sample_rate_hz)
+        self.classifier.set_window(self._tunings[max(k, 0)][1], self.info.sample_rate_hz,
+                                   self.detector.hop / self.info.sample_rate_hz)
         if self.all_bursts:
             self.emit(burst_record(burst, self.info))
         if self.bearings:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rfdetect.classify.matcher import (Classifier, _judged_beyond_edge, _lattice_supported, _namable, _too_few_packets,
-                                       _too_narrow_a_spread, window_shares)
+from rfdetect.classify.matcher import (Classifier, _continues, _hopped, _judged_beyond_edge, _lattice_supported,
+                                       _namable, _too_few_packets, _too_narrow_a_spread, window_shares)
 from rfdetect.classify.tracker import Track
 from rfdetect.model import Burst
 from rfdetect.signatures import get
@@ -63,9 +63,37 @@ def test_a_hopper_is_named_only_with_its_interval_or_a_hop():
     assert _namable(pieces, elrs, {"features": 5.0, "interval": 1.0})
     hopping = _track([0.0, 0.02, 0.04, 0.06], [868.3e6, 867.2e6, 868.3e6, 866.9e6])
     assert _namable(hopping, elrs, {"features": 5.0})
+    # Once the track is long enough to test the interval, a hop does not stand in for it.
+    assert not _namable(hopping, elrs, {"features": 5.0, "interval": -0.5})
     # Fewer packets than the link needs: the pieces of one packet count once.
     one_packet = _track([1.0], [868.3e6])
     assert not _namable(one_packet, elrs, {"features": 5.0, "interval": 1.0})
+
+
+def test_a_hop_lands_on_the_band_plans_raster():
+    """ExpressLRS EU868 steps 525 kHz: packets 200 kHz (two LoRaWAN channels) or 452 kHz
+    apart are on one of its channels, not two; two steps apart (and 20 kHz off, a carrier
+    measured at 0 dB) they are a hop."""
+    elrs = get("expresslrs-lora")
+    assert elrs.band_for(868.0e6).raster_hz == pytest.approx(525e3)
+    t = [0.0, 0.02, 0.04, 0.06]
+    for freqs, hop in (([867.9e6, 867.7e6, 867.9e6, 867.7e6], False),
+                       ([868.4975e6, 868.2888e6, 868.0451e6, 868.4975e6], False),
+                       ([867.475e6, 868.545e6, 867.475e6, 867.475e6], True)):
+        assert _hopped(_track(t, freqs), elrs) is hop, freqs
+
+
+def test_packets_of_a_high_duty_cycle_link_are_not_pieces_of_one():
+    """ExpressLRS 2.4 GHz at 500 Hz sends 1.77 ms packets 2 ms apart on a channel: at 20 MS/s
+    (the detector's step 25.6 us) the next packet is a packet, while a piece of the same
+    packet after a gap of a few steps is still a piece."""
+    track = _track([0.0], [2440.4e6], 880e3, 1.77e-3)
+    clf = Classifier()
+    clf.set_window(2440.6e6, 20e6, frame_hop_s=512 / 20e6)
+    assert not _continues(_burst(2.0e-3, 2440.4e6, 880e3, 1.77e-3), track, clf._piece_gap_s)
+    assert _continues(_burst(1.85e-3, 2440.4e6, 880e3, 0.5e-3), track, clf._piece_gap_s)
+    # Without the detector's step, the classifier keeps its fixed 0.3 ms.
+    assert _continues(_burst(2.0e-3, 2440.4e6, 880e3, 1.77e-3), track)
 
 
 def test_a_whole_band_hopper_spreads_over_its_window():

@@ -85,6 +85,11 @@ RATE_MISMATCH = -5.0      # outweighs a confirmed modulation: this link's timing
 # whose packets (their median: two packets measured as one are the exception) are longer
 # than every mode at the confirmed spreading factor is not that link.
 MODE_MISMATCH = -5.0
+# A burst starting this soon after a track's last one ends, on its channel, is a piece of the
+# same packet: at most CONTINUE_GAP_S, and at most CONTINUE_HOPS of the detector's time steps
+# (at 20 MS/s, 0.15 ms: ExpressLRS 2.4 GHz at 500 Hz leaves 0.23 ms between its packets).
+CONTINUE_GAP_S = 0.3e-3
+CONTINUE_HOPS = 6
 # Two channels of a band plan with a known raster are a whole number of steps apart, within
 # this fraction of a step (carrier offsets and centre measurement).
 RASTER_TOL = 0.1
@@ -187,10 +192,14 @@ class Classifier:
         self._window_channels: dict[str, int | None] = {}
         self._window_shares: dict[str, list[tuple[Band, float]]] = {}
         self._piece_hosts = [s for s in self.signatures if s.extra.get("pieces")]
+        self._piece_gap_s = CONTINUE_GAP_S
 
-    def set_window(self, center_freq_hz: float, sample_rate_hz: float) -> None:
+    def set_window(self, center_freq_hz: float, sample_rate_hz: float, frame_hop_s: float | None = None) -> None:
         """The band the receiver sees (at the start and after each retune): a hopper with
-        several channels in it must be seen on more than one."""
+        several channels in it must be seen on more than one.  ``frame_hop_s``: the
+        detector's time step, which sets how far apart two pieces of one packet may be."""
+        if frame_hop_s is not None:
+            self._piece_gap_s = min(CONTINUE_GAP_S, CONTINUE_HOPS * frame_hop_s)
         lo, hi = center_freq_hz - 0.5 * sample_rate_hz, center_freq_hz + 0.5 * sample_rate_hz
         if (lo, hi) != self._window_hz:
             self._window_hz = (lo, hi)
@@ -297,7 +306,8 @@ class Classifier:
             track = self._new_track(burst, scores, modulation)
         elif track.modulation == ("?",) and modulation != ("?",):
             track.modulation = modulation
-        fragment = _continues(burst, track) or (track.modulation != ("?",) and track.within_packet(burst))
+        fragment = _continues(burst, track, self._piece_gap_s) or \
+            (track.modulation != ("?",) and track.within_packet(burst))
         track.add(burst, fragment=fragment)
         self._tracks.refresh(track)
         for sid, s in (scores.items() if not fragment or not track.scores else ()):
@@ -433,7 +443,7 @@ class Classifier:
                 continue      # (with no modulation measured, the table checked it)
             res = t.timing_residual_s(burst.t_start_s)
             if res is not None and t.period and res > timing_tolerance_s(t.period[0]) \
-                    and not (same_mod and (_continues(burst, t) or t.within_packet(burst))):
+                    and not (same_mod and (_continues(burst, t, self._piece_gap_s) or t.within_packet(burst))):
                 continue      # an established lattice this burst is off: another emitter
             r = res if res is not None else 1.0
             if best is None or r < best_res:
@@ -621,14 +631,15 @@ def _judged_beyond_edge(sig: Signature) -> bool:
 def _namable(track: Track, sig: Signature, terms: dict) -> bool:
     """Enough of the track to name this link: its fewest packets (the pieces of a packet
     the detector split are one), and for a hopper with a packet interval, that interval or
-    a hop (a second channel among its packets, splinters aside).  Pieces of one LoRaWAN
-    packet at SF8 and 500 kHz (US915) are the bursts of an ExpressLRS 50 Hz packet in all
-    but their timing and channel."""
+    a hop (a second channel among its packets, splinters aside) while the track is too
+    short to test the interval; once tested, a hop does not stand in for an interval that
+    failed.  Pieces of one LoRaWAN packet at SF8 and 500 kHz (US915) are the bursts of an
+    ExpressLRS 50 Hz packet in all but their timing and channel."""
     if track.packets < sig.min_bursts:
         return False
     if not (sig.hopping and sig.interval_s) or terms.get("interval", 0.0) > 0:
         return True
-    return _hopped(track, sig)
+    return "interval" not in terms and _hopped(track, sig)
 
 
 def _hopped(track: Track, sig: Signature) -> bool:
@@ -773,14 +784,15 @@ def _similar(burst: Burst, track: Track, ignore_duration: bool = False) -> bool:
     return ignore_duration or dur / 1.4 <= burst.duration_s <= dur * 1.4
 
 
-def _continues(burst: Burst, track: Track) -> bool:
-    """A fragment of the track's last packet: same channel, starting where it ended."""
+def _continues(burst: Burst, track: Track, piece_gap_s: float = CONTINUE_GAP_S) -> bool:
+    """A fragment of the track's last packet: same channel, starting where it ended (within
+    ``piece_gap_s`` or a tenth of the last burst's duration)."""
     if not track.bursts:
         return False
     last = track.bursts[-1]
     gap = burst.t_start_s - last.t_end_s
     return (abs(burst.center_freq_hz - last.center_freq_hz) < 0.5 * max(last.bandwidth_hz, 1.0)
-            and gap < max(0.3e-3, 0.1 * last.duration_s))
+            and gap < max(piece_gap_s, 0.1 * last.duration_s))
 
 
 def _compatible(kernels: dict, track: Track) -> bool:

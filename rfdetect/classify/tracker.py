@@ -119,15 +119,17 @@ class Track:
 
     def within_packet(self, burst: Burst) -> bool:
         """True when ``burst`` is a later piece of the last packet the detector split: on
-        its channel, starting after it by more than the timing tolerance but less than a
-        packet's duration (and well before the next lattice point)."""
+        its channel, starting after it by more than the timing tolerance and ending within
+        a packet's duration of its start (and well before the next lattice point).  (The
+        next packet of a link with a high duty cycle starts within a packet's duration:
+        ExpressLRS 2.4 GHz at 500 Hz sends 1.8 ms packets 2 ms apart.)"""
         if self.period is None or not self.times or not self.bursts:
             return False
         period = self.period[0]
         last = self.bursts[-1]
         dt = burst.t_start_s - self.times[-1]
         longest = max(b.duration_s for b in self.bursts[-16:])
-        return (timing_tolerance_s(period) < dt <= min(1.2 * longest, 0.9 * period)
+        return (timing_tolerance_s(period) < dt and dt + burst.duration_s <= min(1.2 * longest, 0.9 * period)
                 and abs(burst.center_freq_hz - last.center_freq_hz) < 0.5 * max(last.bandwidth_hz, 1.0))
 
     def kernel_confirmed(self, kernel: str, need: int = 2) -> dict | None:
