@@ -1,13 +1,15 @@
 """The classifier's rules against the false drone alarms bench_false_alarms.py found: a
 lattice must rest on gaps that can test it, a burst clipped by the window's edge names no
-narrowband drone link, a hopper must show its interval or a hop before it is named, and a
-link that hops over its whole band plan must spread over the channels its window holds."""
+narrowband drone link, a hopper must show its interval (or, while too short to test it, a
+hop on its raster) before it is named, a link that hops over its whole band plan must spread
+over the channels its window holds and send its share of packets there, and a LoRa link's
+packets must last its time on air."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from rfdetect.classify.matcher import (Classifier, _continues, _hopped, _judged_beyond_edge, _lattice_supported,
+from rfdetect.classify.matcher import (MODE_MISMATCH, Classifier, _continues, _hopped, _judged_beyond_edge, _lattice_supported,
                                        _namable, _too_few_packets, _too_narrow_a_spread, window_shares)
 from rfdetect.classify.tracker import Track
 from rfdetect.model import Burst
@@ -63,6 +65,9 @@ def test_a_hopper_is_named_only_with_its_interval_or_a_hop():
     assert _namable(pieces, elrs, {"features": 5.0, "interval": 1.0})
     hopping = _track([0.0, 0.02, 0.04, 0.06], [868.3e6, 867.2e6, 868.3e6, 866.9e6])
     assert _namable(hopping, elrs, {"features": 5.0})
+    # Bursts that on balance do not fit the link (0.1 ms slices taken for ExpressLRS 2.4
+    # GHz packets) are not named by their timing alone.
+    assert not _namable(hopping, elrs, {"features": 0.0, "interval": 1.0})
     # Once the track is long enough to test the interval, a hop does not stand in for it.
     assert not _namable(hopping, elrs, {"features": 5.0, "interval": -0.5})
     # Fewer packets than the link needs: the pieces of one packet count once.
@@ -159,6 +164,26 @@ def test_a_whole_band_hopper_sends_its_share_of_packets_into_the_window():
         assert not too_few(link), len(kept)
 
 
+def test_a_lattice_of_whole_intervals_counts_the_packets_at_the_interval():
+    """A lattice that is a whole multiple of a mode's interval says the link sends at that
+    interval: Crossfire at 150 Hz would put about 40 packets into a window holding 5 of its
+    13 channels over 0.73 s, whatever lattice its packets there fall on.  Six pieces of a
+    weak LoRaWAN packet 27 ms apart (4 x 6.7 ms) are not it; the link's own packets,
+    hopping every packet, are."""
+    crossfire = get("tbs-crossfire")
+    window = (866.8e6, 869.2e6)
+    shares = window_shares(crossfire, *window)
+    pieces = _track([0.0, 0.0272, 0.0544, 0.0816, 0.6208, 0.7296], [868.53e6, 868.53e6, 868.53e6, 868.53e6,
+                                                                    867.92e6, 867.92e6], 100e3, 3e-3)
+    assert _too_few_packets(pieces, crossfire, shares, 0.0272, sf=None)
+    plan = crossfire.band_for(868e6)
+    first_hz = 0.5 * (plan.lo_hz + plan.hi_hz) - 6 * plan.raster_hz
+    rng = np.random.default_rng(5)
+    sent = [(k / 150, first_hz + rng.integers(13) * plan.raster_hz) for k in range(110)]
+    link = _track(*zip(*[(t, f) for t, f in sent if window[0] <= f <= window[1]]), 230e3, 3e-3)
+    assert not _too_few_packets(link, crossfire, shares, 4 / 150, sf=None)
+
+
 def test_fsk_sensor_at_433_is_named_ism_fsk():
     # At 433.92 MHz no drone FSK link fits a sensor's 100 kHz burst, so the FSK check ran
     # for none: sensors were named ism-ook even at +10 dB.
@@ -175,3 +200,17 @@ def test_fsk_sensor_at_433_is_named_ism_fsk():
     x, _ = generate(scn, seed=1000)
     recs, _ = ba.run_samples(x, 2.4e6, 433.92e6, ba.detector_config(integrate=True))
     assert ba.score_trial(recs, "ism-fsk")["named"] == "ism-fsk"
+
+
+@pytest.mark.parametrize("dur_s, mismatch", [(18.5e-3, False), (30.8e-3, True), (38.5e-3, True)])
+def test_a_lora_link_sends_its_time_on_air(dur_s, mismatch):
+    """ExpressLRS sends a fixed payload: at SF8 (50 Hz) its packets last 18.56 ms. Three
+    confirmed SF8 packets of 31 or 38 ms (LoRaWAN) are not its packets, with or without a
+    lattice; 18.5 ms ones are."""
+    track = _track([0.0, 0.7, 1.5], [868.0e6, 867.475e6, 868.525e6], 520e3, dur_s)
+    track.scores, track.candidates = {"expresslrs-lora": 15.0}, {"expresslrs-lora": 3}
+    track.kernel_results["lora"] = [{"confirmed": True, "sf": 8, "bw_hz": 500e3, "direction": "up"}] * 3
+    clf = Classifier()
+    clf.set_window(868e6, 2.4e6)
+    terms = clf._track_scores(track)["expresslrs-lora"][1]
+    assert (terms.get("mode") == MODE_MISMATCH) is mismatch, terms

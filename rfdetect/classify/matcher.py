@@ -630,12 +630,14 @@ def _judged_beyond_edge(sig: Signature) -> bool:
 
 def _namable(track: Track, sig: Signature, terms: dict) -> bool:
     """Enough of the track to name this link: its fewest packets (the pieces of a packet
-    the detector split are one), and for a hopper with a packet interval, that interval or
-    a hop (a second channel among its packets, splinters aside) while the track is too
-    short to test the interval; once tested, a hop does not stand in for an interval that
-    failed.  Pieces of one LoRaWAN packet at SF8 and 500 kHz (US915) are the bursts of an
-    ExpressLRS 50 Hz packet in all but their timing and channel."""
-    if track.packets < sig.min_bursts:
+    the detector split are one), bursts that fit its features on balance (0.1 ms slices
+    of Wi-Fi frames on a chance lattice are no ExpressLRS packets), and for a hopper with a
+    packet interval, that interval or a hop (a second channel among its packets, splinters
+    aside) while the track is too short to test the interval; once tested, a hop does not
+    stand in for an interval that failed.  Pieces of one LoRaWAN packet at SF8 and 500 kHz
+    (US915) are the bursts of an ExpressLRS 50 Hz packet in all but their timing and
+    channel."""
+    if track.packets < sig.min_bursts or terms.get("features", 0.0) <= 0:
         return False
     if not (sig.hopping and sig.interval_s) or terms.get("interval", 0.0) > 0:
         return True
@@ -695,8 +697,8 @@ def _too_few_packets(track: Track, sig: Signature, window_shares, lattice_s: flo
                      sf: int | None) -> bool:
     """Whether a link that hops over its whole band plan would have sent far more packets
     into the window over the track's time than the track holds: at its slowest interval
-    that fits (the track's supported lattice ``lattice_s``, else the modes its spreading
-    factor and time on air allow), with a share c / N of the plan's channels in the window
+    that fits (of the modes its spreading factor and time on air allow, the slowest that
+    the track's supported lattice ``lattice_s`` is a whole multiple of, else any), with a share c / N of the plan's channels in the window
     (``window_shares``: (band plan, share) pairs), about span / interval * c / N (of the
     plans holding the track, the one that expects fewest).  A LoRaWAN gateway's SF8 BW500
     downlinks, five in 2.4 s, are no ExpressLRS 50 Hz link, which would show about 46
@@ -705,12 +707,15 @@ def _too_few_packets(track: Track, sig: Signature, window_shares, lattice_s: flo
     shares = [share for b, share in window_shares if b.lo_hz <= f_hz <= b.hi_hz]
     if not shares or min(shares) <= 0.0:
         return False
+    dur = track.median("duration_s")
+    modes = [m["interval_s"] for m in sig.modes if "interval_s" in m and _fits_mode(m, sf, dur)]
     if lattice_s is not None:
-        interval_s = lattice_s
+        # The lattice is a whole number of the link's intervals (packets on channels outside
+        # the window are missing): the link sends at the slowest mode the lattice is a
+        # multiple of, or at the lattice itself when it fits none.
+        interval_s = max((rng[1] for rng in modes if _fits_interval(rng, lattice_s)), default=lattice_s)
     else:
-        dur = track.median("duration_s")
-        fitting = [m["interval_s"][1] for m in sig.modes if "interval_s" in m and _fits_mode(m, sf, dur)]
-        interval_s = max(fitting, default=sig.interval_s[1])
+        interval_s = max((rng[1] for rng in modes), default=sig.interval_s[1])
     span_s = track.bursts[-1].t_start_s - track.bursts[0].t_start_s
     expected = span_s / interval_s * min(shares)
     return expected >= RATE_MIN_EXPECTED and track.packets < RATE_MIN_SHARE * expected
