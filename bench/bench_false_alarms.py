@@ -2,7 +2,7 @@
 any drone, through the whole engine (detector, tracker, signature matcher) exactly as
 bench_accuracy.py runs it, counting the tracks reported ``"drone": true``.
 
-    .venv/bin/python bench/bench_false_alarms.py [--hours 1.0] [--jobs 2] [--families all|NAME,NAME]
+    .venv/bin/python bench/bench_false_alarms.py [--hours 1.0] [--jobs 2] [--families all|NAME,NAME] [--first-recording K]
         [--integrate] [--dechirp [--dechirp-links all]] [--out bench/out/false_alarms]
     .venv/bin/python bench/bench_false_alarms.py --replay FAMILY:SEED     (one recording again)
 
@@ -324,15 +324,16 @@ def run_one(job: tuple) -> dict:
     return out
 
 
-def plan_jobs(hours: float, families: list[str], config: DetectorConfig) -> list[tuple]:
+def plan_jobs(hours: float, families: list[str], config: DetectorConfig, first: int = 0) -> list[tuple]:
     """Recordings covering at least ``hours`` in total, shared between the families by their
-    shares; the widest (slowest) first so that the workers finish together."""
+    shares, each family's numbered from ``first``; the widest (slowest) first so that the
+    workers finish together."""
     jobs = []
     total_share = sum(FAMILIES[f][2] for f in families)
     for fam in families:
         _, seg_s, share = FAMILIES[fam]
         n = max(1, math.ceil(hours * 3600 * share / total_share / seg_s))
-        jobs += [(fam, family_seed(fam, k), seg_s, config) for k in range(n)]
+        jobs += [(fam, family_seed(fam, k), seg_s, config) for k in range(first, first + n)]
     wide = {f for f in families if make_scenario(f, 0)["receiver"]["sample_rate"] > 3e6}
     return sorted(jobs, key=lambda j: (j[0] not in wide, j[1]))
 
@@ -440,6 +441,9 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     ap.add_argument("--families", default="all", help=f"comma-separated, of: {', '.join(FAMILIES)}")
     ap.add_argument("--out", default=str(REPO / "bench" / "out" / "false_alarms"))
+    ap.add_argument("--first-recording", type=int, default=0, metavar="K",
+                    help="number each family's recordings from K (default 0): another K gives recordings the "
+                         "rules were not tuned on")
     ap.add_argument("--replay", metavar="FAMILY:SEED", help="run one recording and print its detections")
     ap.add_argument("--integrate", action="store_true",
                     help="detector with the integrated test (rfdetect analyze --integrate)")
@@ -454,7 +458,9 @@ def main(argv=None) -> int:
     unknown = [f for f in families if f not in FAMILIES]
     if unknown:
         ap.error(f"unknown families: {', '.join(unknown)} (known: {', '.join(FAMILIES)})")
-    jobs = plan_jobs(args.hours, families, config)
+    if not 0 <= args.first_recording < SEED_STRIDE - 1000:
+        ap.error(f"--first-recording {args.first_recording}: must be in 0..{SEED_STRIDE - 1001}")
+    jobs = plan_jobs(args.hours, families, config, args.first_recording)
     meta = {"command": " ".join(["bench/bench_false_alarms.py", *(argv if argv is not None else sys.argv[1:])]),
             "jobs": args.jobs, "load_start": _load(), "config": {k: v for k, v in vars(args).items()}}
     out = Path(args.out)

@@ -59,6 +59,9 @@ def test_jobs_cover_the_hours_with_seeds_apart_from_bench_accuracy():
     assert [j[0] for j in jobs[:3]] == ["noise-2g4"] * 3
     assert fa.plan_jobs(0.01, ["ism-ook"], None) == [("ism-ook", fa.family_seed("ism-ook", 0), 20.0, None),
                                                      ("ism-ook", fa.family_seed("ism-ook", 1), 20.0, None)]
+    # Held-out recordings: the same plan, numbered from another start.
+    assert fa.plan_jobs(0.01, ["ism-ook"], None, first=1000) == [
+        ("ism-ook", fa.family_seed("ism-ook", 1000), 20.0, None), ("ism-ook", fa.family_seed("ism-ook", 1001), 20.0, None)]
 
 
 def test_poisson_upper_bound():
