@@ -514,15 +514,15 @@ class Classifier:
                 # channels may still be on the lattice of this link's declared interval.
                 ok = _on_declared_lattice(track, sig, sf)
                 terms["interval"] = 1.0 if ok else -0.5   # else: not this periodic link
-            if sig.kernel == "lora" and track.packets >= CONFIRM_BURSTS \
-                    and any("burst_s" in m for m in sig.modes) \
-                    and not any(_fits_mode(m, sf if sf is not None and kres["confirmed_bursts"] >= CONFIRM_BURSTS
-                                           else None, track.median("duration_s")) for m in sig.modes):
+            if sig.kernel == "lora" and track.packets >= CONFIRM_BURSTS and any("burst_s" in m for m in sig.modes):
                 # The time on air (a fixed payload) with the spreading factor (confirmed on
                 # several packets, not one) tells a LoRa link's modes, with or without a
                 # lattice: a 23 ms packet at SF6 is no ExpressLRS packet (4.4 ms), nor is a
                 # 38 ms one at any spreading factor.
-                terms["mode"] = MODE_MISMATCH
+                settled_sf = sf if sf is not None and kres["confirmed_bursts"] >= CONFIRM_BURSTS else None
+                dur = track.median("duration_s")
+                if not any(_fits_mode(m, settled_sf, dur) for m in sig.modes):
+                    terms["mode"] = MODE_MISMATCH
             if not sig.hopping and track.key is None and track.period and n >= 6 \
                     and len(track.channels_hz(max(25e3, 0.5 * track.median("bandwidth_hz")))) >= 3:
                 terms["hopping"] = -1.5       # a periodic hopper is not a fixed-channel link
@@ -698,8 +698,9 @@ def _too_few_packets(track: Track, sig: Signature, window_shares, lattice_s: flo
     """Whether a link that hops over its whole band plan would have sent far more packets
     into the window over the track's time than the track holds: at its slowest interval
     that fits (of the modes its spreading factor and time on air allow, the slowest that
-    the track's supported lattice ``lattice_s`` is a whole multiple of, else any), with a share c / N of the plan's channels in the window
-    (``window_shares``: (band plan, share) pairs), about span / interval * c / N (of the
+    the track's supported lattice ``lattice_s`` is a whole multiple of, else any), with a
+    share c / N of the plan's channels in the window (``window_shares``: (band plan,
+    share) pairs), about span / interval * c / N (of the
     plans holding the track, the one that expects fewest).  A LoRaWAN gateway's SF8 BW500
     downlinks, five in 2.4 s, are no ExpressLRS 50 Hz link, which would show about 46
     there."""

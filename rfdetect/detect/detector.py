@@ -257,7 +257,7 @@ class BurstDetector:
                            row[K.O_PEAK],
                            {"frames": int(row[K.O_T1] - row[K.O_T0] + 1), "cells": int(row[K.O_CELLS]),
                             "edges_refined": bool(int(row[K.O_REFINED]) == 3)},
-                           horizon_s=self._horizon_at(row[K.O_HORIZON]))
+                           horizon_s=self._horizon_at(float(row[K.O_HORIZON])))
 
     def _burst(self, start_frame: float, end_frame: float, lo_bin: float, hi_bin: float,
                snr: float, peak_power: float, features: dict, horizon_s: float | None = None) -> Burst:
@@ -323,7 +323,7 @@ class BurstDetector:
     def _horizon_at(self, frame: float) -> float:
         """Seconds before which no burst starting at ``frame`` or later begins (its edge is
         interpolated between frames)."""
-        return (self.frame_to_sample(frame) - self.nfft + self._samples_lost) / self.sample_rate_hz
+        return float(self.frame_to_sample(frame) - self.nfft + self._samples_lost) / self.sample_rate_hz
 
     def open_starts(self) -> list[float]:
         """Samples at which the regions still open started."""
