@@ -2,15 +2,16 @@
 lattice must rest on gaps that can test it, a burst clipped by the window's edge names no
 narrowband drone link, a hopper must show its interval (or, while too short to test it, a
 hop on its raster) before it is named, a link that hops over its whole band plan must spread
-over the channels its window holds and send its share of packets there, and a LoRa link's
-packets must last its time on air."""
+over the channels its window holds and send its share of packets there, a LoRa link's
+packets must last its time on air, and a track of weak Wi-Fi slices is no link."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from rfdetect.classify.matcher import (MODE_MISMATCH, Classifier, _continues, _hopped, _judged_beyond_edge, _lattice_supported,
-                                       _namable, _too_few_packets, _too_narrow_a_spread, window_shares)
+from rfdetect.classify.matcher import (MODE_MISMATCH, SLICED_MISMATCH, Classifier, _continues, _hopped, _judged_beyond_edge,
+                                       _lattice_supported, _namable, _sliced, _too_few_packets, _too_narrow_a_spread,
+                                       window_shares)
 from rfdetect.classify.tracker import Track
 from rfdetect.model import Burst
 from rfdetect.signatures import get
@@ -214,3 +215,41 @@ def test_a_lora_link_sends_its_time_on_air(dur_s, mismatch):
     clf.set_window(868e6, 2.4e6)
     terms = clf._track_scores(track)["expresslrs-lora"][1]
     assert (terms.get("mode") == MODE_MISMATCH) is mismatch, terms
+
+
+def _piece_checks(track: Track, significances) -> Track:
+    track.kernel_results["ofdm_piece"] = [{"significance": z, "confirmed": False} for z in significances]
+    return track
+
+
+def test_a_track_of_weak_wifi_slices_is_named_no_link():
+    """Slices of weak Wi-Fi frames fail the prefix check one by one (2-4 where a slice needs
+    5) but not together; a control link's packets average at most 1.5."""
+    freqs = [2438.16e6, 2440.06e6, 2439.79e6, 2437.96e6, 2439.69e6, 2438.4e6]
+    slices = _track([0.2216, 0.3045, 0.3948, 0.4545, 0.7969, 0.81], freqs, 550e3, 0.25e-3)
+    slices.scores, slices.candidates = {"spektrum-dsmx": 12.0}, {"spektrum-dsmx": 6}
+    clf = Classifier()
+    clf.set_window(2440.6e6, 20e6)
+    _piece_checks(slices, [4.1, 2.2, 3.5, 1.7, 2.9, 3.1])     # a track the old rules named DSMX
+    assert _sliced(slices)
+    assert clf._track_scores(slices)["spektrum-dsmx"][1]["slices"] == SLICED_MISMATCH
+    # A control link's packets, and too few checks to tell.
+    assert not _sliced(_piece_checks(slices, [1.2, 0.4, 2.1, -0.3, 1.6, 0.9]))
+    assert "slices" not in clf._track_scores(slices)["spektrum-dsmx"][1]
+    assert not _sliced(_piece_checks(slices, [4.0, 4.0]))
+    # Few checks must stand further out: a mean of 2.5 over 3 is not enough, over 9 it is.
+    assert not _sliced(_piece_checks(slices, [2.5] * 3)) and _sliced(_piece_checks(slices, [2.5] * 9))
+
+
+def test_weak_wifi_frames_raise_no_drone_alarm():
+    """A held-out negative of bench_false_alarms.py: Wi-Fi frames at about +4 dB, whose
+    slices the rules before the slice-track test named Spektrum DSMX at 0.8 s."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import bench_false_alarms as fa
+
+    recs, _, _ = fa.run_scenario(fa.make_scenario("wifi", fa.family_seed("wifi", 1024), duration_s=1.0))
+    assert fa.false_alarms(recs) == []
+    # The slices still make tracks, reported (if at all) as emitters of no known link.
+    assert {r["link"] for r in recs if r["type"] == "detection"} <= {"unknown", "unknown-fhss", "wifi"}

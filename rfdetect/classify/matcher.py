@@ -93,6 +93,16 @@ CONTINUE_HOPS = 6
 # Two channels of a band plan with a known raster are a whole number of steps apart, within
 # this fraction of a step (carrier offsets and centre measurement).
 RASTER_TOL = 0.1
+# Slices of weak Wi-Fi frames (a few dB in-band) rarely confirm one by one: their prefix
+# significance is 2-4 where one slice needs 5 (kernels/evidence_ofdm.py).  A track of them
+# stands out on average: the checks of Wi-Fi slice tracks average 2-5, those of every
+# 2.4 GHz control link's packets at most 1.5 (-0.3 to 1.0 for most).  A track whose mean
+# over at least SLICED_MIN_CHECKS checks reaches SLICED_MEAN, plus SLICED_SPREAD (about a
+# check's scatter) over the root of their number, is slices of a host's frames.
+SLICED_MIN_CHECKS = 3
+SLICED_MEAN = 2.0
+SLICED_SPREAD = 1.0
+SLICED_MISMATCH = -5.0
 
 
 @dataclass
@@ -261,7 +271,7 @@ class Classifier:
             self._tracks.refresh(host)
             return out
         feats = self._features(burst)
-        host = self._slice_host(burst, iq, feats)
+        host, piece = self._slice_host(burst, iq, feats)
         if host is not None:
             # A slice of a host's frame (Wi-Fi): no emitter of its own, and no packet of
             # any other.  The host's whole frames make its tracks.
@@ -322,6 +332,8 @@ class Classifier:
                 vc["inherited"] = "match" if vc["match"] > vc["mismatch"] else "mismatch"
         for name, result in kernels.items():
             track.kernel_results.setdefault(name, []).append(result)
+        if piece is not None:
+            track.kernel_results.setdefault("ofdm_piece", []).append(piece)
         for sid, v in verdicts.items():
             if sigs[sid].continuous and v == "match" and feats[sid]["bandwidth"] == 1.0:
                 self._continuous.note(track, burst, sigs[sid].bandwidth_hz[1])
@@ -352,15 +364,18 @@ class Classifier:
                 feats[sig.id] = f
         return feats
 
-    def _slice_host(self, burst: Burst, iq, feats: dict) -> Signature | None:
-        """The host link whose frame the burst is a slice of, or None: a burst narrower
-        than a host whose frames break into slices (Wi-Fi, ``Signature.extra["pieces"]``)
-        and that a drone link could take is checked for the host's numerology.  The links
-        it fitted count a rejection.  (A burst the host may be, a frame measured a little
-        narrow, is left to the host's own kernel.)"""
+    def _slice_host(self, burst: Burst, iq, feats: dict) -> tuple[Signature | None, dict | None]:
+        """The host link whose frame the burst is a slice of (or None), and the check's
+        result: a burst narrower than a host whose frames break into slices (Wi-Fi,
+        ``Signature.extra["pieces"]``) and that a drone link could take is checked for the
+        host's numerology.  The links it fitted count a rejection.  (A burst the host may
+        be, a frame measured a little narrow, is left to the host's own kernel.)  A check
+        that did not confirm is kept on the burst's track: weak slices confirm one by one
+        rarely, but together (see ``_sliced``)."""
         if not self.run_kernels or iq is None or not any(self._sig(s).drone for s in feats):
-            return None
+            return None, None
         f_hz = burst.center_freq_hz
+        checked = None
         for host in self._piece_hosts:
             if host.id in feats or not host.in_band(f_hz) or burst.bandwidth_hz >= host.bandwidth_hz[0]:
                 continue
@@ -369,8 +384,9 @@ class Classifier:
             if ev is not None and ev.get("confirmed"):
                 for sid in feats:
                     self.rejections[sid] += 1
-                return host
-        return None
+                return host, ev
+            checked = ev or checked
+        return None, checked
 
     def _at_window_edge(self, burst: Burst) -> bool:
         """Whether the burst reaches the edge of the receiver's window: then its bandwidth
@@ -490,6 +506,7 @@ class Classifier:
         out = {}
         lattice = track.period is not None and _lattice_supported(track.times, track.period[0])
         apart_hz = _simultaneous_spread_hz(track)
+        sliced = _sliced(track)
         for sid, total in track.scores.items():
             sig = get(sid)
             seen = track.candidates[sid]
@@ -533,6 +550,8 @@ class Classifier:
                 terms["rate"] = RATE_MISMATCH  # the link would have sent far more in the window
             if sig.hopping and apart_hz > sig.bandwidth_hz[1]:
                 terms["hopping"] = -1.5       # one radio sends on one channel at a time
+            if sliced:
+                terms["slices"] = SLICED_MISMATCH   # pieces of a host's (Wi-Fi's) frames
             if sig.provisional:
                 terms["provisional"] = -0.25  # on a tie, the link whose facts are confirmed wins
             out[sid] = (sum(terms.values()), terms)
@@ -642,6 +661,14 @@ def _namable(track: Track, sig: Signature, terms: dict) -> bool:
     if not (sig.hopping and sig.interval_s) or terms.get("interval", 0.0) > 0:
         return True
     return "interval" not in terms and _hopped(track, sig)
+
+
+def _sliced(track: Track) -> bool:
+    """Whether the track's bursts are, on average, slices of a host's frames (see
+    SLICED_MEAN): their prefix checks (``Classifier._slice_host``) together."""
+    z = [r["significance"] for r in track.kernel_results.get("ofdm_piece", ()) if r]
+    n = len(z)
+    return n >= SLICED_MIN_CHECKS and sum(z) / n >= SLICED_MEAN + SLICED_SPREAD / math.sqrt(n)
 
 
 def _hopped(track: Track, sig: Signature) -> bool:
