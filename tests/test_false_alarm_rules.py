@@ -218,7 +218,7 @@ def test_a_lora_link_sends_its_time_on_air(dur_s, mismatch):
 
 
 def _piece_checks(track: Track, significances) -> Track:
-    track.kernel_results["ofdm_piece"] = [{"significance": z, "confirmed": False} for z in significances]
+    track.kernel_results["ofdm_piece"] = [{"significance": z, "confirmed": False, "host": "wifi"} for z in significances]
     return track
 
 
@@ -231,7 +231,7 @@ def test_a_track_of_weak_wifi_slices_is_named_no_link():
     clf = Classifier()
     clf.set_window(2440.6e6, 20e6)
     _piece_checks(slices, [4.1, 2.2, 3.5, 1.7, 2.9, 3.1])     # a track the old rules named DSMX
-    assert _sliced(slices)
+    assert _sliced(slices) == {"link": "wifi", "checks": 6, "mean_significance": 2.92}
     assert clf._track_scores(slices)["spektrum-dsmx"][1]["slices"] == SLICED_MISMATCH
     # A control link's packets, and too few checks to tell.
     assert not _sliced(_piece_checks(slices, [1.2, 0.4, 2.1, -0.3, 1.6, 0.9]))
@@ -251,5 +251,8 @@ def test_weak_wifi_frames_raise_no_drone_alarm():
 
     recs, _, _ = fa.run_scenario(fa.make_scenario("wifi", fa.family_seed("wifi", 1024), duration_s=1.0))
     assert fa.false_alarms(recs) == []
-    # The slices still make tracks, reported (if at all) as emitters of no known link.
-    assert {r["link"] for r in recs if r["type"] == "detection"} <= {"unknown", "unknown-fhss", "wifi"}
+    # The slices still make tracks, reported (if at all) as emitters of no known link, and
+    # the evidence says whose frames they are slices of.
+    dets = [r for r in recs if r["type"] == "detection"]
+    assert {d["link"] for d in dets} <= {"unknown", "unknown-fhss", "wifi"}
+    assert sum(d["evidence"].get("slices_of", {}).get("link") == "wifi" for d in dets) >= 5

@@ -385,7 +385,7 @@ class Classifier:
                 for sid in feats:
                     self.rejections[sid] += 1
                 return host, ev
-            checked = ev or checked
+            checked = dict(ev, host=host.id) if ev is not None else checked
         return None, checked
 
     def _at_window_edge(self, burst: Burst) -> bool:
@@ -596,6 +596,9 @@ class Classifier:
             evidence["periodic_share"] = round(track.period[1], 3)
         if self._continuous.absorbed[track.track_id]:
             evidence["pieces"] = self._continuous.absorbed[track.track_id]
+        sliced = _sliced(track)
+        if sliced:
+            evidence["slices_of"] = sliced
         mode = None
         chosen = sig or fallback
         if sig is not None:
@@ -663,12 +666,15 @@ def _namable(track: Track, sig: Signature, terms: dict) -> bool:
     return "interval" not in terms and _hopped(track, sig)
 
 
-def _sliced(track: Track) -> bool:
-    """Whether the track's bursts are, on average, slices of a host's frames (see
-    SLICED_MEAN): their prefix checks (``Classifier._slice_host``) together."""
-    z = [r["significance"] for r in track.kernel_results.get("ofdm_piece", ()) if r]
-    n = len(z)
-    return n >= SLICED_MIN_CHECKS and sum(z) / n >= SLICED_MEAN + SLICED_SPREAD / math.sqrt(n)
+def _sliced(track: Track) -> dict | None:
+    """What says the track's bursts are, on average, slices of a host's frames (see
+    SLICED_MEAN), or None: their prefix checks (``Classifier._slice_host``) together."""
+    checks = [r for r in track.kernel_results.get("ofdm_piece", ()) if r]
+    n = len(checks)
+    mean = sum(r["significance"] for r in checks) / n if n else 0.0
+    if n < SLICED_MIN_CHECKS or mean < SLICED_MEAN + SLICED_SPREAD / math.sqrt(n):
+        return None
+    return {"link": checks[-1].get("host"), "checks": n, "mean_significance": round(mean, 2)}
 
 
 def _hopped(track: Track, sig: Signature) -> bool:
