@@ -48,7 +48,9 @@ OPEN_PIECE_MAX_S = 0.05
 
 
 class _Pending:
-    """A packet's pieces so far, with their extent kept up to date."""
+    """A packet's pieces so far, with their extent kept up to date, and the measures of
+    its last piece that every later burst is compared with (a busy band holds about ten
+    packets pending, so each burst meets them all)."""
 
     def __init__(self, piece: Burst, snippet, train: bool):
         self.pieces = [piece]
@@ -58,12 +60,20 @@ class _Pending:
         self.side_by_side = False      # holds pieces split in frequency
         self.start_s, self.end_s = piece.t_start_s, piece.t_end_s
         self.f_lo_hz, self.f_hi_hz = piece.f_lo_hz, piece.f_hi_hz
+        self._last(piece)
+
+    def _last(self, piece: Burst) -> None:
+        self.last_bandwidth_hz = max(piece.bandwidth_hz, 1.0)
+        self.last_center_hz = piece.center_freq_hz
+        self.last_duration_s = piece.duration_s
+        self.gap_s = piece_gap_s(self.last_duration_s)
 
     def add(self, piece: Burst, snippet) -> None:
         self.pieces.append(piece)
         self.snippets.append(snippet)
         self.start_s, self.end_s = min(self.start_s, piece.t_start_s), max(self.end_s, piece.t_end_s)
         self.f_lo_hz, self.f_hi_hz = min(self.f_lo_hz, piece.f_lo_hz), max(self.f_hi_hz, piece.f_hi_hz)
+        self._last(piece)
 
     def add_splinter(self, piece: Burst) -> None:
         self.splinters += 1
@@ -75,15 +85,15 @@ def piece_gap_s(duration_s: float) -> float:
     return max(MIN_GAP_S, min(GAP_FRACTION * duration_s, MAX_GAP_S))
 
 
-def joins(piece: Burst, pending: _Pending) -> bool:
-    last = pending.pieces[-1]
-    bw = max(last.bandwidth_hz, 1.0)
-    if not (bw / 1.5 <= piece.bandwidth_hz <= bw * 1.5):
+def joins(piece: Burst, pending: _Pending, bandwidth_hz: float) -> bool:
+    """``bandwidth_hz``: the piece's."""
+    bw = pending.last_bandwidth_hz
+    if not (bw / 1.5 <= bandwidth_hz <= bw * 1.5):
         return False
-    if abs(piece.center_freq_hz - last.center_freq_hz) > 0.25 * bw:
+    if abs(piece.center_freq_hz - pending.last_center_hz) > 0.25 * bw:
         return False
     gap = piece.t_start_s - pending.end_s
-    return -last.duration_s <= gap <= piece_gap_s(last.duration_s)
+    return -pending.last_duration_s <= gap <= pending.gap_s
 
 
 def beside(piece: Burst, pending: _Pending) -> bool:
@@ -99,11 +109,11 @@ def beside(piece: Burst, pending: _Pending) -> bool:
     return gap <= BESIDE_GAP_FRACTION * width
 
 
-def splinter_of(piece: Burst, pending: _Pending) -> bool:
-    """A narrower burst inside the packet's time span and band: a piece of its sweep."""
+def splinter_of(piece: Burst, pending: _Pending, bandwidth_hz: float) -> bool:
+    """A narrower burst inside the packet's time span and band: a piece of its sweep.
+    ``bandwidth_hz``: the piece's."""
     start, lo, hi = pending.start_s, pending.f_lo_hz, pending.f_hi_hz
-    slack = piece_gap_s(pending.pieces[-1].duration_s)
-    return (piece.bandwidth_hz < 0.8 * (hi - lo) and start <= piece.t_start_s <= pending.end_s + slack
+    return (bandwidth_hz < 0.8 * (hi - lo) and start <= piece.t_start_s <= pending.end_s + pending.gap_s
             and lo <= piece.center_freq_hz <= hi)
 
 
@@ -219,12 +229,13 @@ class Assembler:
                 host.side_by_side = True
                 return
         if train:
+            bw = burst.bandwidth_hz
             for p in self._pending:
-                if p.train and not p.side_by_side and joins(burst, p):
+                if p.train and not p.side_by_side and joins(burst, p, bw):
                     p.add(burst, iq)
                     return
             for p in self._pending:
-                if p.train and not p.side_by_side and splinter_of(burst, p):
+                if p.train and not p.side_by_side and splinter_of(burst, p, bw):
                     # A piece of the sweep the detector saw narrow (a symbol boundary): part
                     # of the packet, and it bridges the packet to its next full piece.
                     p.add_splinter(burst)
@@ -256,9 +267,9 @@ class Assembler:
         for p in self._pending:
             # Pieces close in order; one that ended well before this start is complete, and
             # so is one whose side-by-side pieces would all have closed before this one.
-            if t_start_s - p.end_s > 4 * piece_gap_s(p.pieces[-1].duration_s) \
+            if t_start_s - p.end_s > 4 * p.gap_s \
                     or (not p.train and t_end_s - p.end_s > max(4 * MIN_GAP_S,
-                                                                BESIDE_TIME_FRACTION * 4 * p.pieces[-1].duration_s)):
+                                                                BESIDE_TIME_FRACTION * 4 * p.last_duration_s)):
                 out.append(self._emit(p))
             else:
                 keep.append(p)
