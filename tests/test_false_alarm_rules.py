@@ -3,15 +3,16 @@ lattice must rest on gaps that can test it, a burst clipped by the window's edge
 narrowband drone link, a hopper must show its interval (or, while too short to test it, a
 hop on its raster) before it is named, a link that hops over its whole band plan must spread
 over the channels its window holds and send its share of packets there, a LoRa link's
-packets must last its time on air, and a track of weak Wi-Fi slices is no link."""
+packets must last its time on air, any link's packets must end before its next ones
+start, and a track of weak Wi-Fi slices is no link."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from rfdetect.classify.matcher import (MODE_MISMATCH, SLICED_MISMATCH, Classifier, _continues, _hopped, _judged_beyond_edge,
-                                       _lattice_supported, _namable, _sliced, _too_few_packets, _too_narrow_a_spread,
-                                       window_shares)
+from rfdetect.classify.matcher import (MODE_MISMATCH, SLICED_MISMATCH, Classifier, _continues, _fits_mode, _hopped,
+                                       _judged_beyond_edge, _lattice_supported, _namable, _overlong_packets, _sliced,
+                                       _too_few_packets, _too_narrow_a_spread, window_shares)
 from rfdetect.classify.tracker import Track
 from rfdetect.model import Burst
 from rfdetect.signatures import get
@@ -256,3 +257,43 @@ def test_weak_wifi_frames_raise_no_drone_alarm():
     dets = [r for r in recs if r["type"] == "detection"]
     assert {d["link"] for d in dets} <= {"unknown", "unknown-fhss", "wifi"}
     assert sum(d["evidence"].get("slices_of", {}).get("link") == "wifi" for d in dets) >= 5
+
+
+@pytest.mark.parametrize("dur_s, interval", [(23e-3, -1.5), (5e-3, 1.0)])
+def test_a_packet_ends_before_the_next_one_starts(dur_s, interval):
+    """Pieces of weak LoRaWAN SF9 packets, 19-30 ms long, on a chance 61.4 ms lattice (three
+    Crossfire 50 Hz intervals): a link sending every 20 ms sends no 23 ms packets, whatever
+    its time on air (not known for Crossfire)."""
+    times = 1.0 + 0.0614 * np.array([0, 4, 5, 6, 8, 9])
+    track = _track(times, [868.093e6, 867.1e6, 868.093e6, 867.35e6, 868.6e6, 867.1e6], 137.5e3, dur_s)
+    track.scores, track.candidates = {"tbs-crossfire": 12.0}, {"tbs-crossfire": 6}
+    clf = Classifier()
+    clf.set_window(868e6, 2.4e6)
+    assert clf._track_scores(track)["tbs-crossfire"][1]["interval"] == interval
+    assert _fits_mode({"interval_s": (19.4e-3, 20.6e-3)}, None, 20.0e-3)
+    assert not _fits_mode({"interval_s": (19.4e-3, 20.6e-3)}, None, 20.6e-3)
+
+
+def test_a_lora_packet_longer_than_the_link_sends_is_not_its():
+    """A LoRaWAN SF8 / 500 kHz packet of 30.7 ms and the pieces of a weaker one (4.2 and 3.2
+    ms, short enough for any mode) named ExpressLRS 50 Hz at 0.99: its packets last 18.6 ms,
+    or 38-40 ms when the detector joins two sent back to back on one channel."""
+    elrs = get("expresslrs-lora")
+    track = _track([7.2574, 7.4033, 7.4149], [868.317e6, 867.272e6, 867.257e6])
+    for sf, dur_s in ((8, 30.7e-3), (8, 4.2e-3), (8, 3.2e-3)):
+        track.note_chirp_packet(sf, dur_s)
+    assert _overlong_packets(track, elrs)
+    joined = _track([0.0, 0.1, 0.2], [868.0e6] * 3)
+    for dur_s in (18.5e-3, 38.5e-3, 18.4e-3):       # a strong pilot: one pair joined
+        joined.note_chirp_packet(8, dur_s)
+    assert not _overlong_packets(joined, elrs)
+    collided = _track([0.0, 0.1, 0.2], [868.0e6] * 3)
+    for dur_s in (18.5e-3, 27.0e-3, 18.4e-3):       # one packet lengthened by another emitter's
+        collided.note_chirp_packet(8, dur_s)
+    assert not _overlong_packets(collided, elrs)
+    collided.note_chirp_packet(8, 29.0e-3)           # ... but not half of them
+    assert _overlong_packets(collided, elrs)
+    track.scores, track.candidates = {"expresslrs-lora": 15.0}, {"expresslrs-lora": 3}
+    clf = Classifier()
+    clf.set_window(868e6, 2.4e6)
+    assert clf._track_scores(track)["expresslrs-lora"][1]["mode"] == MODE_MISMATCH

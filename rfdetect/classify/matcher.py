@@ -85,6 +85,9 @@ RATE_MISMATCH = -5.0      # outweighs a confirmed modulation: this link's timing
 # whose packets (their median: two packets measured as one are the exception) are longer
 # than every mode at the confirmed spreading factor is not that link.
 MODE_MISMATCH = -5.0
+# The detector joins strong packets sent back to back on one channel (ExpressLRS hops every
+# few packets): a burst of up to this many packets is still the link's.
+MERGED_PACKETS = 4
 # A burst starting this soon after a track's last one ends, on its channel, is a piece of the
 # same packet: at most CONTINUE_GAP_S, and at most CONTINUE_HOPS of the detector's time steps
 # (at 20 MS/s, 0.15 ms: ExpressLRS 2.4 GHz at 500 Hz leaves 0.23 ms between its packets).
@@ -332,6 +335,9 @@ class Classifier:
                 vc["inherited"] = "match" if vc["match"] > vc["mismatch"] else "mismatch"
         for name, result in kernels.items():
             track.kernel_results.setdefault(name, []).append(result)
+        lora = kernels.get("lora")
+        if lora and lora.get("confirmed"):
+            track.note_chirp_packet(lora["sf"], burst.duration_s)
         if piece is not None:
             track.kernel_results.setdefault("ofdm_piece", []).append(piece)
         for sid, v in verdicts.items():
@@ -531,14 +537,17 @@ class Classifier:
                 # channels may still be on the lattice of this link's declared interval.
                 ok = _on_declared_lattice(track, sig, sf)
                 terms["interval"] = 1.0 if ok else -0.5   # else: not this periodic link
-            if sig.kernel == "lora" and track.packets >= CONFIRM_BURSTS and any("burst_s" in m for m in sig.modes):
+            if sig.kernel == "lora" and any("burst_s" in m for m in sig.modes):
                 # The time on air (a fixed payload) with the spreading factor (confirmed on
                 # several packets, not one) tells a LoRa link's modes, with or without a
                 # lattice: a 23 ms packet at SF6 is no ExpressLRS packet (4.4 ms), nor is a
                 # 38 ms one at any spreading factor.
-                settled_sf = sf if sf is not None and kres["confirmed_bursts"] >= CONFIRM_BURSTS else None
-                dur = track.median("duration_s")
-                if not any(_fits_mode(m, settled_sf, dur) for m in sig.modes):
+                if track.packets >= CONFIRM_BURSTS:
+                    settled_sf = sf if sf is not None and kres["confirmed_bursts"] >= CONFIRM_BURSTS else None
+                    dur = track.median("duration_s")
+                    if not any(_fits_mode(m, settled_sf, dur) for m in sig.modes):
+                        terms["mode"] = MODE_MISMATCH
+                if _overlong_packets(track, sig):
                     terms["mode"] = MODE_MISMATCH
             if not sig.hopping and track.key is None and track.period and n >= 6 \
                     and len(track.channels_hz(max(25e3, 0.5 * track.median("bandwidth_hz")))) >= 3:
@@ -802,8 +811,39 @@ def _on_declared_lattice(track: Track, sig: Signature, sf: int | None) -> bool:
 
 def _fits_mode(mode: dict, sf: int | None, duration_s: float) -> bool:
     """A mode's spreading factor (where both are known) and time on air fit; packets the
-    detector split are measured shorter, never longer."""
-    return (sf is None or mode.get("sf", sf) == sf) and ("burst_s" not in mode or duration_s <= mode["burst_s"][1])
+    detector split are measured shorter, never longer.  Where the time on air is not
+    known, a packet still ends before the mode's next one starts."""
+    if sf is not None and mode.get("sf", sf) != sf:
+        return False
+    if "burst_s" in mode:
+        return duration_s <= mode["burst_s"][1]
+    return "interval_s" not in mode or duration_s < mode["interval_s"][1]
+
+
+def _sends(mode: dict, duration_s: float) -> bool:
+    """Whether one burst of ``duration_s`` can be this mode's: one packet, or up to
+    MERGED_PACKETS of them back to back on one channel, which the detector joins when
+    they are strong."""
+    (b_lo, b_hi), (iv_lo, iv_hi) = mode["burst_s"], mode["interval_s"]
+    return duration_s <= b_hi or any(k * iv_lo + b_lo <= duration_s <= k * iv_hi + b_hi
+                                     for k in range(1, MERGED_PACKETS))
+
+
+def _overlong_packets(track: Track, sig: Signature) -> bool:
+    """Whether most of the track's whole packets that the dechirp confirmed last longer
+    than the link can send at their spreading factor (see ``_sends``): a 30.7 ms packet at
+    SF8 and 500 kHz is a LoRaWAN packet, not ExpressLRS 50 Hz (18.6 ms, or 38-40 ms for
+    two back to back), even when the track's other bursts are pieces of weak packets,
+    short enough for any mode.  Packets measured shorter than the link's shortest at
+    their spreading factor say nothing."""
+    whole = overlong = 0
+    for sf, duration_s in track.chirp_packets:
+        modes = [m for m in sig.modes if "burst_s" in m and "interval_s" in m and m.get("sf", sf) == sf]
+        if not modes or duration_s < min(m["burst_s"][0] for m in modes):
+            continue
+        whole += 1
+        overlong += not any(_sends(m, duration_s) for m in modes)
+    return overlong > 0 and 2 * overlong >= whole
 
 
 def _candidate(f: dict, sig: Signature) -> bool:

@@ -68,6 +68,7 @@ class Track:
     scores: dict = field(default_factory=dict)        # signature id -> summed per-burst score
     candidates: dict = field(default_factory=dict)    # signature id -> bursts it was a candidate for
     kernel_results: dict = field(default_factory=dict)  # kernel -> list of results
+    chirp_packets: list = field(default_factory=list)   # (sf, duration s) of bursts the dechirp confirmed
     verdicts: dict = field(default_factory=dict)      # signature id -> Counter-like dict of kernel verdicts
     modulation: tuple = ("?",)
     period: tuple[float, float] | None = None
@@ -131,6 +132,12 @@ class Track:
         longest = max(b.duration_s for b in self.bursts[-16:])
         return (timing_tolerance_s(period) < dt and dt + burst.duration_s <= min(1.2 * longest, 0.9 * period)
                 and abs(burst.center_freq_hz - last.center_freq_hz) < 0.5 * max(last.bandwidth_hz, 1.0))
+
+    def note_chirp_packet(self, sf: int, duration_s: float) -> None:
+        """A burst the LoRa dechirp confirmed at ``sf``: the last MEDIAN_BURSTS are kept."""
+        self.chirp_packets.append((sf, duration_s))
+        if len(self.chirp_packets) > MEDIAN_BURSTS:
+            del self.chirp_packets[0]
 
     def kernel_confirmed(self, kernel: str, need: int = 2) -> dict | None:
         """The latest confirmed result of a kernel once ``need`` bursts confirmed it."""
