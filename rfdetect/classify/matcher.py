@@ -528,10 +528,7 @@ class Classifier:
                 with_iv = [m for m in sig.modes if "interval_s" in m]
                 if with_iv:
                     dur = track.median("duration_s")
-                    share = _window_share(track, self._window_shares.get(sid, ()))
-                    ok = any(_fits_interval(m["interval_s"], period) and _fits_mode(m, sf, dur)
-                             and _multiple_chance(track, period, m["interval_s"], share) >= HOP_SPREAD_CHANCE
-                             for m in with_iv)
+                    ok = any(_fits_interval(m["interval_s"], period) and _fits_mode(m, sf, dur) for m in with_iv)
                 else:
                     ok = _fits_interval(sig.interval_s, period)
                 terms["interval"] = 1.0 if ok else -1.5
@@ -670,14 +667,14 @@ def _namable(track: Track, sig: Signature, terms: dict) -> bool:
     aside) while the track is too short to test the interval; once tested, a hop does not
     stand in for an interval that failed.  Pieces of one LoRaWAN packet at SF8 and 500 kHz
     (US915) are the bursts of an ExpressLRS 50 Hz packet in all but their timing and
-    channel.  A provisional link (band plan, raster or bandwidth guessed) waits for its
-    interval: a hop on a guessed raster says little, and four weak LoRaWAN pieces on two
-    channels were named Crossfire, slices of Wi-Fi frames DSMX, by their hop."""
+    channel.  A link whose band plan is a guess (Crossfire) waits for its interval: a hop on
+    a guessed raster says nothing, and four weak LoRaWAN pieces on two channels were named
+    Crossfire by their hop."""
     if track.packets < sig.min_bursts or terms.get("features", 0.0) <= 0:
         return False
     if not (sig.hopping and sig.interval_s) or terms.get("interval", 0.0) > 0:
         return True
-    return "interval" not in terms and not sig.provisional and _hopped(track, sig)
+    return "interval" not in terms and "band plan" not in sig.unverified and _hopped(track, sig)
 
 
 def _sliced(track: Track) -> dict | None:
@@ -767,31 +764,6 @@ def _too_few_packets(track: Track, sig: Signature, window_shares, lattice_s: flo
     span_s = track.bursts[-1].t_start_s - track.bursts[0].t_start_s
     expected = span_s / interval_s * min(shares)
     return expected >= RATE_MIN_EXPECTED and track.packets < RATE_MIN_SHARE * expected
-
-
-def _window_share(track: Track, window_shares) -> float | None:
-    """The share of the link's channels in the window, of the band plan holding the track
-    (``window_shares``: (band plan, share) pairs of a link that hops over its whole plan)."""
-    f_hz = track.bursts[-1].center_freq_hz
-    return next((share for b, share in window_shares if b.lo_hz <= f_hz <= b.hi_hz), None)
-
-
-def _multiple_chance(track: Track, lattice_s: float, interval_s: tuple[float, float], share: float | None) -> float:
-    """The chance that a link sending every ``interval_s`` and hopping uniformly over its
-    whole plan, a ``share`` of whose channels the window holds, shows the track's lattice
-    when that is k >= 2 of its intervals: each of its packets lands in the window with
-    chance ``share``, so the intervals between those seen are geometric, and every fitting
-    gap is a multiple of k with chance p (1-p)^(k-1) / (1 - (1-p)^k) each.  LoRaWAN nodes
-    seen about once a second, every gap 1-9 seconds, fit Crossfire's 4 Hz at k = 4 by
-    chance 1e-6 (at 6 gaps, p = 5/13).  1.0 where it does not apply."""
-    k = round(lattice_s / (0.5 * (interval_s[0] + interval_s[1])))
-    if k < 2 or share is None or not 0.0 < share < 1.0:
-        return 1.0
-    gaps = np.diff(np.sort(np.asarray(track.times, np.float64)))
-    _, fits = lattice_multiples(gaps[gaps > MIN_GAP_S], lattice_s)
-    miss = 1.0 - share
-    each = share * miss ** (k - 1) / (1.0 - miss ** k)
-    return each ** int(np.count_nonzero(fits))
 
 
 def _hops_seen(track: Track, sig: Signature) -> int:
