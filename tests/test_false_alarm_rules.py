@@ -293,11 +293,17 @@ def test_a_lora_packet_longer_than_the_link_sends_is_not_its():
         joined.note_chirp_packet(8, dur_s)
     assert not _overlong_packets(joined, elrs)
     collided = _track([0.0, 0.1, 0.2], [868.0e6] * 3)
-    for dur_s in (18.5e-3, 27.0e-3, 18.4e-3):       # one packet lengthened by another emitter's
+    for dur_s in (18.5e-3, 29.0e-3, 18.4e-3):       # one packet lengthened by another emitter's
         collided.note_chirp_packet(8, dur_s)
     assert not _overlong_packets(collided, elrs)
-    collided.note_chirp_packet(8, 29.0e-3)           # ... but not half of them
+    collided.note_chirp_packet(8, 30.0e-3)           # ... but not half of them
     assert _overlong_packets(collided, elrs)
+    # The chirp detector follows a weak packet a few symbols past its end: 4.86 ms for a
+    # 4.4 ms SF6 packet (200 Hz) is that packet.
+    followed = _track([0.0, 0.1], [868.0e6] * 2)
+    followed.note_chirp_packet(6, 4.86e-3)
+    followed.note_chirp_packet(6, 4.74e-3)
+    assert not _overlong_packets(followed, elrs)
     track.scores, track.candidates = {"expresslrs-lora": 15.0}, {"expresslrs-lora": 3}
     clf = Classifier()
     clf.set_window(868e6, 2.4e6)

@@ -88,6 +88,10 @@ MODE_MISMATCH = -5.0
 # The detector joins strong packets sent back to back on one channel (ExpressLRS hops every
 # few packets): a burst of up to this many packets is still the link's.
 MERGED_PACKETS = 4
+# ... and may measure a packet this much longer than its time on air: the chirp detector
+# follows a weak packet to a few symbols past its end (4.86 ms for a 4.4 ms ExpressLRS SF6
+# packet at -10 dB).
+OVERLONG_MARGIN = 1.25
 # A burst starting this soon after a track's last one ends, on its channel, is a piece of the
 # same packet: at most CONTINUE_GAP_S, and at most CONTINUE_HOPS of the detector's time steps
 # (at 20 MS/s, 0.15 ms: ExpressLRS 2.4 GHz at 500 Hz leaves 0.23 ms between its packets).
@@ -825,8 +829,9 @@ def _fits_mode(mode: dict, sf: int | None, duration_s: float) -> bool:
 def _sends(mode: dict, duration_s: float) -> bool:
     """Whether one burst of ``duration_s`` can be this mode's: one packet, or up to
     MERGED_PACKETS of them back to back on one channel, which the detector joins when
-    they are strong."""
+    they are strong (each measured up to OVERLONG_MARGIN long)."""
     (b_lo, b_hi), (iv_lo, iv_hi) = mode["burst_s"], mode["interval_s"]
+    b_hi *= OVERLONG_MARGIN
     return duration_s <= b_hi or any(k * iv_lo + b_lo <= duration_s <= k * iv_hi + b_hi
                                      for k in range(1, MERGED_PACKETS))
 
