@@ -72,6 +72,12 @@ def test_a_hopper_is_named_only_with_its_interval_or_a_hop():
     assert "band plan" in crossfire.unverified and _hopped(hopping, crossfire)
     assert not _namable(hopping, crossfire, {"features": 5.0})
     assert _namable(hopping, crossfire, {"features": 5.0, "interval": 1.0})
+    # ... and, its modulation a guess too, the hop as well: an OOK remote's frame repeated
+    # every 13 ms on one channel is on the lattice of Crossfire's 150 Hz mode.
+    repeats = _track([0.0, 0.0132, 0.0264, 0.0396, 0.0528], [868.275e6] * 5)
+    assert not _hopped(repeats, crossfire)
+    assert not _namable(repeats, crossfire, {"features": 5.0, "interval": 1.0})
+    assert _namable(repeats, elrs, {"features": 5.0, "interval": 1.0})
     # Bursts that on balance do not fit the link (0.1 ms slices taken for ExpressLRS 2.4
     # GHz packets) are not named by their timing alone.
     assert not _namable(hopping, elrs, {"features": 0.0, "interval": 1.0})

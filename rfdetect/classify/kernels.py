@@ -16,12 +16,31 @@ MIN_GAP_S = 0.1e-3       # closer start times are one packet measured twice
 CANDIDATES = 6           # shortest gaps tried as the period
 
 
+# A packet clock is a crystal: over any period it drifts by microseconds, so how far a
+# start time sits off the lattice is its measurement (a spectrogram hop, a few symbols of
+# a weak packet), not a share of the period.  A share (4 %) covers the measurement at a
+# few ms; at 0.25 s (Crossfire's 4 Hz) it would be 10 ms, and five FSK meter bursts from
+# three sensors fitted a 0.255 s lattice.
+MAX_TIMING_TOLERANCE_S = 2e-3
+
+
+def timing_tolerance_s(period_s):
+    """How far a start time may sit from the lattice: edge measurement (about one
+    spectrogram hop), a few per cent of a short period, at most MAX_TIMING_TOLERANCE_S."""
+    return min(max(0.2e-3, 0.04 * period_s), MAX_TIMING_TOLERANCE_S)
+
+
+# The tracker asks for it per track and burst from Python (where a compiled call costs
+# more than the arithmetic); the kernels below compile it.
+_timing_tolerance_s = njit(cache=True)(timing_tolerance_s)
+
+
 @njit(cache=True)
 def lattice_tolerance_s(period_s):
     """How far a gap may sit from a whole number of periods (grown as sqrt(k) for k
     periods): the tracker's timing tolerance, kept well below the period, or anything
     is a multiple."""
-    return min(max(0.2e-3, 0.04 * period_s), 0.1 * period_s)
+    return min(_timing_tolerance_s(period_s), 0.1 * period_s)
 
 
 @njit(cache=True)

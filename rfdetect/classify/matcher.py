@@ -673,12 +673,16 @@ def _namable(track: Track, sig: Signature, terms: dict) -> bool:
     (US915) are the bursts of an ExpressLRS 50 Hz packet in all but their timing and
     channel.  A link whose band plan is a guess (Crossfire) waits for its interval: a hop on
     a guessed raster says nothing, and four weak LoRaWAN pieces on two channels were named
-    Crossfire by their hop."""
+    Crossfire by their hop.  It needs the hop as well, when it hops over its whole band:
+    without a source for its modulation, its packets are known by their timing alone, and
+    an OOK remote repeating its frame every 13 ms on one channel has that timing."""
     if track.packets < sig.min_bursts or terms.get("features", 0.0) <= 0:
         return False
-    if not (sig.hopping and sig.interval_s) or terms.get("interval", 0.0) > 0:
+    if not (sig.hopping and sig.interval_s):
         return True
-    return "interval" not in terms and "band plan" not in sig.unverified and _hopped(track, sig)
+    if "band plan" in sig.unverified:
+        return terms.get("interval", 0.0) > 0 and (not sig.hops_all_channels or _hopped(track, sig))
+    return terms.get("interval", 0.0) > 0 or ("interval" not in terms and _hopped(track, sig))
 
 
 def _sliced(track: Track) -> dict | None:
@@ -700,7 +704,7 @@ def _hopped(track: Track, sig: Signature) -> bool:
     are no ExpressLRS hop on its 525 kHz raster."""
     half_bw = 0.5 * track.median("bandwidth_hz")
     band = sig.band_for(track.bursts[-1].center_freq_hz)
-    if band is None or not band.raster_hz:
+    if band is None or not band.raster_hz or "band plan" in sig.unverified:
         return len(track.channels_hz(max(25e3, half_bw), min_bandwidth_hz=half_bw)) > 1
     f = np.array(track.channels_hz(RASTER_TOL / 4 * band.raster_hz, min_bandwidth_hz=half_bw))
     steps = np.abs(f[:, None] - f[None, :]) / band.raster_hz

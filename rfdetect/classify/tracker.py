@@ -15,17 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..model import Burst
-from .kernels import lattice_fit, lattice_tolerance_s
+from .kernels import lattice_fit, lattice_tolerance_s, timing_tolerance_s
 
 MAX_TIMES = 48            # recent start times kept per track for the period estimate
 SHORT_GAP_PERIODS = 4     # gaps of at most this many periods refine a lattice
 MEDIAN_BURSTS = 32        # recent bursts a track's median bandwidth and duration describe
-
-
-def timing_tolerance_s(period_s: float) -> float:
-    """How far a start time may sit from the lattice: edge measurement (about one
-    spectrogram hop) plus a few per cent of clock and jitter."""
-    return max(0.2e-3, 0.04 * period_s)
 
 
 def estimate_period(times_s, min_share: float = 0.7) -> tuple[float, float] | None:
