@@ -12,7 +12,7 @@ import pytest
 
 from rfdetect.classify.matcher import (MODE_MISMATCH, SLICED_MISMATCH, Classifier, _continues, _fits_mode, _hopped,
                                        _judged_beyond_edge, _lattice_supported, _namable, _overlong_packets, _sliced,
-                                       _too_few_packets, _too_narrow_a_spread, window_shares)
+                                       _too_few_packets, _underlong_packets, _too_narrow_a_spread, window_shares)
 from rfdetect.classify.tracker import Track
 from rfdetect.model import Burst
 from rfdetect.signatures import get
@@ -315,3 +315,37 @@ def test_a_lora_packet_longer_than_the_link_sends_is_not_its():
     clf.set_window(868e6, 2.4e6)
     assert clf._track_scores(track)["expresslrs-lora"][1]["mode"] == MODE_MISMATCH
 
+
+
+def test_a_strong_lora_packet_far_shorter_than_the_link_sends_is_not_its():
+    """ExpressLRS 200 Hz packets near the receiver's centre, measured 630 kHz wide and two at
+    a time (4.4 and 9.4 ms at SF6, 13 dB), made a track of their own that was named mLRS at
+    0.99: mLRS sends 91-byte frames, 22.3 ms at SF6.  Weak packets are split by the detector
+    and say nothing."""
+    mlrs, elrs = get("mlrs"), get("expresslrs-lora")
+    strong = _track([4.3731, 5.5431, 5.5481, 6.4631], [868.05e6] * 4)
+    for dur_s in (9.37e-3, 4.38e-3, 9.36e-3, 9.38e-3):
+        strong.note_chirp_packet(6, dur_s, 13.3)
+    assert _underlong_packets(strong, mlrs)
+    assert not _underlong_packets(strong, elrs)          # (its modes bind the time on air)
+    weak = _track([0.0, 0.032, 0.064], [868.05e6] * 3)
+    for dur_s in (4.4e-3, 9.4e-3, 6.0e-3):
+        weak.note_chirp_packet(6, dur_s, 4.0)
+    assert not _underlong_packets(weak, mlrs)
+    whole = _track([0.0, 0.032, 0.064], [868.05e6] * 3)
+    for dur_s in (22.4e-3, 22.5e-3, 13.2e-3):
+        whole.note_chirp_packet(6 if dur_s > 20e-3 else 5, dur_s, 25.0)
+    assert not _underlong_packets(whole, mlrs)
+    strong.scores, strong.candidates = {"mlrs": 12.0}, {"mlrs": 4}
+    clf = Classifier()
+    clf.set_window(868e6, 2.4e6)
+    assert clf._track_scores(strong)["mlrs"][1]["mode"] == MODE_MISMATCH
+
+
+def test_the_next_packet_on_a_channel_is_no_piece_of_the_last():
+    """ExpressLRS 50 Hz sends its next packet on a channel 1.5 ms after an 18.5 ms one ends:
+    counted as a piece of it (a tenth of its length), three of every four packets went
+    missing from the track's timing, and the pilot went unnamed for too few packets."""
+    track = _track([0.625], [867.0e6], dur_s=18.45e-3)
+    assert not _continues(_burst(0.645, 867.0e6, dur_s=18.45e-3), track)
+    assert _continues(_burst(0.625 + 18.45e-3 + 0.5e-3, 867.0e6, dur_s=6e-3), track)

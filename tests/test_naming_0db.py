@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -215,16 +216,22 @@ def test_pieces_of_lorawan_packets_on_one_channel_are_no_hopper():
     assert any(r["type"] == "detection" and r["link"] == "lorawan" for r in recs)
 
 
-def test_crowded_868_names_both_pilots_expresslrs(tmp_path):
+@pytest.mark.parametrize("duration_s", [2.0, 8.0])
+def test_crowded_868_names_both_pilots_expresslrs(tmp_path, duration_s):
     # recordings/scenarios/crowded_868.toml: pilot B flies ExpressLRS 50 Hz (SF8, 18.6 ms
-    # packets), seen every 80 ms; with its packets merged with pilot A's on a shared
-    # channel, only the spreading factor tells it from mLRS (SF5/SF6).
+    # packets, the next on the same channel 1.5 ms after one ends: no piece of it); with its
+    # packets merged with pilot A's on a shared channel, only the spreading factor tells it
+    # from mLRS (SF5/SF6).  Over 8 s, pilot A's packets near the receiver's centre, measured
+    # wide and two at a time, make a track of their own: mLRS's packets at SF6 last 22 ms.
     from rfdetect.pipeline import analyze_source
     from rfdetect.simulate import simulate
     from rfdetect.sources import open_source
 
+    with open(REPO / "recordings" / "scenarios" / "crowded_868.toml", "rb") as f:
+        scenario = tomllib.load(f)
+    scenario["scenario"]["duration_s"] = duration_s
     path = tmp_path / "crowded.h5"
-    simulate(REPO / "recordings" / "scenarios" / "crowded_868.toml", path, seed=1)
+    simulate(scenario, path, seed=1)
     recs: list[dict] = []
     with open_source(path) as src:
         analyze_source(src, recs.append)

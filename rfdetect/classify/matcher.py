@@ -38,7 +38,7 @@ import numpy as np
 from ..model import Burst
 from ..signatures import UNKNOWN, UNKNOWN_FHSS, Band, Signature, get, load_all
 from . import evidence as ev_mod
-from .assembler import Assembler
+from .assembler import Assembler, piece_gap_s
 from .calibration import confidence_from
 from .continuous import ContinuousHosts
 from .kernels import MIN_GAP_S, lattice_at, testable_periods
@@ -88,6 +88,8 @@ MODE_MISMATCH = -5.0
 # The detector joins strong packets sent back to back on one channel (ExpressLRS hops every
 # few packets): a burst of up to this many packets is still the link's.
 MERGED_PACKETS = 4
+# A LoRa packet this far above the noise is measured whole: the detector splits weak ones.
+WHOLE_SNR_DB = 10.0
 # ... and may measure a packet this much longer than its time on air: the chirp detector
 # follows a weak packet to a few symbols past its end (4.86 ms for a 4.4 ms ExpressLRS SF6
 # packet at -10 dB).
@@ -341,7 +343,7 @@ class Classifier:
             track.kernel_results.setdefault(name, []).append(result)
         lora = kernels.get("lora")
         if lora and lora.get("confirmed"):
-            track.note_chirp_packet(lora["sf"], burst.duration_s)
+            track.note_chirp_packet(lora["sf"], burst.duration_s, burst.snr_db)
         if piece is not None:
             track.kernel_results.setdefault("ofdm_piece", []).append(piece)
         for sid, v in verdicts.items():
@@ -553,6 +555,8 @@ class Classifier:
                         terms["mode"] = MODE_MISMATCH
                 if _overlong_packets(track, sig):
                     terms["mode"] = MODE_MISMATCH
+            if sig.kernel == "lora" and _underlong_packets(track, sig):
+                terms["mode"] = MODE_MISMATCH
             if not sig.hopping and track.key is None and track.period and n >= 6 \
                     and len(track.channels_hz(max(25e3, 0.5 * track.median("bandwidth_hz")))) >= 3:
                 terms["hopping"] = -1.5       # a periodic hopper is not a fixed-channel link
@@ -848,13 +852,29 @@ def _overlong_packets(track: Track, sig: Signature) -> bool:
     short enough for any mode.  Packets measured shorter than the link's shortest at
     their spreading factor say nothing."""
     whole = overlong = 0
-    for sf, duration_s in track.chirp_packets:
+    for sf, duration_s, _ in track.chirp_packets:
         modes = [m for m in sig.modes if "burst_s" in m and "interval_s" in m and m.get("sf", sf) == sf]
         if not modes or duration_s < min(m["burst_s"][0] for m in modes):
             continue
         whole += 1
         overlong += not any(_sends(m, duration_s) for m in modes)
     return overlong > 0 and 2 * overlong >= whole
+
+
+def _underlong_packets(track: Track, sig: Signature) -> bool:
+    """Whether most of the track's strong packets that the dechirp confirmed (WHOLE_SNR_DB
+    or more: the detector splits weak packets, not these) last less than half the link's
+    time on air at their spreading factor (``Signature.extra["air_s_by_sf"]``: a link
+    whose payload is fixed and whose modes do not bind a spreading factor).  ExpressLRS
+    200 Hz packets (4.4 ms at SF6, two back to back 9.4 ms) are no mLRS packets (22.3 ms
+    at SF6)."""
+    air = sig.extra.get("air_s_by_sf")
+    if not air:
+        return False
+    strong = [(d, air[sf][0]) for sf, d, snr in track.chirp_packets
+              if sf in air and snr is not None and snr >= WHOLE_SNR_DB]
+    short = sum(d < 0.5 * shortest for d, shortest in strong)
+    return len(strong) >= CONFIRM_BURSTS and 2 * short > len(strong)
 
 
 def _candidate(f: dict, sig: Signature) -> bool:
@@ -874,15 +894,16 @@ def _similar(burst: Burst, track: Track, ignore_duration: bool = False) -> bool:
     return ignore_duration or dur / 1.4 <= burst.duration_s <= dur * 1.4
 
 
-def _continues(burst: Burst, track: Track, piece_gap_s: float = CONTINUE_GAP_S) -> bool:
+def _continues(burst: Burst, track: Track, gap_s: float = CONTINUE_GAP_S) -> bool:
     """A fragment of the track's last packet: same channel, starting where it ended (within
-    ``piece_gap_s`` or a tenth of the last burst's duration)."""
+    ``gap_s`` or the gap the assembler allows inside a packet after a piece that long: the
+    next packet of ExpressLRS 50 Hz follows an 18.5 ms packet by 1.5 ms on its channel)."""
     if not track.bursts:
         return False
     last = track.bursts[-1]
     gap = burst.t_start_s - last.t_end_s
     return (abs(burst.center_freq_hz - last.center_freq_hz) < 0.5 * max(last.bandwidth_hz, 1.0)
-            and gap < max(piece_gap_s, 0.1 * last.duration_s))
+            and gap < max(gap_s, piece_gap_s(last.duration_s)))
 
 
 def _compatible(kernels: dict, track: Track) -> bool:

@@ -62,7 +62,7 @@ class Track:
     scores: dict = field(default_factory=dict)        # signature id -> summed per-burst score
     candidates: dict = field(default_factory=dict)    # signature id -> bursts it was a candidate for
     kernel_results: dict = field(default_factory=dict)  # kernel -> list of results
-    chirp_packets: list = field(default_factory=list)   # (sf, duration s) of bursts the dechirp confirmed
+    chirp_packets: list = field(default_factory=list)   # (sf, duration s, SNR dB) of bursts the dechirp confirmed
     verdicts: dict = field(default_factory=dict)      # signature id -> Counter-like dict of kernel verdicts
     modulation: tuple = ("?",)
     period: tuple[float, float] | None = None
@@ -127,9 +127,9 @@ class Track:
         return (timing_tolerance_s(period) < dt and dt + burst.duration_s <= min(1.2 * longest, 0.9 * period)
                 and abs(burst.center_freq_hz - last.center_freq_hz) < 0.5 * max(last.bandwidth_hz, 1.0))
 
-    def note_chirp_packet(self, sf: int, duration_s: float) -> None:
+    def note_chirp_packet(self, sf: int, duration_s: float, snr_db: float | None = None) -> None:
         """A burst the LoRa dechirp confirmed at ``sf``: the last MEDIAN_BURSTS are kept."""
-        self.chirp_packets.append((sf, duration_s))
+        self.chirp_packets.append((sf, duration_s, snr_db))
         if len(self.chirp_packets) > MEDIAN_BURSTS:
             del self.chirp_packets[0]
 
