@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rfdetect.classify.matcher import (MODE_MISMATCH, SLICED_MISMATCH, Classifier, _continues, _fits_mode, _hopped,
+from rfdetect.classify.matcher import (MODE_MISMATCH, SLICED_MISMATCH, Classifier, _continues, _elsewhere_meanwhile,
+                                       _fits_mode, _hopped,
                                        _judged_beyond_edge, _lattice_supported, _namable, _overlong_packets, _sliced,
                                        _too_few_packets, _underlong_packets, _too_narrow_a_spread, window_shares)
 from rfdetect.classify.tracker import Track
@@ -349,3 +350,34 @@ def test_the_next_packet_on_a_channel_is_no_piece_of_the_last():
     track = _track([0.625], [867.0e6], dur_s=18.45e-3)
     assert not _continues(_burst(0.645, 867.0e6, dur_s=18.45e-3), track)
     assert _continues(_burst(0.625 + 18.45e-3 + 0.5e-3, 867.0e6, dur_s=6e-3), track)
+
+
+def test_a_mode_is_fitted_with_its_own_modulation():
+    """Four wM-Bus T-mode bursts (FSK, 3.2 ms) from two meters fitted a 40.6 ms lattice: two
+    periods of Crossfire's 50 Hz mode, which is LoRa, and were named Crossfire at 0.96."""
+    fifty = {"rf_mode": "50Hz", "modulation": "LoRa", "interval_s": (19.4e-3, 20.6e-3)}
+    assert _fits_mode(fifty, None, 3.2e-3)                        # nothing measured
+    assert _fits_mode(fifty, None, 3.2e-3, ("lora", 500e3, 7, "up"))
+    assert not _fits_mode(fifty, None, 3.2e-3, ("fsk",))
+    track = _track([0.0, 0.0406, 0.4870, 0.8929], [868.501e6, 869.022e6, 868.501e6, 869.022e6], 214e3, 3.2e-3)
+    track.modulation = ("fsk",)
+    track.period = (0.04058, 1.0)
+    track.scores, track.candidates = {"tbs-crossfire": 20.0}, {"tbs-crossfire": 4}
+    clf = Classifier()
+    clf.set_window(868e6, 2.4e6)
+    assert clf._track_scores(track)["tbs-crossfire"][1]["interval"] < 0
+
+
+def test_two_bursts_on_the_air_together_on_two_channels_are_two_radios():
+    """FrSky R9 and ExpressLRS 200 Hz send the same chirp (SF6, 500 kHz) over the FCC band:
+    an ExpressLRS packet inside an R9 packet's time, 8.5 MHz away, is not the R9's."""
+    r9 = _track([0.0026], [924.0e6], 555e3, 7.83e-3)
+    assert _elsewhere_meanwhile(_burst(0.0043, 915.5e6, 575e3, 4.37e-3), r9)
+    assert not _elsewhere_meanwhile(_burst(0.0110, 915.5e6, 575e3, 4.37e-3), r9)     # after it
+    # A piece of the same burst beside it in frequency (a Wi-Fi frame cut in two) touches it.
+    assert not _elsewhere_meanwhile(_burst(0.0026, 924.55e6, 555e3, 7.83e-3), r9)
+    # Pieces of a weak LoRaWAN chirp at the top and bottom of its channel at once are one
+    # packet: within the track's bandwidth of each other.
+    chirp = _track([0.100], [868.10e6], 190e3, 3e-3)
+    chirp.add(_burst(0.104, 868.16e6, 30e3, 2e-3))
+    assert not _elsewhere_meanwhile(_burst(0.1045, 868.04e6, 30e3, 2e-3), chirp)

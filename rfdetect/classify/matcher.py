@@ -98,6 +98,9 @@ OVERLONG_MARGIN = 1.25
 # same packet: at most CONTINUE_GAP_S, and at most CONTINUE_HOPS of the detector's time steps
 # (at 20 MS/s, 0.15 ms: ExpressLRS 2.4 GHz at 500 Hz leaves 0.23 ms between its packets).
 CONTINUE_GAP_S = 0.3e-3
+# Two bursts on the air together for longer than this (a few frames of edge measurement)
+# on channels apart are two radios.
+OVERLAP_S = 0.2e-3
 CONTINUE_HOPS = 6
 # Two channels of a band plan with a known raster are a whole number of steps apart, within
 # this fraction of a step (carrier offsets and centre measurement).
@@ -462,7 +465,7 @@ class Classifier:
         # Duration binds only tracks of another (or no) measured modulation: with none
         # measured here, it binds them all and the table applies it.
         for t in self._tracks.similar(burst.bandwidth_hz, burst.duration_s if mod == ("?",) else None):
-            if t is exclude:
+            if t is exclude or _elsewhere_meanwhile(burst, t):
                 continue
             if kernels is not None and not _compatible(kernels, t):
                 continue
@@ -473,7 +476,12 @@ class Classifier:
             if res is not None and t.period and res > timing_tolerance_s(t.period[0]) \
                     and not (same_mod and (_continues(burst, t, self._piece_gap_s) or t.within_packet(burst))):
                 continue      # an established lattice this burst is off: another emitter
-            r = res if res is not None else 1.0
+            # Among tracks without a lattice yet, a strong burst (measured whole) joins the one
+            # whose packets are as long: FrSky R9 and ExpressLRS 200 Hz send the same chirp,
+            # 7.8 and 4.4 ms long.  (A weak packet's pieces are any length.)
+            r = res if res is not None else 1.0 + (
+                abs(math.log(max(burst.duration_s, 1e-6) / t.median("duration_s")))
+                if burst.snr_db >= WHOLE_SNR_DB else 0.0)
             if best is None or r < best_res:
                 best, best_res = t, r
         return best
@@ -534,7 +542,8 @@ class Classifier:
                 with_iv = [m for m in sig.modes if "interval_s" in m]
                 if with_iv:
                     dur = track.median("duration_s")
-                    ok = any(_fits_interval(m["interval_s"], period) and _fits_mode(m, sf, dur) for m in with_iv)
+                    ok = any(_fits_interval(m["interval_s"], period) and _fits_mode(m, sf, dur, track.modulation)
+                             for m in with_iv)
                 else:
                     ok = _fits_interval(sig.interval_s, period)
                 terms["interval"] = 1.0 if ok else -1.5
@@ -765,7 +774,7 @@ def _too_few_packets(track: Track, sig: Signature, window_shares, lattice_s: flo
     if not shares or min(shares) <= 0.0:
         return False
     dur = track.median("duration_s")
-    modes = [m["interval_s"] for m in sig.modes if "interval_s" in m and _fits_mode(m, sf, dur)]
+    modes = [m["interval_s"] for m in sig.modes if "interval_s" in m and _fits_mode(m, sf, dur, track.modulation)]
     if lattice_s is not None:
         # The lattice is a whole number of the link's intervals (packets on channels outside
         # the window are missing): the link sends at the slowest mode the lattice is a
@@ -812,7 +821,7 @@ def _on_declared_lattice(track: Track, sig: Signature, sf: int | None) -> bool:
         return False
     share = LATTICE_MIN_SHARE if len(track.times) >= LATTICE_MIN_PACKETS else 1.0
     dur = track.median("duration_s")
-    ranges = [m["interval_s"] for m in sig.modes if "interval_s" in m and _fits_mode(m, sf, dur)] \
+    ranges = [m["interval_s"] for m in sig.modes if "interval_s" in m and _fits_mode(m, sf, dur, track.modulation)] \
         or ([sig.interval_s] if not any("interval_s" in m for m in sig.modes) else [])
     times = np.asarray(track.times, np.float64)
     for lo, hi in ranges:
@@ -823,11 +832,15 @@ def _on_declared_lattice(track: Track, sig: Signature, sf: int | None) -> bool:
     return False
 
 
-def _fits_mode(mode: dict, sf: int | None, duration_s: float) -> bool:
-    """A mode's spreading factor (where both are known) and time on air fit; packets the
-    detector split are measured shorter, never longer.  Where the time on air is not
-    known, a packet still ends before the mode's next one starts."""
+def _fits_mode(mode: dict, sf: int | None, duration_s: float, modulation: tuple = ("?",)) -> bool:
+    """A mode's modulation and spreading factor (where both sides are known) and time on
+    air fit; packets the detector split are measured shorter, never longer.  Where the
+    time on air is not known, a packet still ends before the mode's next one starts.
+    ``modulation``: what the kernels confirmed on the track (``Track.modulation``): FSK
+    packets 40 ms apart are not Crossfire's 50 Hz mode, which is LoRa."""
     if sf is not None and mode.get("sf", sf) != sf:
+        return False
+    if modulation[0] in ("lora", "fsk") and mode.get("modulation", modulation[0]).lower() != modulation[0]:
         return False
     if "burst_s" in mode:
         return duration_s <= mode["burst_s"][1]
@@ -892,6 +905,21 @@ def _similar(burst: Burst, track: Track, ignore_duration: bool = False) -> bool:
     if not (bw / 1.45 <= burst.bandwidth_hz <= bw * 1.45):
         return False
     return ignore_duration or dur / 1.4 <= burst.duration_s <= dur * 1.4
+
+
+def _elsewhere_meanwhile(burst: Burst, track: Track) -> bool:
+    """Whether the track's last burst was on the air on another channel while this one
+    started: a radio sends on one channel at a time, so the two are two emitters (FrSky R9
+    and ExpressLRS 200 Hz send the same chirp, SF6 at 500 kHz, over one band).  At least a
+    channel (the track's bandwidth) lies between them: pieces of one burst side by side in
+    frequency touch, and pieces of a weak chirp sit within its channel.  Edges are measured
+    to about a frame."""
+    if not track.bursts:
+        return False
+    last = track.bursts[-1]
+    overlap_s = min(burst.t_end_s, last.t_end_s) - max(burst.t_start_s, last.t_start_s)
+    gap_hz = abs(burst.center_freq_hz - last.center_freq_hz) - 0.5 * (burst.bandwidth_hz + last.bandwidth_hz)
+    return overlap_s > OVERLAP_S and gap_hz > track.median("bandwidth_hz")
 
 
 def _continues(burst: Burst, track: Track, gap_s: float = CONTINUE_GAP_S) -> bool:
