@@ -130,13 +130,15 @@ def report_entries(recs: list[dict], truth: str | None) -> list[dict]:
 
 
 def final_reports(entries: list[dict]) -> list[dict]:
-    """One entry per detection as a user sees it: a track's last record (an update
-    supersedes the first report), carrying the first report's confidence beside it."""
+    """One entry per detection as a user sees it: a track's last record (a record
+    supersedes the earlier ones of its track), carrying the first report's confidence beside
+    it."""
     out: dict[int, dict] = {}
     for e in entries:
-        first = out.get(e["track_id"], e)
-        out[e["track_id"]] = {**e, "first_confidence": first["confidence"], "first_right": first["right"],
-                              "first_named": first["named"]}
+        seen = out.get(e["track_id"])
+        first = {"first_confidence": e["confidence"], "first_right": e["right"], "first_named": e["named"]} \
+            if seen is None else {k: seen[k] for k in ("first_confidence", "first_right", "first_named")}
+        out[e["track_id"]] = {**e, **first}
     return list(out.values())
 
 

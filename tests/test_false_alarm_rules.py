@@ -378,6 +378,11 @@ def test_two_bursts_on_the_air_together_on_two_channels_are_two_radios():
     assert not _elsewhere_meanwhile(_burst(0.0026, 924.55e6, 555e3, 7.83e-3), r9)
     # Pieces of a weak LoRaWAN chirp at the top and bottom of its channel at once are one
     # packet: within the track's bandwidth of each other.
+    # A packet measured together with another emitter's (3.8 ms for a 0.64 ms ExpressLRS
+    # FSK packet) says nothing of where the radio was.
+    fsk = _track([0.1904, 0.1914, 0.1924], [913.1e6] * 3, 360e3, 0.64e-3)
+    fsk.add(_burst(0.1934, 913.1e6, 360e3, 3.8e-3))
+    assert not _elsewhere_meanwhile(_burst(0.1947, 922.1e6, 364e3, 0.64e-3), fsk)
     chirp = _track([0.100], [868.10e6], 190e3, 3e-3)
     chirp.add(_burst(0.104, 868.16e6, 30e3, 2e-3))
     assert not _elsewhere_meanwhile(_burst(0.1045, 868.04e6, 30e3, 2e-3), chirp)

@@ -31,6 +31,7 @@ def test_clip_runs_from_pre_roll_to_the_end_of_the_track(tmp_path):
     for i in range(60):                                  # 3 s of stream
         ev.add(_chunk(i))
     ev.on_record(_det("first", 2_500_000, 2_600_000))    # confirmed at 2.6 s, first burst 2.5 s
+    ev.on_record(_det("renamed", 2_500_000, 2_700_000))  # another link named: the track goes on
     assert not ev.clips
     for i in range(60, 80):
         ev.add(_chunk(i, freq=869e6 if i >= 70 else 868e6, lost=1234 if i == 65 else 0))

@@ -262,3 +262,26 @@ def test_the_fcc_band_names_its_links_apart(tmp_path):
     named = {r["link"] for r in recs if r["type"] == "detection" and r["drone"]}
     truth = {e["link"] for e in scenario["emitter"]}
     assert {"expresslrs-lora", "frsky-r9", "expresslrs-fsk", "tbs-crossfire"} <= named <= truth, named
+
+
+def test_a_track_first_reported_as_another_link_is_renamed_as_soon_as_it_is_named():
+    # Crossfire at 0 dB: its first three packets fit an OOK sensor (reported ism-ook at
+    # 0.12 s); named Crossfire three packets later, it was reported so only when its track
+    # ended (0.99 s).  A live scan would have raised the alarm after the drone had gone.
+    recs, _, _ = ba.run_trial("tbs-crossfire", 0.0, 1.0, 1000, ba.detector_config(integrate=True))
+    dets = [r for r in recs if r["type"] == "detection"]
+    first = {}
+    for r in dets:
+        first.setdefault(r["track_id"], r)
+    renamed = [r for r in dets if r["evidence"]["report"] == "renamed"]
+    assert renamed and all(first[r["track_id"]]["link"] != r["link"] for r in renamed)
+    assert min(r["t_end_s"] for r in dets if r["link"] == "tbs-crossfire") < 0.3
+
+
+def test_the_harness_scores_a_track_by_its_first_and_its_last_record():
+    entries = [{"track_id": 4, "report": r, "link": link, "confidence": c, "right": link == "tbs-crossfire",
+                "named": True} for r, link, c in (("first", "ism-ook", 0.23), ("renamed", "tbs-crossfire", 0.31),
+                                                   ("update", "tbs-crossfire", 0.99))]
+    (final,) = ba.final_reports(entries)
+    assert (final["confidence"], final["right"]) == (0.99, True)
+    assert (final["first_confidence"], final["first_right"]) == (0.23, False)

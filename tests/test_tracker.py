@@ -173,3 +173,19 @@ def splinter_host_loop(tracks: list[Track], burst: Burst) -> Track | None:
                 <= last.f_hi_hz + 0.25 * last.bandwidth_hz):
             return t
     return None
+
+
+def test_one_stray_packet_time_does_not_move_the_lattice():
+    # ExpressLRS 50 Hz (20 ms) with a 0.1 ms splinter of another emitter taken for a packet
+    # last: the next packet, 18 periods on, is still on the lattice.
+    track = Track(1, None, True)
+    for t in (0.625, 0.645, 0.665, 0.685):
+        track.add(Burst(sample_start=0, sample_end=1, t_start_s=t, t_end_s=t + 18.45e-3, f_lo_hz=866.75e6,
+                        f_hi_hz=867.25e6, snr_db=37.0, peak_power_db=-20.0, center_freq_hz=867.0e6))
+    track.period = (0.02, 1.0)
+    track.add(Burst(sample_start=0, sample_end=1, t_start_s=0.6931, t_end_s=0.6932, f_lo_hz=867.29e6,
+                    f_hi_hz=867.30e6, snr_db=6.0, peak_power_db=-50.0, center_freq_hz=867.296e6))
+    track.period = (0.02, 1.0)
+    # (From the splinter alone: 351.9 ms is 18 periods 8.1 ms off, 1.9 ms after sqrt(18).)
+    assert track.timing_residual_s(1.045) < 1e-6
+    assert track.timing_residual_s(0.7001) > 3e-3          # half a period off every anchor

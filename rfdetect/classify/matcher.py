@@ -21,9 +21,10 @@ more channels, else ``unknown`` (``drone: null`` for both).
 A detection is returned when its track ends (idle for ``track_timeout_s``, or
 ``finish``): one record per emitter.  With ``early_reports=True`` it is also
 returned by ``add`` as soon as the track holds the signature's minimum number
-of bursts and a positive score (``evidence["report"] == "first"``), and the
-record at the track's end carries the same ``track_id`` with
-``evidence["report"] == "update"``: consumers supersede by track id.  "Not my signature" is counted
+of bursts and a positive score (``evidence["report"] == "first"``), again when
+the track comes to name another link (``"renamed"``), and the record at the
+track's end carries the same ``track_id`` with ``evidence["report"] ==
+"update"``: consumers supersede by track id.  "Not my signature" is counted
 per signature in ``rejections``, never raised.
 """
 from __future__ import annotations
@@ -97,6 +98,8 @@ OVERLONG_MARGIN = 1.25
 # A burst starting this soon after a track's last one ends, on its channel, is a piece of the
 # same packet: at most CONTINUE_GAP_S, and at most CONTINUE_HOPS of the detector's time steps
 # (at 20 MS/s, 0.15 ms: ExpressLRS 2.4 GHz at 500 Hz leaves 0.23 ms between its packets).
+# A reported track's link is looked at again at most this many packets apart.
+RECHECK_PACKETS = 32
 CONTINUE_GAP_S = 0.3e-3
 # Two bursts on the air together for longer than this (a few frames of edge measurement)
 # on channels apart are two radios.
@@ -353,13 +356,24 @@ class Classifier:
             if sigs[sid].continuous and v == "match" and feats[sid]["bandwidth"] == 1.0:
                 self._continuous.note(track, burst, sigs[sid].bandwidth_hz[1])
                 break
-        if self.early_reports and not track.reported:
-            det = self._to_detection(track, early=True)
-            if det is not None:
-                track.reported = True
-                track.reported_link = det.link
-                out.append(det)
+        if self.early_reports and (not track.reported or track.packets >= track.recheck_packets):
+            out.extend(self._report(track))
         return out
+
+    def _report(self, track: Track) -> list[Detection]:
+        """A track's first report, or a later one when it now names another link (a hopper
+        whose first packets looked like an OOK remote's is a drone link well before its
+        track ends: ``evidence["report"] == "renamed"``).  A reported track is looked at
+        again as its packets double, at least every RECHECK_PACKETS."""
+        det = self._to_detection(track, early=True)
+        track.recheck_packets = track.packets + min(max(track.packets, 1), RECHECK_PACKETS)
+        if det is None or (track.reported and (det.link == track.reported_link or det.link in (UNKNOWN, UNKNOWN_FHSS))):
+            return []
+        if track.reported:
+            det.evidence["report"] = "renamed"
+        track.reported = True
+        track.reported_link = det.link
+        return [det]
 
     def _sig(self, sid: str) -> Signature:
         sig = self._registry.get(sid)
@@ -917,6 +931,8 @@ def _elsewhere_meanwhile(burst: Burst, track: Track) -> bool:
     if not track.bursts:
         return False
     last = track.bursts[-1]
+    if last.duration_s > OVERLONG_MARGIN * track.median("duration_s"):
+        return False      # (a packet measured together with another emitter's says nothing)
     overlap_s = min(burst.t_end_s, last.t_end_s) - max(burst.t_start_s, last.t_start_s)
     gap_hz = abs(burst.center_freq_hz - last.center_freq_hz) - 0.5 * (burst.bandwidth_hz + last.bandwidth_hz)
     return overlap_s > OVERLAP_S and gap_hz > track.median("bandwidth_hz")

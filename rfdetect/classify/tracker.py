@@ -20,6 +20,7 @@ from .kernels import lattice_fit, lattice_tolerance_s, timing_tolerance_s
 MAX_TIMES = 48            # recent start times kept per track for the period estimate
 SHORT_GAP_PERIODS = 4     # gaps of at most this many periods refine a lattice
 MEDIAN_BURSTS = 32        # recent bursts a track's median bandwidth and duration describe
+ANCHOR_PACKETS = 3        # recent packet times a start time is held to the lattice from
 
 
 def estimate_period(times_s, min_share: float = 0.7) -> tuple[float, float] | None:
@@ -68,6 +69,7 @@ class Track:
     period: tuple[float, float] | None = None
     reported: bool = False
     reported_link: str | None = None
+    recheck_packets: int = 0              # packets at which a reported track's link is looked at again
     times: list = field(default_factory=list)
     packets: int = 0                      # bursts that are packets (not fragments of one)
 
@@ -104,13 +106,18 @@ class Track:
             self.period = estimate_period(self.times)
 
     def timing_residual_s(self, t_s: float) -> float | None:
-        """Distance of a start time from this track's lattice, None if no lattice yet."""
+        """Distance of a start time from this track's lattice, None if no lattice yet: from
+        the nearest of its last ANCHOR_PACKETS packet times, so that one stray burst taken
+        for a packet (a splinter of another emitter's) does not move the lattice."""
         if self.period is None or not self.times:
             return None
         period = self.period[0]
-        dt = t_s - self.times[-1]
-        k = max(1, round(dt / period))
-        return abs(dt - k * period) / math.sqrt(k)
+        best = math.inf
+        for t0 in self.times[-ANCHOR_PACKETS:]:
+            dt = t_s - t0
+            k = max(1, round(dt / period))
+            best = min(best, abs(dt - k * period) / math.sqrt(k))
+        return best
 
     def within_packet(self, burst: Burst) -> bool:
         """True when ``burst`` is a later piece of the last packet the detector split: on

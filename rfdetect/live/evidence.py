@@ -100,7 +100,7 @@ class EvidenceRecorder:
             if clip is None:
                 return
         clip.record = record
-        final = (record.get("evidence") or {}).get("report") != "first"
+        final = (record.get("evidence") or {}).get("report") not in ("first", "renamed")
         if final:
             clip.end = int(record.get("sample_end", clip.next)) + self.post
 
