@@ -180,7 +180,9 @@ def test_convolve_same_is_np_convolve_decimated(kernel_length, step):
         # (BLAS may sum a long kernel's terms in another order: equal to rounding.)
         np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12)
         if kernel_length <= 3 and x.dtype == np.float64:
-            np.testing.assert_array_equal(out, want)
+            # NumPy's dot of the few terms at the edges goes through BLAS, whose kernel for
+            # some CPUs fuses a multiply and an add (one rounding fewer): within 2 ulp.
+            np.testing.assert_array_max_ulp(out, want, maxulp=2)
         if x.dtype == np.complex128:
             split = np.empty_like(out)
             lowpass_same(x, h, step, split)
