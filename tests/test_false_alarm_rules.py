@@ -32,6 +32,15 @@ def _track(times_s, freqs_hz, bw_hz: float = 500e3, dur_s: float = 4e-3) -> Trac
     return track
 
 
+def _terms(track: Track, sid: str, score: float, seen: int) -> dict:
+    """The terms the classifier, receiving 2.4 MHz at 868 MHz, gives ``track`` for link
+    ``sid``, its bursts scoring ``score`` in all over ``seen`` of them."""
+    track.scores, track.candidates = {sid: score}, {sid: seen}
+    clf = Classifier()
+    clf.set_window(868e6, 2.4e6)
+    return clf._track_scores(track)[sid][1]
+
+
 def test_a_lattice_of_long_gaps_is_no_lattice():
     # Five OOK sensor bursts at 868.37 MHz: 6.5, 316, 290 and 1151 ms apart fit a 6.6 ms
     # lattice at 1, 48, 44 and 175 periods, each within its sqrt(k)-grown tolerance.
@@ -222,11 +231,8 @@ def test_a_lora_link_sends_its_time_on_air(dur_s, mismatch):
     confirmed SF8 packets of 31 or 38 ms (LoRaWAN) are not its packets, with or without a
     lattice; 18.5 ms ones are."""
     track = _track([0.0, 0.7, 1.5], [868.0e6, 867.475e6, 868.525e6], 520e3, dur_s)
-    track.scores, track.candidates = {"expresslrs-lora": 15.0}, {"expresslrs-lora": 3}
     track.kernel_results["lora"] = [{"confirmed": True, "sf": 8, "bw_hz": 500e3, "direction": "up"}] * 3
-    clf = Classifier()
-    clf.set_window(868e6, 2.4e6)
-    terms = clf._track_scores(track)["expresslrs-lora"][1]
+    terms = _terms(track, "expresslrs-lora", 15.0, 3)
     assert (terms.get("mode") == MODE_MISMATCH) is mismatch, terms
 
 
@@ -278,10 +284,7 @@ def test_a_packet_ends_before_the_next_one_starts(dur_s, interval):
     whatever its time on air (not known for Crossfire)."""
     times = 1.0 + 0.0205 * np.array([0, 4, 5, 6, 8, 9])
     track = _track(times, [868.093e6, 867.1e6, 868.093e6, 867.35e6, 868.6e6, 867.1e6], 137.5e3, dur_s)
-    track.scores, track.candidates = {"tbs-crossfire": 12.0}, {"tbs-crossfire": 6}
-    clf = Classifier()
-    clf.set_window(868e6, 2.4e6)
-    assert clf._track_scores(track)["tbs-crossfire"][1]["interval"] == interval
+    assert _terms(track, "tbs-crossfire", 12.0, 6)["interval"] == interval
     assert _fits_mode({"interval_s": (19.4e-3, 20.6e-3)}, None, 20.0e-3)
     assert not _fits_mode({"interval_s": (19.4e-3, 20.6e-3)}, None, 20.6e-3)
 
@@ -311,10 +314,7 @@ def test_a_lora_packet_longer_than_the_link_sends_is_not_its():
     followed.note_chirp_packet(6, 4.86e-3)
     followed.note_chirp_packet(6, 4.74e-3)
     assert not _overlong_packets(followed, elrs)
-    track.scores, track.candidates = {"expresslrs-lora": 15.0}, {"expresslrs-lora": 3}
-    clf = Classifier()
-    clf.set_window(868e6, 2.4e6)
-    assert clf._track_scores(track)["expresslrs-lora"][1]["mode"] == MODE_MISMATCH
+    assert _terms(track, "expresslrs-lora", 15.0, 3)["mode"] == MODE_MISMATCH
 
 
 
@@ -337,10 +337,7 @@ def test_a_strong_lora_packet_far_shorter_than_the_link_sends_is_not_its():
     for dur_s in (22.4e-3, 22.5e-3, 13.2e-3):
         whole.note_chirp_packet(6 if dur_s > 20e-3 else 5, dur_s, 25.0)
     assert not _underlong_packets(whole, mlrs)
-    strong.scores, strong.candidates = {"mlrs": 12.0}, {"mlrs": 4}
-    clf = Classifier()
-    clf.set_window(868e6, 2.4e6)
-    assert clf._track_scores(strong)["mlrs"][1]["mode"] == MODE_MISMATCH
+    assert _terms(strong, "mlrs", 12.0, 4)["mode"] == MODE_MISMATCH
 
 
 def test_the_next_packet_on_a_channel_is_no_piece_of_the_last():
@@ -362,10 +359,7 @@ def test_a_mode_is_fitted_with_its_own_modulation():
     track = _track([0.0, 0.0406, 0.4870, 0.8929], [868.501e6, 869.022e6, 868.501e6, 869.022e6], 214e3, 3.2e-3)
     track.modulation = ("fsk",)
     track.period = (0.04058, 1.0)
-    track.scores, track.candidates = {"tbs-crossfire": 20.0}, {"tbs-crossfire": 4}
-    clf = Classifier()
-    clf.set_window(868e6, 2.4e6)
-    assert clf._track_scores(track)["tbs-crossfire"][1]["interval"] < 0
+    assert _terms(track, "tbs-crossfire", 20.0, 4)["interval"] < 0
 
 
 def test_two_bursts_on_the_air_together_on_two_channels_are_two_radios():

@@ -95,16 +95,16 @@ WHOLE_SNR_DB = 10.0
 # follows a weak packet to a few symbols past its end (4.86 ms for a 4.4 ms ExpressLRS SF6
 # packet at -10 dB).
 OVERLONG_MARGIN = 1.25
+# A reported track's link is looked at again at most this many packets apart.
+RECHECK_PACKETS = 32
 # A burst starting this soon after a track's last one ends, on its channel, is a piece of the
 # same packet: at most CONTINUE_GAP_S, and at most CONTINUE_HOPS of the detector's time steps
 # (at 20 MS/s, 0.15 ms: ExpressLRS 2.4 GHz at 500 Hz leaves 0.23 ms between its packets).
-# A reported track's link is looked at again at most this many packets apart.
-RECHECK_PACKETS = 32
 CONTINUE_GAP_S = 0.3e-3
+CONTINUE_HOPS = 6
 # Two bursts on the air together for longer than this (a few frames of edge measurement)
 # on channels apart are two radios.
 OVERLAP_S = 0.2e-3
-CONTINUE_HOPS = 6
 # Two channels of a band plan with a known raster are a whole number of steps apart, within
 # this fraction of a step (carrier offsets and centre measurement).
 RASTER_TOL = 0.1
