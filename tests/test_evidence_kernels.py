@@ -9,7 +9,7 @@ from rfdetect.kernels.evidence_fsk import (CARRIER_FLOOR, averaged_power, carrie
                                            discriminator, fsk_evidence, fsk_evidence_numpy, lattice_coherence,
                                            lattice_period, lowpass_same, pairwise_sum, slicer_runs, symbol_period,
                                            tone_energy_difference, two_level_centre)
-from rfdetect.kernels.evidence_lora import (_references, band_to_rate, chirp_reference, dechirp_par, lora_scores,
+from rfdetect.kernels.evidence_lora import (_references, band_to_rate, band_to_rate_numpy, chirp_reference, dechirp_par, lora_scores,
                                             lora_window_scores)
 from rfdetect.kernels.evidence_ofdm import normalised_autocorr
 from test_classify_signals import add_noise, gfsk, lora, noise
@@ -121,6 +121,20 @@ def test_lora_window_scores_equal_lora_scores_per_sf(dtype):
         want = [lora_scores(x_bw, sf, direction) for sf in sfs]
         assert [(float(s), int(c)) for s, c in zip(scores, counts)] == want
     assert counts[2] > 0 and counts[-1] == 0
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+@pytest.mark.parametrize("n", [4801, 10753, 28800])
+def test_band_to_rate_is_its_numpy_twin(dtype, n):
+    rng = np.random.default_rng(n)
+    x = add_noise(lora(FS, 6, 500e3, 120, rng), 0.0, FS, 500e3, rng)[:n].astype(dtype)
+    assert x.shape == (n,)
+    for offset_hz in (0.0, -775e3, 310e3):
+        got, want = band_to_rate(x, FS, offset_hz, 500e3), band_to_rate_numpy(x, FS, offset_hz, 500e3)
+        assert got.dtype == want.dtype and got.shape == want.shape == (round(n * 500e3 / FS),)
+        # Both FFTs are pocketfft's; they differ in the order of their operations only.
+        tol = 2e-6 if dtype == np.complex64 else 1e-13
+        assert np.abs(got - want).max() <= tol * np.abs(want).max()
 
 
 def test_dechirp_zero_input_gives_zero():

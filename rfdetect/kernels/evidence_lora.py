@@ -86,6 +86,35 @@ def band_to_rate(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, o
     n_out = int(round(n * out_rate_hz / sample_rate_hz))
     if n_out >= n:
         return to_rate(x, sample_rate_hz, offset_hz, out_rate_hz)
+    k0 = int(round(offset_hz / sample_rate_hz * n))
+    dtype = np.complex64 if x.dtype in (np.complex64, np.float32) else np.complex128
+    return band_bins(np.ascontiguousarray(x, dtype), k0, n_out)
+
+
+@njit(cache=True)
+def band_bins(x, k0, n_out):
+    """The ``n_out`` bins of FFT(x) centred on bin ``k0`` (negative frequencies last),
+    transformed back: x's band around k0, at n_out / len(x) of its rate.  (Inside Numba
+    the FFT is rocket-fft's: an order of magnitude faster than NumPy's at the odd
+    lengths bursts have.)"""
+    n = x.shape[0]
+    spec = np.fft.fft(x)
+    sel = np.empty(n_out, spec.dtype)
+    half = (n_out + 1) // 2          # bins 0..half-1, then -(n_out - half)..-1, as fftfreq
+    for i in range(n_out):
+        k = i if i < half else i - n_out
+        sel[i] = spec[(k0 + k) % n]
+    return np.fft.ifft(sel)
+
+
+def band_to_rate_numpy(samples: np.ndarray, sample_rate_hz: float, offset_hz: float,
+                       out_rate_hz: float) -> np.ndarray:
+    """NumPy twin of :func:`band_to_rate`."""
+    x = np.asarray(samples)
+    n = x.shape[0]
+    n_out = int(round(n * out_rate_hz / sample_rate_hz))
+    if n_out >= n:
+        return to_rate(x, sample_rate_hz, offset_hz, out_rate_hz)
     X = np.fft.fft(x)
     k0 = int(round(offset_hz / sample_rate_hz * n))
     k = np.fft.fftfreq(n_out, 1.0 / n_out).astype(np.int64)
