@@ -17,6 +17,7 @@ from ..kernels.evidence_fmvideo import fm_video_evidence
 from ..kernels.evidence_fsk import fsk_evidence, tone_evidence
 from ..kernels.evidence_lora import lora_evidence
 from ..kernels.evidence_ofdm import ofdm_evidence, prefix_piece_evidence
+from ..kernels.resample import shift_to_zero
 from ..model import Burst
 from ..signatures import Signature
 
@@ -125,9 +126,7 @@ def run_kernel(kernel: str, burst: Burst, iq, candidates: list[Signature]) -> di
                 ev.update(tones or {})
         return ev
     if kernel == "ofdm_cp":
-        n = np.arange(x.shape[0])
-        y = x * np.exp(-2j * np.pi * offset / fs * n)
-        return ofdm_evidence(y, fs, burst.bandwidth_hz)
+        return ofdm_evidence(shift_to_zero(x, offset, fs), fs, burst.bandwidth_hz)
     if kernel == "ofdm_piece":
         # Is the burst a slice of the host's (Wi-Fi's) frame?  The candidate is the host.
         p = candidates[0].extra["pieces"]

@@ -32,7 +32,7 @@ from functools import lru_cache
 import numpy as np
 from numba import njit
 
-from .resample import resample_poly
+from .resample import resample_poly, shift_to_zero
 
 ZC_RATE_HZ = 15.36e6
 ZC_NFFT = 1024
@@ -135,9 +135,7 @@ def sliding_energy(x, length, out):
 
 def to_zc_rate(samples: np.ndarray, sample_rate_hz: float, offset_hz: float) -> np.ndarray:
     """Mix ``offset_hz`` to zero and resample to 15.36 MS/s (low-pass included)."""
-    x = np.asarray(samples, np.complex128)
-    n = np.arange(x.shape[0])
-    x = x * np.exp(-2j * np.pi * offset_hz / sample_rate_hz * n)
+    x = shift_to_zero(samples, offset_hz, sample_rate_hz)
     fr = Fraction(ZC_RATE_HZ / sample_rate_hz).limit_denominator(2000)
     if fr.numerator == fr.denominator:
         return x
@@ -179,7 +177,7 @@ def droneid_zc(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, *,
     n_fft = 1 << int(np.ceil(np.log2(x.shape[0] + ZC_NFFT)))
     x = band_limited(x, ZC_USED / 2 * ZC_SPACING_HZ + max_cfo_hz, n_fft)
     frac_hz = cp_fraction_hz(x)
-    x = x * np.exp(-2j * np.pi * frac_hz / ZC_RATE_HZ * np.arange(x.shape[0]))
+    x = shift_to_zero(x, frac_hz, ZC_RATE_HZ)
     X = np.fft.fft(x, n_fft)
     R = _reference_spectra(tuple(roots), n_fft)
     bin_hz = ZC_RATE_HZ / n_fft

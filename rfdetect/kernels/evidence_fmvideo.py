@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .evidence_fsk import discriminator
+from .resample import shift_to_zero
 
 LINE_RATES_HZ = {"NTSC": 15734.264, "PAL": 15625.0}
 
@@ -20,11 +21,10 @@ LINE_RATES_HZ = {"NTSC": 15734.264, "PAL": 15625.0}
 def fm_video_evidence(samples: np.ndarray, sample_rate_hz: float, offset_hz: float = 0.0, *,
                       harmonics: int = 10, search_hz: float = 40.0) -> dict | None:
     """Line-rate evidence of one stretch of signal (at least about 60 lines)."""
-    x = np.asarray(samples, np.complex128)
+    x = np.asarray(samples)
     if x.shape[0] < 64 or x.shape[0] / sample_rate_hz < 2e-3:
         return None
-    if offset_hz:
-        x = x * np.exp(-2j * np.pi * offset_hz / sample_rate_hz * np.arange(x.shape[0]))
+    x = shift_to_zero(x, offset_hz, sample_rate_hz)
     freq = np.empty(x.shape[0] - 1, np.float64)
     discriminator(np.ascontiguousarray(x), freq)
     freq -= freq.mean()

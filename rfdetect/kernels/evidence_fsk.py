@@ -39,7 +39,7 @@ import numpy as np
 from numba import njit
 
 from .. import imports
-from .resample import firwin_lowpass
+from .resample import firwin_lowpass, shift_to_zero
 
 rocket_fft = imports.rocket_fft()     # registers np.fft with Numba
 
@@ -353,12 +353,11 @@ def _fsk_front(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, ban
     # anti-alias filter too): cheap, and the discriminator needs no exact rate.
     step = max(1, int(sample_rate_hz // (4.0 * bw)))
     rate = sample_rate_hz / step
-    x = np.ascontiguousarray(samples, np.complex128)
+    n = np.shape(samples)[0]
     # (np.convolve's "same" output is as long as the longer of its inputs.)
-    if (-(-max(x.shape[0], 33) // step) if step > 1 else x.shape[0]) < 64:
+    if (-(-max(n, 33) // step) if step > 1 else n) < 64:
         return None
-    if offset_hz:
-        x = x * np.exp(-2j * np.pi * offset_hz / sample_rate_hz * np.arange(x.shape[0]))
+    x = shift_to_zero(samples, offset_hz, sample_rate_hz)
     decimation = _lowpass(round(0.9 / step, 3)) if step > 1 else None
     band = _lowpass(min(0.99, round(0.6 * bw / (rate / 2), 3)))
     return x, step, rate, decimation, band, max(1, int(round(rate / bw / 2)))

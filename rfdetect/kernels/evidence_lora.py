@@ -23,7 +23,7 @@ from numba import njit
 
 from .dechirp import dechirp_fft
 from .evidence_fsk import pairwise_sum
-from .resample import firwin_lowpass, resample_poly
+from .resample import firwin_lowpass, resample_poly, shift_to_zero
 
 EULER_GAMMA = 0.5772156649
 
@@ -68,9 +68,7 @@ def _taps(up: int, down: int) -> np.ndarray:
 def to_rate(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, out_rate_hz: float) -> np.ndarray:
     """Mix ``offset_hz`` to zero and resample to ``out_rate_hz`` (anti-alias filter included;
     an integer ratio is a plain decimation)."""
-    x = np.asarray(samples, np.complex128)
-    if offset_hz:
-        x = x * np.exp(-2j * np.pi * offset_hz / sample_rate_hz * np.arange(x.shape[0]))
+    x = shift_to_zero(samples, offset_hz, sample_rate_hz)
     fr = Fraction(out_rate_hz / sample_rate_hz).limit_denominator(1000)
     if fr.numerator == fr.denominator:
         return x
