@@ -313,7 +313,7 @@ def fsk_measure(x, step, decimation_taps, band_taps, smooth, hz_per_radian, min_
     sq = d * d
     m2 = pairwise_sum(sq) / nd
     for i in range(nd):
-        sq[i] = d[i] ** 4.0      # pow(), as NumPy's d ** 4 (not a square squared: other bits)
+        sq[i] *= sq[i]           # d^4 as a square squared (pow() costs 10 ns a sample)
     m4 = pairwise_sum(sq) / nd
     runs = np.empty(nd, np.int64)
     n = slicer_runs(d, 0.5 * dev, runs)
@@ -416,7 +416,8 @@ def fsk_evidence_numpy(samples: np.ndarray, sample_rate_hz: float, offset_hz: fl
     centre = two_level_centre(d)
     d = d - centre
     dev = float(np.median(np.abs(d)))
-    m2, m4 = float(np.mean(d * d)), float(np.mean(d ** 4))
+    sq = d * d
+    m2, m4 = float(np.mean(sq)), float(np.mean(sq * sq))
     bimodality = m2 * m2 / m4 if m4 > 0 else 0.0
     runs = np.empty(d.shape[0], np.int64)
     n = slicer_runs(d, 0.5 * dev, runs)
