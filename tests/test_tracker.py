@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from rfdetect.classify.kernels import MAX_TIMING_TOLERANCE_S
+from rfdetect.classify.kernels import MAX_TIMING_TOLERANCE_S, SHORT_GAP_PERIODS
 from rfdetect.classify.matcher import _similar
-from rfdetect.classify.tracker import MEDIAN_BURSTS, SHORT_GAP_PERIODS, Track, TrackTable, estimate_period
+from rfdetect.classify.tracker import MEDIAN_BURSTS, Track, TrackTable, estimate_period
 from rfdetect.model import Burst
 
 

@@ -1,8 +1,8 @@
 """Numba kernels of the tracker (plain arrays in, preallocated arrays out).
 
-``lattice_fit`` is the inner loop of ``tracker.estimate_period``, which runs on
-nearly every packet of a young or aperiodic track: as NumPy it cost tens of
-microseconds per call in small-array overhead alone.  ``lattice_at`` tests one given
+``period_estimate`` is ``tracker.estimate_period``, which runs on nearly every packet
+of a young or aperiodic track: as NumPy it cost tens of microseconds per call in
+small-array overhead alone.  ``lattice_at`` tests one given
 period (a link's declared packet interval) on the same start times.
 """
 from __future__ import annotations
@@ -12,8 +12,11 @@ import math
 import numpy as np
 from numba import njit
 
+from ..kernels.evidence_fsk import pairwise_sum
+
 MIN_GAP_S = 0.1e-3       # closer start times are one packet measured twice
 CANDIDATES = 6           # shortest gaps tried as the period
+SHORT_GAP_PERIODS = 4    # gaps of at most this many periods refine a lattice
 
 
 # A packet clock is a crystal: over any period it drifts by microseconds, so how far a
@@ -90,6 +93,41 @@ def lattice_fit(times_s, min_share, gaps, ok, k):
         if hits / m >= min_share and hits >= 2:
             return m, hits
     return m, 0
+
+
+@njit(cache=True)
+def lattice_multiples_into(gaps_s, period_s, k, fits):
+    """Each gap's nearest whole number of periods ``k[i]``, and whether it fits k periods
+    (k >= 1) within the lattice tolerance grown as sqrt(k): ``fits[i]``."""
+    tol = lattice_tolerance_s(period_s)
+    for i in range(gaps_s.shape[0]):
+        kk = np.rint(gaps_s[i] / period_s)
+        k[i] = kk
+        fits[i] = kk >= 1.0 and abs(gaps_s[i] - kk * period_s) <= tol * math.sqrt(max(kk, 1.0))
+
+
+@njit(cache=True)
+def period_estimate(times_s, min_share, out):
+    """The packet period of the start times ``times_s`` (any order): lattice_fit's, refined
+    as total time over total periods, first on the gaps of at most SHORT_GAP_PERIODS
+    periods when at least three fit (a long gap fits some whole number of periods within
+    a tolerance that grows with it, and a lattice a few per cent off, its candidate a short
+    gap measured short, still fits it one period too many or too few, which would pull the
+    refined period further off), then, with the multiples that period gives, on every
+    fitting gap.  out = [period, share of the gaps fitting]; returns False when no lattice
+    fits.  (Sums in NumPy's order: the period is the twin's to the bit.)"""
+    n = max(times_s.shape[0], 1)
+    gaps, k, ok = np.empty(n), np.empty(n), np.empty(n, np.bool_)
+    m, hits = lattice_fit(times_s, min_share, gaps, ok, k)
+    if not hits:
+        return False
+    gaps, k, ok = gaps[:m], k[:m], ok[:m]
+    short = ok & (k <= SHORT_GAP_PERIODS)
+    if np.count_nonzero(short) >= 3:
+        lattice_multiples_into(gaps, pairwise_sum(gaps[short]) / pairwise_sum(k[short]), k, ok)
+    out[0] = pairwise_sum(gaps[ok]) / pairwise_sum(k[ok])
+    out[1] = hits / m
+    return True
 
 
 @njit(cache=True)

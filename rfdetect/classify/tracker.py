@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..model import Burst
-from .kernels import lattice_fit, lattice_tolerance_s, timing_tolerance_s
+from .kernels import lattice_multiples_into, period_estimate, timing_tolerance_s
 
 MAX_TIMES = 48            # recent start times kept per track for the period estimate
-SHORT_GAP_PERIODS = 4     # gaps of at most this many periods refine a lattice
 MEDIAN_BURSTS = 32        # recent bursts a track's median bandwidth and duration describe
 ANCHOR_PACKETS = 3        # recent packet times a start time is held to the lattice from
 
@@ -27,30 +26,19 @@ def estimate_period(times_s, min_share: float = 0.7) -> tuple[float, float] | No
     """(period s, share of consecutive gaps that are whole multiples of it), or None.
 
     Candidate periods are the shortest gaps; the first explaining ``min_share`` of
-    all gaps wins, refined as total time over total periods (kernels.lattice_fit)."""
-    t = np.asarray(times_s, np.float64)
-    n = max(t.shape[0], 1)
-    gaps, k, ok = np.empty(n), np.empty(n), np.empty(n, np.bool_)
-    m, hits = lattice_fit(t, min_share, gaps, ok, k)
-    if not hits:
+    all gaps wins, refined as total time over total periods (kernels.period_estimate)."""
+    out = np.empty(2)
+    if not period_estimate(np.asarray(times_s, np.float64), min_share, out):
         return None
-    ok, gaps, k = ok[:m], gaps[:m], k[:m]
-    # The period is refined on the gaps of a few periods: a long gap fits some whole number
-    # of periods within a tolerance that grows with it, and a lattice a few per cent off
-    # (its candidate was a short gap measured short) still fits it, one period too many or
-    # too few, which would pull the refined period further off.
-    short = ok & (k <= SHORT_GAP_PERIODS)
-    if np.count_nonzero(short) >= 3:
-        # Refined on those, the period then counts the long gaps' periods right.
-        k, ok = lattice_multiples(gaps, gaps[short].sum() / k[short].sum())
-    return float(gaps[ok].sum() / k[ok].sum()), hits / m
+    return float(out[0]), float(out[1])
 
 
 def lattice_multiples(gaps_s: np.ndarray, period_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Each gap's nearest whole number of periods k, and whether it fits k periods (k >= 1)
     within the lattice tolerance grown as sqrt(k)."""
-    k = np.rint(gaps_s / period_s)
-    fits = (k >= 1) & (np.abs(gaps_s - k * period_s) <= lattice_tolerance_s(period_s) * np.sqrt(np.maximum(k, 1.0)))
+    gaps = np.ascontiguousarray(gaps_s, np.float64)
+    k, fits = np.empty(gaps.shape[0]), np.empty(gaps.shape[0], np.bool_)
+    lattice_multiples_into(gaps, float(period_s), k, fits)
     return k, fits
 
 
