@@ -93,12 +93,6 @@ def _lowpass(cutoff: float) -> np.ndarray:
 
 
 @njit(cache=True)
-def _sorted_median(a):
-    m = a.shape[0]
-    return 0.5 * (a[(m - 1) // 2] + a[m // 2])
-
-
-@njit(cache=True)
 def pairwise_sum(a):
     """NumPy's sum of a float64 array, in its pairwise order (so that means equal
     ``np.mean``'s to the last bit)."""
@@ -134,28 +128,47 @@ def two_level_centre(d, iterations=8):
     from the median: split at the centre, move it to the midpoint of the halves' means
     (means, so a level holding 80 % of the samples cannot keep the split inside it) until
     the split stays put, then a last step with medians, which noise clicks do not pull.
-    One sort and running sums make each step a binary search."""
-    s = np.sort(d)
-    n = s.shape[0]
+    Each step is one pass over d, the medians selections: no sort (a sort of a burst's
+    samples cost more than the rest of the FSK kernel)."""
+    n = d.shape[0]
     if n == 0:
         return 0.0
-    sums = np.zeros(n + 1)
-    for i in range(n):
-        sums[i + 1] = sums[i] + s[i]
-    centre = _sorted_median(s)
+    centre = np.median(d)
     split = -1
     for _ in range(iterations):
-        k = np.searchsorted(s, centre, side="right")       # s[:k] <= centre < s[k:]
+        k, low, high = _split_sums(d, centre)
         if k == 0 or k == n:
             return centre
         if k == split:
             break
         split = k
-        centre = 0.5 * (sums[k] / k + (sums[n] - sums[k]) / (n - k))
-    k = np.searchsorted(s, centre, side="right")
+        centre = 0.5 * (low / k + high / (n - k))
+    k = _split_sums(d, centre)[0]
     if k == 0 or k == n:
         return centre
-    return 0.5 * (_sorted_median(s[:k]) + _sorted_median(s[k:]))
+    lower, upper = np.empty(k), np.empty(n - k)
+    i = j = 0
+    for v in d:
+        if v <= centre:
+            lower[i] = v
+            i += 1
+        else:
+            upper[j] = v
+            j += 1
+    return 0.5 * (np.median(lower) + np.median(upper))
+
+
+@njit(cache=True, inline="always")
+def _split_sums(d, centre):
+    """(how many of d are <= centre, their sum, the others' sum)."""
+    k, low, high = 0, 0.0, 0.0
+    for v in d:
+        if v <= centre:
+            k += 1
+            low += v
+        else:
+            high += v
+    return k, low, high
 
 
 @njit(cache=True)
