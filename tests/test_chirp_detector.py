@@ -127,6 +127,20 @@ def test_noise_alone_gives_no_chirp_burst():
     assert det.candidates < 3 * 200        # the search's loose stage stays cheap
 
 
+def test_an_rtl_sdr_dc_offset_gives_no_chirp_burst():
+    """An RTL-SDR's DC offset as the simulator draws it at its strongest (-30 dBFS against
+    noise at -31 dBFS): dechirped, a tone is a chirp whose spectral ripple repeats in every
+    window.  Before the windows lost their mean, these two seconds gave 94 packets."""
+    scn = {"scenario": {"duration_s": 2.0, "seed": 5}, "emitter": [],
+           "receiver": {"type": "rtl-sdr", "sample_rate": FS, "center_freq": FC, "noise_dbfs": -31.0},
+           "frontend": {"gain_db": 4.0, "dc_offset_dbfs": -30.0, "iq_gain_imbalance_db": 0.15,
+                        "iq_phase_imbalance_deg": -1.5, "ppm": -8.6}}
+    x, _ = generate(scn, seed=5)
+    det = chirp_detector_for(DetectorConfig(dechirp=True), FS, FC)
+    assert _feed(det, x[0], 1 << 16) == []
+    assert det.confirmed == 0
+
+
 def test_elrs_at_minus_10_db_is_named_with_dechirp_and_not_without():
     x, _ = _elrs_trial(-10.0, seed=1000)
     base = DetectorConfig(integrate_frames=9)

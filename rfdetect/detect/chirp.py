@@ -3,6 +3,9 @@
 For each (bandwidth, spreading factor) that the LoRa signatures of the
 recording's band allow, a search, a confirmation and the packet's extent:
 
+Every window loses its mean before it is dechirped: an RTL-SDR's DC offset, a tone,
+would otherwise pass for a preamble (``kernels.dechirp.dechirp_fft_ac``).
+
 1. Search (``kernels.dechirp``): back-to-back windows of one symbol at the
    recording rate, dechirped, FFT, the wrap's two bins folded together (so a
    window off the symbol boundary keeps the symbol's energy, split between the
