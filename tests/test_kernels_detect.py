@@ -206,6 +206,30 @@ def test_region_measurements_match_numpy_twin():
     assert row[K.O_SNR] == pytest.approx(np.median(band) / (k1 - k0 + 1), rel=1e-6)
 
 
+def test_short_strong_burst_in_a_region_noise_kept_open_is_measured_on_its_frames():
+    """A whole-band box of three frames, then a chain of single hot cells, each touching the
+    last, that keeps the region open for twelve more frames (noise cells in a wide band do):
+    the SNR and time edges are the box's, against NumPy on its frames, not those of a median
+    frame of noise."""
+    frames, bins = 80, 64
+    power = np.ones((frames, bins), np.float32)
+    t0, t1, level = 30, 32, 101.0
+    power[t0:t1 + 1, :] = level
+    for t in range(t1 + 1, t1 + 13):
+        power[t, 10 + t - t1] = 8.0
+    (row,) = run_kernel(power, np.ones(bins), 3.0, 10.0, h=0, batch=50)
+    assert row[K.O_T1] >= t1 + 12           # the region ran on
+    k0, k1 = max(int(np.floor(row[K.O_FLO] + 0.5)), 0), min(int(np.floor(row[K.O_FHI] + 0.5)), bins - 1)
+    energy = power[:, k0:k1 + 1].sum(axis=1) - (k1 - k0 + 1)
+    plateau = np.median(energy[t0:t1 + 1])
+    assert row[K.O_SNR] == pytest.approx(plateau / (k1 - k0 + 1), rel=1e-6)
+    # Half-power crossings, interpolated with the frames outside (the first hot cell after).
+    half = 0.5 * plateau
+    assert row[K.O_START] == pytest.approx(t0 - 1 + (half - energy[t0 - 1]) / (energy[t0] - energy[t0 - 1]))
+    assert row[K.O_END] == pytest.approx(t1 + (energy[t1] - half) / (energy[t1] - energy[t1 + 1]))
+    assert abs(row[K.O_START] - (t0 - 0.5)) < 0.01 and abs(row[K.O_END] - (t1 + 0.5)) < 0.01
+
+
 @pytest.mark.parametrize("backend", ["fftw", "rocket"])
 def test_spectrogram_batches_are_the_frames_of_compute(backend):
     rng = np.random.default_rng(3)

@@ -37,6 +37,11 @@ YOUNG_FRAMES = 8
 # A burst's band edges are where its spectrum falls this far below its in-band level.
 EDGE_DB = 10.0
 EDGE_FRACTION = 10 ** (-EDGE_DB / 10)
+# A region whose median frame holds less than this share of its strongest frame's energy is
+# mostly noise frames: a strong burst shorter than the region, which noise cells in its
+# band kept open (a whole-band ADS-B reply of three frames made a region of nine).  Its
+# level is then measured where the energy stands at half its peak or more.
+PLATEAU_SHARE = 0.25
 
 # What seeded a run or region (bits): a cell above the seed threshold, the integrated test.
 SEED_CELL, SEED_INTEGRATED = 1, 2
@@ -289,7 +294,17 @@ def _close(state, active, peak, i, closed, ring, floor, nfft, ring_frames, min_f
             energy[j] = e - noise_band
         n_in = min(t1, eb) - max(t0, ea) + 1
         if n_in >= 3:
-            plateau = np.median(energy[max(t0, ea) - ea: min(t1, eb) - ea + 1])
+            inside = energy[max(t0, ea) - ea: min(t1, eb) - ea + 1]
+            plateau = np.median(inside)
+            top = inside.max()
+            if plateau < PLATEAU_SHARE * top:
+                a = 0
+                while inside[a] < 0.5 * top:
+                    a += 1
+                b = inside.shape[0] - 1
+                while inside[b] < 0.5 * top:
+                    b -= 1
+                plateau = np.median(inside[a: b + 1])
         else:
             plateau = energy.max()
         row[O_SNR] = plateau / noise_band if noise_band > 0 else np.inf
