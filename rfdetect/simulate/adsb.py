@@ -14,6 +14,21 @@ from .ook import pulse_envelope
 PREAMBLE_US = (0.0, 1.0, 3.5, 4.5)
 BIT_US = 1.0
 PULSE_US = 0.5
+# Mode S parity: the 24-bit CRC with generator 0x1FFF409 (Annex 10 vol IV, 3.1.2.3.3).
+CRC_POLY = 0xFFF409
+PARITY_BITS = 24
+
+
+def modes_crc(bits) -> int:
+    """Remainder of ``bits`` (MSB first) by the Mode S generator: the parity of a frame's
+    first n-24 bits, or 0 over a whole frame whose parity is right."""
+    crc = 0
+    for b in bits:
+        feedback = ((crc >> 23) & 1) ^ int(b)
+        crc = (crc << 1) & 0xFFFFFF
+        if feedback:
+            crc ^= CRC_POLY
+    return crc
 
 
 def modes_pulses(bits: np.ndarray) -> tuple[np.ndarray, float]:
@@ -28,11 +43,14 @@ def modes_frame(sample_rate_hz: float, bits: np.ndarray) -> np.ndarray:
 
 
 def random_squitter(rng: np.random.Generator, icao: int, long: bool) -> np.ndarray:
-    """A frame with the right header: DF17 (or DF11), capability 5, the ICAO address, random
-    payload and parity (the CRC is not computed: detectors look at the PHY)."""
+    """A frame a Mode S decoder accepts: DF17 (or DF11), capability 5, the ICAO address, a
+    random payload and its parity (for DF11 squitters the interrogator code is 0, so the
+    parity is the plain CRC)."""
     n = 112 if long else 56
     df = 17 if long else 11
     head = [(df >> (4 - i)) & 1 for i in range(5)] + [1, 0, 1]
     addr = [(icao >> (23 - i)) & 1 for i in range(24)]
-    rest = rng.integers(0, 2, n - 32).tolist()
-    return np.array(head + addr + rest, np.uint8)
+    rest = rng.integers(0, 2, n - 32 - PARITY_BITS).tolist()
+    data = head + addr + rest
+    parity = modes_crc(data)
+    return np.array(data + [(parity >> (PARITY_BITS - 1 - i)) & 1 for i in range(PARITY_BITS)], np.uint8)
