@@ -189,3 +189,28 @@ def test_one_stray_packet_time_does_not_move_the_lattice():
     # (From the splinter alone: 351.9 ms is 18 periods 8.1 ms off, 1.9 ms after sqrt(18).)
     assert track.timing_residual_s(1.045) < 1e-6
     assert track.timing_residual_s(0.7001) > 3e-3          # half a period off every anchor
+
+
+def test_a_sliver_on_a_confirmed_lattice_finds_its_host_whatever_its_bandwidth():
+    """A packet the window's edge cuts to a sliver: the confirmed track whose lattice it starts
+    on and whose packets last as long is its host; off the lattice, of another length, or as
+    wide as the track's packets (``similar`` finds those), it has none."""
+    table = TrackTable(track_timeout_s=2.0)
+    hopper = Track(1, None, True, modulation=("lora", 500e3, 6, "up"))
+    table.add(hopper)
+    for k in range(12):
+        hopper.add(_burst(k * 5e-3, 4.37e-3, 868e6 + (k % 3) * 300e3, 470e3))
+    table.refresh(hopper)
+    assert hopper.period is not None and abs(hopper.period[0] - 5e-3) < 1e-6
+    on = 12 * 5e-3 + 0.1e-3
+    assert table.lattice_host(_burst(on, 4.3e-3, 869.19e6, 20e3), 1.4) is hopper
+    assert table.lattice_host(_burst(on + 0.5e-3, 4.3e-3, 869.19e6, 20e3), 1.4) is None   # off the lattice
+    assert table.lattice_host(_burst(on, 1.0e-3, 869.19e6, 20e3), 1.4) is None            # another length
+    assert table.lattice_host(_burst(on, 4.3e-3, 869.19e6, 400e3), 1.4) is None           # wide: similar's
+    # An unconfirmed track hosts nothing: its lattice may be a chance one.
+    plain = Track(2, None, True)
+    table.add(plain)
+    for k in range(12):
+        plain.add(_burst(1.0 + k * 7e-3, 2e-3, 868e6, 100e3))
+    table.refresh(plain)
+    assert table.lattice_host(_burst(1.0 + 12 * 7e-3, 2e-3, 869.19e6, 20e3), 1.4) is None

@@ -70,6 +70,9 @@ WIDEBAND_HZ = 3e6
 # A burst reaching this fraction of the window's width from its edge may be wider than
 # measured (the detector's edge bins roll off with the front end's filter).
 EDGE_MARGIN = 0.01
+# A packet the window's edge cuts lasts as long as the track's others, within this ratio (the
+# bound ``TrackTable.similar`` puts on durations).
+EDGE_DURATION_RATIO = 1.4
 # A hopper whose window holds at least this many of its channels spreads over them: a
 # track whose separate hops all fell on so few of them that a uniform hop would do so
 # with a chance under HOP_SPREAD_CHANCE is no such hopper (5 hops on one of 5 channels:
@@ -212,6 +215,7 @@ class Classifier:
         self.rejections: Counter = Counter()   # signature id -> bursts that did not fit it
         self.kernel_runs: Counter = Counter()  # kernel -> runs
         self.slices: Counter = Counter()       # host signature id -> slices of its frames set aside
+        self.edge_packets: Counter = Counter()  # track id -> its packets seen only through the window's edge
         self._continuous = ContinuousHosts()
         self._window_hz: tuple[float, float] | None = None
         self._window_channels: dict[str, int | None] = {}
@@ -285,6 +289,15 @@ class Classifier:
             host.add(burst, fragment=True)
             self._tracks.refresh(host)
             return out
+        if self._at_window_edge(burst):
+            # A hopper's packet on a channel the window's edge cuts shows as a sliver: its
+            # bandwidth is the window's, not the link's, but its start and length are the
+            # packet's.  On a confirmed track's lattice, it is that track's packet; counted
+            # there, it neither starts an emitter of its own nor sways the track's features.
+            host = self._tracks.lattice_host(burst, EDGE_DURATION_RATIO)
+            if host is not None:
+                self.edge_packets[host.track_id] += 1
+                return out
         feats = self._features(burst)
         host, piece = self._slice_host(burst, iq, feats)
         if host is not None:
@@ -636,6 +649,8 @@ class Classifier:
             evidence["periodic_share"] = round(track.period[1], 3)
         if self._continuous.absorbed[track.track_id]:
             evidence["pieces"] = self._continuous.absorbed[track.track_id]
+        if self.edge_packets[track.track_id]:
+            evidence["edge_packets"] = self.edge_packets[track.track_id]
         sliced = _sliced(track)
         if sliced:
             evidence["slices_of"] = sliced

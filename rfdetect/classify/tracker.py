@@ -226,6 +226,24 @@ class TrackTable:
                 return self._tracks[tid]
         return None
 
+    def lattice_host(self, burst: Burst, duration_ratio: float) -> Track | None:
+        """The confirmed unkeyed track whose packet lattice ``burst`` starts on (within the
+        timing tolerance) and whose packets last as long (within ``duration_ratio``), but
+        are too wide for ``similar`` to find it: the nearest to its lattice, or None."""
+        best, best_res = None, math.inf
+        dur = burst.duration_s
+        for tid in self._hosts:
+            t = self._tracks[tid]
+            if t.period is None or not t.bursts or self._bounds[tid][0] <= burst.bandwidth_hz:
+                continue
+            median = t.median("duration_s")
+            if not median / duration_ratio <= dur <= median * duration_ratio:
+                continue
+            res = t.timing_residual_s(burst.t_start_s)
+            if res is not None and res <= timing_tolerance_s(t.period[0]) and res < best_res:
+                best, best_res = t, res
+        return best
+
     def similar(self, bandwidth_hz: float, duration_s: float | None) -> list[Track]:
         """Unkeyed tracks whose median bandwidth is within a factor 1.45 of ``bandwidth_hz``
         and, unless ``duration_s`` is None, median duration within 1.4 of it; in order."""
