@@ -181,3 +181,19 @@ def test_fsk_keeps_its_deviation_where_the_carrier_is_on(name):
         assert ev["carrier_deviation_hz"] == pytest.approx(ev["deviation_hz"], rel=0.05), ev
         # Measured: 0.5-0.6 (ExpressLRS), 0.8 (Crossfire), 4 (the sensor).
         assert ev["modulation_index"] >= 2 * MIN_INDEX, ev
+
+
+@pytest.mark.parametrize("snr_db, seed", [(10.0, 5000), (10.0, 5001), (20.0, 5000), (20.0, 5001)])
+def test_a_remote_is_one_track_of_short_and_long_pulses(snr_db, seed):
+    """A PWM remote's 0.35 and 1.05 ms pulses (2 s of presses through the simulator's RTL-SDR):
+    one track takes at least 90 % of the bursts named ism-ook.  Bound by bandwidth and
+    length alone, its short and long pulses made a track each (the largest held 48-57 %)."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import bench_accuracy as ba
+    recs, _, _ = ba.run_trial("ism-ook", snr_db, 2.0, seed, ba.detector_config())
+    final = {r["track_id"]: r for r in recs if r["type"] == "detection"}
+    sizes = sorted((r["bursts"] for r in final.values() if r["link"] == "ism-ook"), reverse=True)
+    assert sizes and sizes[0] >= 0.9 * sum(sizes), sizes
+    assert not any(r["drone"] for r in final.values())

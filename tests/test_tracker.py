@@ -214,3 +214,37 @@ def test_a_sliver_on_a_confirmed_lattice_finds_its_host_whatever_its_bandwidth()
         plain.add(_burst(1.0 + k * 7e-3, 2e-3, 868e6, 100e3))
     table.refresh(plain)
     assert table.lattice_host(_burst(1.0 + 12 * 7e-3, 2e-3, 869.19e6, 20e3), 1.4) is None
+
+
+def test_a_pulse_train_binds_its_pulses_whatever_their_lengths():
+    """A PWM remote's 0.35 and 1.05 ms pulses on one channel, 0.35 ms apart: the next pulse
+    finds the longest track whose last burst it follows on the channel, whatever its length
+    (``similar`` parts lengths 3x apart); a pulse too far on, on another channel, of another
+    width, a splinter much shorter than the train's pulses, or after a track of a measured
+    modulation, is not the remote's."""
+    table = TrackTable(track_timeout_s=2.0)
+    remote = Track(1, None, True)
+    table.add(remote)
+    t = 0.0
+    for k in range(9):
+        dur = 0.35e-3 if k % 3 else 1.05e-3
+        remote.add(_burst(t, dur, 433.92e6, 34e3))
+        t += dur + 0.35e-3
+    table.refresh(remote)
+    odd = Track(2, None, True)                      # an odd burst of the remote, measured wide
+    table.add(odd)
+    odd.add(_burst(t - 0.5e-3, 0.1e-3, 433.92e6, 40e3))
+    table.refresh(odd)
+    assert remote not in table.similar(34e3, 1.05e-3)    # its median pulse is a short one
+    frame_s = 128 / 2.4e6
+    host = table.pulse_train_host
+    assert host(_burst(t, 1.05e-3, 433.92e6, 34e3), 15e-3, 6.0, 3 * frame_s) is remote
+    assert host(_burst(t, 0.19e-3, 433.92e6, 34e3), 15e-3, 6.0, 3 * frame_s) is remote   # weak, short
+    assert host(_burst(t + 20e-3, 1.05e-3, 433.92e6, 34e3), 15e-3, 6.0, 3 * frame_s) is None   # gap
+    assert host(_burst(t, 1.05e-3, 434.02e6, 34e3), 15e-3, 6.0, 3 * frame_s) is None    # channel
+    assert host(_burst(t, 1.05e-3, 433.92e6, 120e3), 15e-3, 6.0, 3 * frame_s) is None   # width
+    # A one-frame splinter is no pulse of the remote's (the odd burst's track, as short, may take it).
+    assert host(_burst(t, frame_s, 433.92e6, 34e3), 15e-3, 6.0, 3 * frame_s) is odd
+    remote.modulation = ("fsk",)
+    table.refresh(remote)
+    assert host(_burst(t, 1.05e-3, 433.92e6, 34e3), 15e-3, 6.0, 3 * frame_s) is odd

@@ -105,6 +105,17 @@ RECHECK_PACKETS = 32
 # (at 20 MS/s, 0.15 ms: ExpressLRS 2.4 GHz at 500 Hz leaves 0.23 ms between its packets).
 CONTINUE_GAP_S = 0.3e-3
 CONTINUE_HOPS = 6
+# Pulses of one on-off keyed train on one channel follow each other within this gap, the
+# longest a train leaves between its repeats: an EV1527 / PT2262 remote's sync gap is 31
+# clock units of 300-500 us (9.3-15.5 ms).
+PULSE_TRAIN_GAP_S = 15e-3
+# ... and their lengths are a few units apart: 1 and 3 (PWM), 1 and 2 (Manchester), with a
+# weak pulse measured as short as half its length (a 0.35 ms pulse at 10 dB: 0.19 ms).
+PULSE_LENGTHS_RATIO = 6.0
+# A burst of this many of the detector's time steps is a pulse whatever the train's lengths
+# (a 0.35 ms pulse at 10 dB was also measured 0.16 ms, three steps); one or two steps may be
+# a splinter of another emitter's packet.
+PULSE_MIN_HOPS = 3
 # Two bursts on the air together for longer than this (a few frames of edge measurement)
 # on channels apart are two radios.
 OVERLAP_S = 0.2e-3
@@ -222,6 +233,7 @@ class Classifier:
         self._window_shares: dict[str, list[tuple[Band, float]]] = {}
         self._piece_hosts = [s for s in self.signatures if s.extra.get("pieces")]
         self._piece_gap_s = CONTINUE_GAP_S
+        self._min_pulse_s = math.inf      # (the detector's time step unknown: lengths alone)
 
     def set_window(self, center_freq_hz: float, sample_rate_hz: float, frame_hop_s: float | None = None) -> None:
         """The band the receiver sees (at the start and after each retune): a hopper with
@@ -229,6 +241,7 @@ class Classifier:
         detector's time step, which sets how far apart two pieces of one packet may be."""
         if frame_hop_s is not None:
             self._piece_gap_s = min(CONTINUE_GAP_S, CONTINUE_HOPS * frame_hop_s)
+            self._min_pulse_s = PULSE_MIN_HOPS * frame_hop_s
         lo, hi = center_freq_hz - 0.5 * sample_rate_hz, center_freq_hz + 0.5 * sample_rate_hz
         if (lo, hi) != self._window_hz:
             self._window_hz = (lo, hi)
@@ -315,6 +328,9 @@ class Classifier:
             bad = track if track is not None and not _compatible(kernels, track) else None
             track = self._find_track(burst, feats, exclude=bad, kernels=kernels) or \
                 (track if bad is None else None)
+        elif track is None or track.modulation == ("?",):
+            # (After the kernels: the track found by features decides which of them run.)
+            track = self._pulse_train(burst, feats) or track
         scores, verdicts = {}, {}
         sigs = {sid: self._sig(sid) for sid in feats}
         # (With no kernel result, every verdict is "none".)
@@ -512,6 +528,14 @@ class Classifier:
             if best is None or r < best_res:
                 best, best_res = t, r
         return best
+
+    def _pulse_train(self, burst: Burst, feats: dict) -> Track | None:
+        """The track whose pulse train ``burst`` continues on its channel (the same on-off
+        keyed transmitter, whatever the pulse's length), or None.  (At the window's edge a
+        burst's bandwidth is the window's: no channel to bind by.)"""
+        if self._at_window_edge(burst) or not any(self._sig(s).pulse_trains for s in feats):
+            return None
+        return self._tracks.pulse_train_host(burst, PULSE_TRAIN_GAP_S, PULSE_LENGTHS_RATIO, self._min_pulse_s)
 
     def _new_track(self, burst: Burst, scores: dict, modulation: tuple) -> Track:
         key = self._key(burst, {s: {"bandwidth": v, "duration": 0.0} for s, v in scores.items()}) if scores else None

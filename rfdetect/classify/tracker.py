@@ -244,6 +244,29 @@ class TrackTable:
                 best, best_res = t, res
         return best
 
+    def pulse_train_host(self, burst: Burst, gap_s: float, duration_ratio: float,
+                         min_pulse_s: float) -> Track | None:
+        """The unkeyed track of no measured modulation whose last burst ended at most
+        ``gap_s`` before ``burst`` starts, on its channel, whose bursts are as wide (within
+        ``similar``'s factor), and for which ``burst`` lasts at least 1 / ``duration_ratio``
+        of their median or ``min_pulse_s``: the one with the most bursts, or None.  An on-off
+        keyed transmitter sends pulses of two or three lengths (PWM: 1 and 3 units) in one
+        train on one channel, and the detector joins some of them; ``similar`` would part
+        them by length.  (The longest track: one that an odd burst started does not take
+        the train over.)"""
+        best, best_n = None, 0
+        bw, dur, t_s, f_hz = burst.bandwidth_hz, burst.duration_s, burst.t_start_s, burst.center_freq_hz
+        for tid, (lo, hi, _, _) in self._bounds.items():
+            if not lo <= bw <= hi:
+                continue
+            t = self._tracks[tid]
+            last = t.bursts[-1]
+            if (t.modulation == ("?",) and len(t.bursts) > best_n and 0.0 <= t_s - last.t_end_s <= gap_s
+                    and abs(f_hz - last.center_freq_hz) < 0.5 * max(last.bandwidth_hz, 1.0)
+                    and min(t.median("duration_s") / duration_ratio, min_pulse_s) <= dur):
+                best, best_n = t, len(t.bursts)
+        return best
+
     def similar(self, bandwidth_hz: float, duration_s: float | None) -> list[Track]:
         """Unkeyed tracks whose median bandwidth is within a factor 1.45 of ``bandwidth_hz``
         and, unless ``duration_s`` is None, median duration within 1.4 of it; in order."""

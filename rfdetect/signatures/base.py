@@ -50,6 +50,7 @@ class Signature:
     unverified: tuple[str, ...] = ()          # which parameters lack a source
     hopping: bool = False                     # frequency hopping: bind bursts by timing
     continuous: bool = False                  # always on (analog video): no packet timing
+    pulse_trains: bool = False                # sends trains of pulses of a few lengths on one channel
     hops_all_channels: bool = False           # hops over every channel of its band plan
     kernel: str | None = None                 # confirmation kernel (one of KERNELS)
     kernel_params: dict = field(default_factory=dict)

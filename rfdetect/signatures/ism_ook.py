@@ -17,5 +17,6 @@ SIGNATURE = Signature(
     burst_s=(50e-6, 2.0),
     modulation="OOK / ASK",
     min_bursts=3,
+    pulse_trains=True,
     sources=("rtl_433 device decoders (src/devices/)", "ETSI EN 300 220", "FCC 47 CFR 15.231"),
 )
