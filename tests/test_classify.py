@@ -73,6 +73,22 @@ def test_lorawan_next_to_expresslrs_is_not_a_drone():
     assert [d for d in dets if d["drone"]] == [d for d in dets if d["link"] == "expresslrs-lora"]
 
 
+@pytest.mark.parametrize("sf, bw_hz", [(10, 125e3), (12, 125e3), (11, 250e3)])
+def test_lorawan_at_the_long_spreading_factors_is_lorawan(sf, bw_hz):
+    # SF10-12 at 125 kHz and SF11-12 at 250 kHz: symbols of 8-33 ms, packets of 0.3-2.5 s.
+    # The dechirp looked at 12 ms of a burst, too short for four windows of such a symbol:
+    # a LoRaWAN node at SF12 was named nothing, its packets fitting no signature.
+    rng = np.random.default_rng(sf)
+    sc = Scene(FS, FC, 2.5, rng)
+    packet = lora(FS, sf, bw_hz, 20, rng)
+    sc.place(packet, 0.1, 868.1e6, 12.0, bw_hz)
+    sc.place(packet, 0.2 + packet.size / FS, 868.3e6, 12.0, bw_hz)
+    dets = detections(run_pipeline(sc))
+    assert dets and all(d["link"] == "lorawan" and d["drone"] is False for d in dets), dets
+    kernel = dets[0]["evidence"]["kernel"]
+    assert kernel["sf"] == sf and kernel["bw_hz"] == bw_hz and kernel["confirmed_bursts"] == 1, kernel
+
+
 def test_unknown_hopper_is_unknown_fhss_with_null_drone():
     rng = np.random.default_rng(4)
     sc = Scene(20e6, 2440e6, 0.3, rng)

@@ -10,6 +10,8 @@ shows one (``tone_*``, see ``kernels.evidence_fsk.tone_evidence``).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..kernels.evidence_droneid import MAX_CFO_HZ, MIN_CORRELATION, droneid_confirmed, droneid_zc
@@ -26,6 +28,8 @@ from ..signatures import Signature
 MAX_SPAN_S = {"lora": 0.012, "fsk": 0.002, "fsk_tones": 0.02, "ofdm_cp": 0.0015, "ofdm_piece": 0.0015,
               "droneid_zc": 0.0009, "fm_video": 0.012}
 MAX_SAMPLES = 400_000
+# Symbols of a LoRa burst the dechirp needs: four half-overlapping windows of one symbol.
+LORA_MIN_WINDOWS_SPAN = 2.5
 # An always-on emitter's steady burst (detect/steady.py) is weak but long: its kernels look
 # at more of it (at 0 dB an OFDM prefix correlates at a few per cent, and its noise falls
 # as the square root of the samples).
@@ -43,8 +47,9 @@ TONE_DEVIATION_SPREAD = 0.15
 TONE_RATE_SPREAD = 0.1
 
 
-def burst_samples(burst: Burst, iq, kernel: str) -> np.ndarray | None:
-    """Channel 0 of the snippet restricted to the burst (plus a little margin), bounded."""
+def burst_samples(burst: Burst, iq, kernel: str, min_span_s: float = 0.0) -> np.ndarray | None:
+    """Channel 0 of the snippet restricted to the burst (plus a little margin), bounded
+    (to at least ``min_span_s`` where the burst and the snippet hold that much)."""
     if iq is None:
         return None
     x = iq.samples[0] if iq.samples.ndim == 2 else iq.samples
@@ -53,7 +58,8 @@ def burst_samples(burst: Burst, iq, kernel: str) -> np.ndarray | None:
     a = max(0, burst.sample_start - iq.sample_index0 - margin)
     b = min(x.shape[0], burst.sample_end - iq.sample_index0 + margin)
     span_s = max(MAX_SPAN_S[kernel], STEADY_SPAN_S) if burst.features.get("steady") else MAX_SPAN_S[kernel]
-    span = min(int(span_s * fs) + 2 * margin, MAX_SAMPLES)
+    # (``min_span_s`` rounded up: a span of exactly four windows must hold four.)
+    span = min(max(int(span_s * fs), math.ceil(min_span_s * fs)) + 2 * margin, MAX_SAMPLES)
     if b - a > span:
         # LoRa and FSK: the middle of the burst (no ramp); OFDM: its start (preamble, ZC).
         if kernel in ("lora", "fsk", "fsk_tones", "fm_video"):
@@ -91,6 +97,21 @@ def lora_bandwidths(burst: Burst, candidates: list[Signature]) -> set[float]:
     return bws
 
 
+def longest_symbol_s(sfs: dict, candidates: list[Signature]) -> float:
+    """The longest LoRa symbol among the spreading factors ``sfs`` (bandwidth -> list)
+    that a candidate declares at that bandwidth (``kernel_params`` ``bw_hz``, ``sf``)."""
+    longest = 0.0
+    for s in candidates:
+        bw, sf = s.kernel_params.get("bw_hz"), s.kernel_params.get("sf")
+        if sf is None:
+            continue
+        for v in (bw if isinstance(bw, tuple) else (bw,)):
+            allowed = [k for k in sfs.get(float(v or 0.0), ()) if k <= sf[1]]
+            if allowed:
+                longest = max(longest, (1 << max(allowed)) / v)
+    return longest
+
+
 def run_kernel(kernel: str, burst: Burst, iq, candidates: list[Signature]) -> dict | None:
     if kernel == "lora":
         # A LoRa packet holds at least a dozen symbols (8 preamble, 4.25 sync, payload):
@@ -103,7 +124,12 @@ def run_kernel(kernel: str, burst: Burst, iq, candidates: list[Signature]) -> di
                for bw in lora_bandwidths(burst, candidates)}
         if not any(sfs.values()):
             return None
-    x = burst_samples(burst, iq, kernel)
+        # Four half-overlapping windows of the longest symbol that the burst allows and a
+        # candidate sends: a LoRaWAN packet at SF12 / 125 kHz (32.8 ms symbols, 1-2.5 s on
+        # air) needs 82 ms of it.
+        x = burst_samples(burst, iq, kernel, LORA_MIN_WINDOWS_SPAN * longest_symbol_s(sfs, candidates))
+    else:
+        x = burst_samples(burst, iq, kernel)
     if x is None:
         return None
     fs = iq.sample_rate_hz
@@ -111,7 +137,7 @@ def run_kernel(kernel: str, burst: Burst, iq, candidates: list[Signature]) -> di
     if kernel == "lora":
         dur = x.shape[0] / fs
         # At least 4 half-overlapping windows of 2^SF / BW in the burst.
-        sfs = {bw: [sf for sf in v if (1 << sf) / bw * 2.5 <= dur] for bw, v in sorted(sfs.items())}
+        sfs = {bw: [sf for sf in v if (1 << sf) / bw * LORA_MIN_WINDOWS_SPAN <= dur] for bw, v in sorted(sfs.items())}
         sfs = {bw: v for bw, v in sfs.items() if v}
         if not sfs:
             return None
