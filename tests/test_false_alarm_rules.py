@@ -270,11 +270,12 @@ def test_weak_wifi_frames_raise_no_drone_alarm():
 
     recs, _, _ = fa.run_scenario(fa.make_scenario("wifi", fa.family_seed("wifi", 1024), duration_s=1.0))
     assert fa.false_alarms(recs) == []
-    # The slices still make tracks, reported (if at all) as emitters of no known link, and
-    # the evidence says whose frames they are slices of.
+    # The slices' tracks confirm Wi-Fi's prefix together and are set aside, as a slice that
+    # confirms it alone is (before, 14 of the 21 records were such tracks, reported
+    # `unknown` or `unknown-fhss` with `slices_of`).
     dets = [r for r in recs if r["type"] == "detection"]
     assert {d["link"] for d in dets} <= {"unknown", "unknown-fhss", "wifi"}
-    assert sum(d["evidence"].get("slices_of", {}).get("link") == "wifi" for d in dets) >= 5
+    assert not any("slices_of" in d["evidence"] for d in dets) and len(dets) <= 8, dets
 
 
 @pytest.mark.parametrize("dur_s, interval", [(23e-3, -1.5), (5e-3, 1.0)])
@@ -380,3 +381,4 @@ def test_two_bursts_on_the_air_together_on_two_channels_are_two_radios():
     chirp = _track([0.100], [868.10e6], 190e3, 3e-3)
     chirp.add(_burst(0.104, 868.16e6, 30e3, 2e-3))
     assert not _elsewhere_meanwhile(_burst(0.1045, 868.04e6, 30e3, 2e-3), chirp)
+

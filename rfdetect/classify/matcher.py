@@ -558,6 +558,9 @@ class Classifier:
         if track.key is not None:
             self._keyed.pop(track.key, None)
         det = self._to_detection(track, early=False)
+        sliced = _sliced(track) if det is None else None
+        if sliced:
+            self.slices[sliced["link"]] += len(track.bursts)
         if det is not None and det.link in (UNKNOWN, UNKNOWN_FHSS) and self._continuous.take_track(track) is not None:
             return []       # pieces of an always-on emitter (continuous.py)
         return [det] if det is not None else []
@@ -648,6 +651,10 @@ class Classifier:
         channels = track.channels_hz(quantum)
         if sig is None:
             if early and track.reported is False and n < FHSS_MIN_BURSTS:
+                return None
+            if not track.reported and _sliced(track):
+                # Slices of a host's frames, together (each alone too weak to tell): set
+                # aside as a confirmed slice is, not an emitter of their own.
                 return None
             if track.period and len(channels) >= FHSS_MIN_CHANNELS and n >= FHSS_MIN_BURSTS:
                 fallback = get(UNKNOWN_FHSS)
