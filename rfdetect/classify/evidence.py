@@ -112,6 +112,21 @@ def longest_symbol_s(sfs: dict, candidates: list[Signature]) -> float:
     return longest
 
 
+def lora_on_span(burst: Burst, iq, sfs: dict, min_span_s: float = 0.0) -> dict | None:
+    """``lora_evidence`` on the burst's samples (``burst_samples``), at the spreading factors
+    of ``sfs`` (bandwidth -> list) of which they hold four half-overlapping windows."""
+    x = burst_samples(burst, iq, "lora", min_span_s)
+    if x is None:
+        return None
+    fs = iq.sample_rate_hz
+    dur = x.shape[0] / fs
+    sfs = {bw: [sf for sf in v if (1 << sf) / bw * LORA_MIN_WINDOWS_SPAN <= dur] for bw, v in sorted(sfs.items())}
+    sfs = {bw: v for bw, v in sfs.items() if v}
+    if not sfs:
+        return None
+    return lora_evidence(x, fs, burst.center_freq_hz - iq.center_freq_hz, bandwidths_hz=tuple(sfs), sfs=sfs)
+
+
 def run_kernel(kernel: str, burst: Burst, iq, candidates: list[Signature]) -> dict | None:
     if kernel == "lora":
         # A LoRa packet holds at least a dozen symbols (8 preamble, 4.25 sync, payload):
@@ -124,24 +139,19 @@ def run_kernel(kernel: str, burst: Burst, iq, candidates: list[Signature]) -> di
                for bw in lora_bandwidths(burst, candidates)}
         if not any(sfs.values()):
             return None
-        # Four half-overlapping windows of the longest symbol that the burst allows and a
-        # candidate sends: a LoRaWAN packet at SF12 / 125 kHz (32.8 ms symbols, 1-2.5 s on
-        # air) needs 82 ms of it.
-        x = burst_samples(burst, iq, kernel, LORA_MIN_WINDOWS_SPAN * longest_symbol_s(sfs, candidates))
-    else:
-        x = burst_samples(burst, iq, kernel)
+        ev = lora_on_span(burst, iq, sfs)
+        # Where the burst's middle 12 ms confirmed nothing, four half-overlapping windows of
+        # the longest symbol that the burst allows and a candidate sends, if longer: a
+        # LoRaWAN packet at SF12 / 125 kHz (32.8 ms symbols, 1-2.5 s on air) needs 82 ms.
+        longest_s = longest_symbol_s(sfs, candidates)
+        if (ev is None or not ev["confirmed"]) and longest_s * LORA_MIN_WINDOWS_SPAN > MAX_SPAN_S["lora"]:
+            ev = lora_on_span(burst, iq, sfs, LORA_MIN_WINDOWS_SPAN * longest_s) or ev
+        return ev
+    x = burst_samples(burst, iq, kernel)
     if x is None:
         return None
     fs = iq.sample_rate_hz
     offset = burst.center_freq_hz - iq.center_freq_hz
-    if kernel == "lora":
-        dur = x.shape[0] / fs
-        # At least 4 half-overlapping windows of 2^SF / BW in the burst.
-        sfs = {bw: [sf for sf in v if (1 << sf) / bw * LORA_MIN_WINDOWS_SPAN <= dur] for bw, v in sorted(sfs.items())}
-        sfs = {bw: v for bw, v in sfs.items() if v}
-        if not sfs:
-            return None
-        return lora_evidence(x, fs, offset, bandwidths_hz=tuple(sfs), sfs=sfs)
     if kernel == "fsk":
         ev = fsk_evidence(x, fs, offset, burst.bandwidth_hz)
         if ev is not None:
