@@ -43,7 +43,7 @@ from .assembler import Assembler, piece_gap_s
 from .calibration import confidence_from
 from .continuous import ContinuousHosts
 from .kernels import MIN_GAP_S, lattice_at, testable_periods
-from .tracker import Track, TrackTable, lattice_multiples, timing_tolerance_s
+from .tracker import Track, TrackTable, lattice_multiples, on_channel_of, timing_tolerance_s
 
 SLACK = 1.6               # a feature this factor outside its range scores -1
 LOG_SLACK = math.log(SLACK)
@@ -992,8 +992,7 @@ def _continues(burst: Burst, track: Track, gap_s: float = CONTINUE_GAP_S) -> boo
         return False
     last = track.bursts[-1]
     gap = burst.t_start_s - last.t_end_s
-    return (abs(burst.center_freq_hz - last.center_freq_hz) < 0.5 * max(last.bandwidth_hz, 1.0)
-            and gap < max(gap_s, piece_gap_s(last.duration_s)))
+    return on_channel_of(burst, last) and gap < max(gap_s, piece_gap_s(last.duration_s))
 
 
 def _compatible(kernels: dict, track: Track) -> bool:

@@ -33,6 +33,11 @@ def estimate_period(times_s, min_share: float = 0.7) -> tuple[float, float] | No
     return float(out[0]), float(out[1])
 
 
+def on_channel_of(burst: Burst, last: Burst) -> bool:
+    """Whether ``burst`` is on ``last``'s channel: their centres within half its bandwidth."""
+    return abs(burst.center_freq_hz - last.center_freq_hz) < 0.5 * max(last.bandwidth_hz, 1.0)
+
+
 def lattice_multiples(gaps_s: np.ndarray, period_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Each gap's nearest whole number of periods k, and whether it fits k periods (k >= 1)
     within the lattice tolerance grown as sqrt(k)."""
@@ -120,7 +125,7 @@ class Track:
         dt = burst.t_start_s - self.times[-1]
         longest = max(b.duration_s for b in self.bursts[-16:])
         return (timing_tolerance_s(period) < dt and dt + burst.duration_s <= min(1.2 * longest, 0.9 * period)
-                and abs(burst.center_freq_hz - last.center_freq_hz) < 0.5 * max(last.bandwidth_hz, 1.0))
+                and on_channel_of(burst, last))
 
     def note_chirp_packet(self, sf: int, duration_s: float, snr_db: float | None = None) -> None:
         """A burst the LoRa dechirp confirmed at ``sf``: the last MEDIAN_BURSTS are kept."""
@@ -255,14 +260,14 @@ class TrackTable:
         them by length.  (The longest track: one that an odd burst started does not take
         the train over.)"""
         best, best_n = None, 0
-        bw, dur, t_s, f_hz = burst.bandwidth_hz, burst.duration_s, burst.t_start_s, burst.center_freq_hz
+        bw, dur, t_s = burst.bandwidth_hz, burst.duration_s, burst.t_start_s
         for tid, (lo, hi, _, _) in self._bounds.items():
             if not lo <= bw <= hi:
                 continue
             t = self._tracks[tid]
             last = t.bursts[-1]
             if (t.modulation == ("?",) and len(t.bursts) > best_n and 0.0 <= t_s - last.t_end_s <= gap_s
-                    and abs(f_hz - last.center_freq_hz) < 0.5 * max(last.bandwidth_hz, 1.0)
+                    and on_channel_of(burst, last)
                     and min(t.median("duration_s") / duration_ratio, min_pulse_s) <= dur):
                 best, best_n = t, len(t.bursts)
         return best
