@@ -175,6 +175,14 @@ def adsb_alone(rng):
     return _rtl(1090 * MHZ, rng), [_adsb(rng, "aircraft")]
 
 
+def noise_video(rng):
+    """Noise alone where analog video links sit (the line-rate stage runs there): an RTL-SDR
+    at 1.08-1.36 GHz, or the 20 MS/s receiver at 5.8 GHz."""
+    if rng.random() < 0.5:
+        return _rtl(float(rng.uniform(1080, 1360)) * MHZ, rng), []
+    return _wideband(float(rng.uniform(5650, 5925)) * MHZ, rng), []
+
+
 def crowded_868(rng):
     """LoRaWAN gateway downlinks and nodes, FSK weather stations and meters, OOK sensors."""
     fc = 868.0 * MHZ
@@ -219,6 +227,7 @@ FAMILIES = {
     "crowded-433": (crowded_433, 20.0, 0.12),
     "crowded-2g4": (crowded_2g4, 5.0, 0.04),
     "crowded-1090": (crowded_1090, 20.0, 0.08),
+    "noise-video": (noise_video, 10.0, 0.05),
 }
 
 

@@ -15,6 +15,7 @@ from typing import Callable, Iterable
 from .classify import Classifier
 from .detect import BurstDetector, DetectorConfig
 from .detect.framer import FrameBatch, framed_blocks
+from .detect.linerate import line_rate_detector_for
 from .history import IQHistory
 from .model import Burst, IQBlock, RecordingInfo
 from .records import SCHEMA, burst_record, detection_record, gap_record
@@ -70,6 +71,7 @@ class Pipeline:
         self.chirp = self.merger = None
         if self.config.dechirp:
             self._start_chirp_stage()
+        self.line_rate = line_rate_detector_for(self.config, info.sample_rate_hz, info.center_freq_hz)
 
     def feed(self, block: IQBlock) -> None:
         self.feed_framed(block, self.detector.framer.defer(block))
@@ -85,12 +87,15 @@ class Pipeline:
         self.history.append(block)
         if block.center_freq_hz != self._tunings[-1][1] and block.sample_index0 > self._tunings[-1][0]:
             self._tunings.append((block.sample_index0, float(block.center_freq_hz)))
+        energy = self.detector.consume(batch)
+        if self.line_rate is not None:
+            energy += self.line_rate.feed(block)
         if self.chirp is None:
-            self._handle(self.detector.consume(batch))
+            self._handle(energy)
             if self.low_latency:
                 self._detections(self.classifier.advance(self.detector.horizon_s()))
         else:
-            self._merge(self.detector.consume(batch), self.chirp.feed(block))
+            self._merge(energy, self.chirp.feed(block))
             opened = self.detector.open_starts()
             self._handle_held(self.merger.pop(block.sample_index0 + block.num_samples,
                                               min(opened) if opened else None))
@@ -185,6 +190,10 @@ class Pipeline:
             "detector": {"fft_size": self.detector.nfft, "hop": self.detector.hop,
                          "overflows": self.detector.overflows},
         }
+        if self.line_rate is not None:
+            record["detector"]["line_rate"] = {
+                "line_rates_hz": list(self.line_rate.line_rates_hz), "checks": self.line_rate.checks,
+                "found": self.line_rate.found}
         if self.chirp is not None:
             record["detector"]["dechirp"] = {
                 "hypotheses": [[h.bw_hz, h.sf] for h in self.chirp.hypotheses],

@@ -159,7 +159,7 @@ def test_an_fm_video_is_one_emitter_not_a_swarm_of_unknown_ones():
     # Only what was reported early, in the 20 ms before the floor showed the video.
     assert len([r for r in dets if r["link"] != "analog-fpv-video"]) <= 6
     recs_off, _, _ = acc.run_trial("analog-fpv-video", 10.0, 1.0, acc.EVAL_SEED,
-                                    DetectorConfig(steady_check_s=0))
+                                    DetectorConfig(steady_check_s=0, line_rate_check_s=0))
     assert len([r for r in recs_off if r["type"] == "detection" and r["link"] != "analog-fpv-video"]) > 20
 
 

@@ -49,6 +49,15 @@ class ContinuousHosts:
                 return track
         return None
 
+    def around(self, burst: Burst) -> Track | None:
+        """The host whose band holds ``burst``'s centre now: where a burst that its kernel
+        confirms as an always-on link belongs (two such emitters do not share a channel; a
+        weak one's measured band moves from check to check)."""
+        for track, f_lo, f_hi, t_end in self._bands.values():
+            if burst.t_start_s <= t_end + HOLD_S and f_lo <= burst.center_freq_hz <= f_hi:
+                return track
+        return None
+
     def take_track(self, track: Track) -> Track | None:
         """The host whose band held every burst of ``track`` (a track named no link), which
         ended at most HOLD_S before the host's first confirmed burst: pieces of the host,

@@ -147,6 +147,9 @@ def run_kernel(kernel: str, burst: Burst, iq, candidates: list[Signature]) -> di
         if (ev is None or not ev["confirmed"]) and longest_s * LORA_MIN_WINDOWS_SPAN > MAX_SPAN_S["lora"]:
             ev = lora_on_span(burst, iq, sfs, LORA_MIN_WINDOWS_SPAN * longest_s) or ev
         return ev
+    if kernel == "fm_video" and "line_rate" in burst.features:
+        # The line-rate detector's burst (detect/linerate.py) carries its evidence.
+        return dict(burst.features["line_rate"])
     x = burst_samples(burst, iq, kernel)
     if x is None:
         return None
@@ -174,7 +177,7 @@ def run_kernel(kernel: str, burst: Burst, iq, candidates: list[Signature]) -> di
             ev["confirmed"] = droneid_confirmed(ev, p.get("min_correlation", MIN_CORRELATION))
         return ev
     if kernel == "fm_video":
-        return fm_video_evidence(x, fs, offset)
+        return fm_video_evidence(x, fs)
     raise ValueError(f"unknown kernel {kernel!r}")
 
 

@@ -331,6 +331,9 @@ class Classifier:
         elif track is None or track.modulation == ("?",):
             # (After the kernels: the track found by features decides which of them run.)
             track = self._pulse_train(burst, feats) or track
+        if any(sig.continuous and (kernels.get(sig.kernel) or {}).get("confirmed")
+               for sig in map(self._sig, feats)):
+            track = self._continuous.around(burst) or track
         scores, verdicts = {}, {}
         sigs = {sid: self._sig(sid) for sid in feats}
         # (With no kernel result, every verdict is "none".)

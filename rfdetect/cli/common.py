@@ -36,6 +36,9 @@ def add_detector_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-steady", action="store_true",
                    help="do not look for always-on emitters (analog video, OFDM video downlinks) in the "
                         "noise floor, which absorbs them; by default it is checked every 0.2 s")
+    g.add_argument("--no-line-rate", action="store_true",
+                   help="do not search for analog video's line rate below the noise; by default, where a "
+                        "video band is in the window, the last 20 ms are searched every 0.25 s")
     g.add_argument("--dechirp-links", choices=["drone", "all"],
                    help="LoRa signatures the chirp detector searches for: the drone links' (default) or "
                         "all, LoRaWAN too (many more hypotheses)")
@@ -51,6 +54,8 @@ def detector_config(args: argparse.Namespace) -> DetectorConfig:
         changes["integrate_frames"] = 9
     if getattr(args, "no_steady", False):
         changes["steady_check_s"] = 0.0
+    if getattr(args, "no_line_rate", False):
+        changes["line_rate_check_s"] = 0.0
     if getattr(args, "dechirp", False):
         changes["dechirp"] = True
     if getattr(args, "dechirp_links", None):

@@ -51,6 +51,12 @@ class DetectorConfig:
     steady_span_s: float = 0.05
     steady_threshold_db: float = 1.5
     steady_min_bandwidth_hz: float = 2e6
+    # Analog video below the noise (detect/linerate.py): every line_rate_check_s of signal,
+    # where a video signature's band is in the window, the last line_rate_span_s are searched
+    # for the line rate in the power of narrow sub-bands.  0 turns it off.
+    line_rate_check_s: float = 0.25
+    line_rate_span_s: float = 0.02
+    line_rate_false_alarms_per_hour: float = 1.0
     max_gap_frames: int = 1            # frames without energy that still join a region
     min_frames: int = 1
     min_cells: int = 4
@@ -79,6 +85,10 @@ class DetectorConfig:
         if self.steady_check_s < 0 or (self.steady_check_s and not 0 < self.steady_span_s <= self.steady_check_s):
             raise ParameterError("must be 0 (off), or at least steady_span_s (> 0)", param="steady_check_s",
                                  value=self.steady_check_s)
+        if self.line_rate_check_s < 0 or (self.line_rate_check_s and
+                                          not 0 < self.line_rate_span_s <= self.line_rate_check_s):
+            raise ParameterError("must be 0 (off), or at least line_rate_span_s (> 0)", param="line_rate_check_s",
+                                 value=self.line_rate_check_s)
         if self.seed_threshold_db < self.threshold_db:
             raise ParameterError("must be >= threshold_db", param="seed_threshold_db",
                                  value=self.seed_threshold_db)

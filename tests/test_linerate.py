@@ -1,0 +1,182 @@
+"""Analog video below the noise: its line rate in the power of narrow sub-bands
+(kernels/evidence_fmvideo.line_rate_scores), searched a few times a second by the
+line-rate stage (detect/linerate.py), named by the classifier."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rfdetect.classify import Classifier
+from rfdetect.detect import DetectorConfig
+from rfdetect.detect.linerate import LineRateDetector, line_rate_detector_for, line_rates_for
+from rfdetect.errors import ParameterError
+from rfdetect.kernels.evidence_fmvideo import LINE_RATES_HZ, line_rate_scores, line_rate_threshold
+from rfdetect.model import IQBlock, RecordingInfo
+from rfdetect.pipeline import Pipeline
+from rfdetect.simulate import generate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import bench_accuracy as acc  # noqa: E402
+
+FS, FC = 10e6, 1280e6
+RATES = (LINE_RATES_HZ["NTSC"], LINE_RATES_HZ["PAL"])
+
+
+def video(snr_db: float, seed: int = 1000, standard: str = "pal", duration_s: float = 1.0) -> np.ndarray:
+    scn = acc.scenario("analog-fpv-video", snr_db, duration_s, seed)
+    scn["emitter"][0]["mode"] = standard
+    x, _ = generate(scn, seed=seed)
+    return x[0]
+
+
+def noise(seed: int = 0, duration_s: float = 1.0) -> np.ndarray:
+    scn = {"scenario": {"duration_s": duration_s, "seed": seed},
+           "receiver": {"sample_rate": FS, "center_freq": FC}, "emitter": []}
+    return generate(scn, seed=seed)[0][0]
+
+
+@pytest.mark.parametrize("standard,row", [("pal", 1), ("ntsc", 0)])
+def test_20_ms_at_minus_12_db_show_the_line_rate_of_their_standard(standard, row):
+    x = video(-12.0, standard=standard, duration_s=0.2)[1_000_000:1_200_000]
+    scores, power = line_rate_scores(x, FS, RATES)
+    assert scores.shape == (2, 64) and power.shape == (64,)
+    assert scores[row].max() > 30.0
+    assert scores[1 - row].max() < scores[row].max() / 4
+    # Where the video's carrier goes: its 6.7 MHz channel, not the rest of the window.
+    f_mhz = (np.arange(64) - 32) * FS / 64 / 1e6
+    strong = f_mhz[scores[row] > 12.0]
+    assert strong.min() > -3.6 and strong.max() < 3.6 and strong.max() - strong.min() > 5.0
+
+
+def test_noise_stays_under_the_threshold_it_is_given():
+    # 30 segments of 20 ms: 3840 scores.  The level for a 1 % chance per score is a bound
+    # (a union over the harmonics' maxima): noise exceeds it less often, but not never by
+    # construction of a threshold far too high.
+    x = noise(duration_s=0.6)
+    scores = np.concatenate([line_rate_scores(x[i:i + 200_000], FS, RATES)[0].ravel()
+                             for i in range(0, 6_000_000, 200_000)])
+    assert scores.shape == (3840,)
+    assert np.mean(scores > line_rate_threshold(1, 0.01)) <= 0.01
+    assert np.mean(scores > line_rate_threshold(1, 0.5)) > 0.001
+    assert 2.0 < np.mean(scores) < 3.5          # about 2.6: sums of maxima over medians
+
+
+def test_too_few_frames_or_a_rate_the_frames_cannot_show_score_zero():
+    scores, _ = line_rate_scores(noise(duration_s=0.01)[:1000], FS, RATES)
+    assert not scores.any()
+    scores, _ = line_rate_scores(noise(duration_s=0.02), FS, (RATES[0], 60e3))
+    assert scores[0].any() and not scores[1].any()
+
+
+def blocks(x: np.ndarray, size: int):
+    for i in range(0, x.shape[0], size):
+        yield IQBlock(x[None, i:i + size], i, FC, FS)
+
+
+def stage_bursts(x: np.ndarray, size: int):
+    det = line_rate_detector_for(DetectorConfig(), FS, FC)
+    out = [b for blk in blocks(x, size) for b in det.feed(blk)]
+    return det, out
+
+
+def test_the_stage_checks_at_fixed_samples_whatever_the_block_size():
+    x = video(-12.0)
+    det, a = stage_bursts(x, 1 << 16)
+    _, b = stage_bursts(x, 100_003)
+    assert det.checks == 4 and len(a) == 4
+    assert [(u.sample_start, u.sample_end, u.f_lo_hz, u.f_hi_hz, u.features) for u in a] == \
+        [(u.sample_start, u.sample_end, u.f_lo_hz, u.f_hi_hz, u.features) for u in b]
+    assert [u.sample_end for u in a] == [2_500_000, 5_000_000, 7_500_000, 10_000_000]
+    for u in a:
+        assert u.features["steady"] and u.features["line_rate"]["standard"] == "PAL"
+        assert u.snr_db == pytest.approx(-12.0, abs=2.0)
+        # Where the line rate shows: inside the 6.7 MHz channel, as wide as the signature asks.
+        assert 1276.3e6 < u.f_lo_hz and u.f_hi_hz < 1283.7e6 and u.bandwidth_hz >= 3e6
+
+
+def test_a_gap_restarts_the_span():
+    x = video(-12.0, duration_s=0.6)
+    det = LineRateDetector(FS, FC, RATES, check_s=0.25, span_s=0.02)
+    first = det.feed(IQBlock(x[None, :2_490_000], 0, FC, FS))
+    # 20 000 samples lost (sample indices do not count them, times do): the check at
+    # 2.5 M would read across the gap, so the next one is at 5 M.
+    blk = IQBlock(x[None, 2_510_000:], 2_490_000, FC, FS, samples_lost_before=20_000)
+    later = det.feed(blk)
+    assert first == [] and det.checks == 1
+    assert [b.sample_end for b in later] == [5_000_000]
+    assert later[0].t_end_s == pytest.approx((5_000_000 + 20_000) / FS)
+
+
+def run(x: np.ndarray, config: DetectorConfig) -> list[dict]:
+    recs: list[dict] = []
+    p = Pipeline(RecordingInfo("t", FS, FC, num_channels=1, num_samples=x.shape[0]), recs.append,
+                 config=config, classifier=Classifier(early_reports=True))
+    for blk in blocks(x, 1 << 16):
+        p.feed(blk)
+    p.finish()
+    return recs
+
+
+def last_detections(recs: list[dict]) -> dict[int, dict]:
+    return {r["track_id"]: r for r in recs if r["type"] == "detection"}
+
+
+@pytest.mark.parametrize("snr_db", [-15.0, -12.0])
+def test_analog_video_below_the_noise_is_one_named_detection(snr_db):
+    recs = run(video(snr_db), DetectorConfig())
+    (det,) = last_detections(recs).values()
+    assert det["link"] == "analog-fpv-video" and det["drone"] is True and det["confidence"] >= 0.9
+    assert det["evidence"]["kernel"]["standard"] == "PAL"
+    assert det["snr_db"] == pytest.approx(snr_db, abs=2.0)
+    first = next(r for r in recs if r["type"] == "detection")
+    assert first["t_end_s"] <= 0.25
+    summary = recs[-1]["detector"]["line_rate"]
+    assert summary["checks"] == 4 and summary["found"] >= 3
+
+
+def test_without_the_stage_the_same_video_is_not_named():
+    recs = run(video(-12.0), DetectorConfig(line_rate_check_s=0))
+    assert all(d["link"] != "analog-fpv-video" for d in last_detections(recs).values())
+    assert "line_rate" not in recs[-1]["detector"]
+
+
+@pytest.mark.parametrize("integrate_frames", [1, 9])
+def test_a_video_at_10_db_stays_one_track(integrate_frames):
+    # The floor's steady bursts, the line-rate stage's and the pieces: one emitter, to the end.
+    dets = last_detections(run(video(10.0), DetectorConfig(integrate_frames=integrate_frames)))
+    (video_det,) = [d for d in dets.values() if d["link"] == "analog-fpv-video"]
+    assert video_det["t_end_s"] == pytest.approx(1.0, abs=0.01)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_noise_in_the_video_band_reports_nothing(seed):
+    recs = run(noise(seed), DetectorConfig())
+    assert last_detections(recs) == {}
+    assert recs[-1]["detector"]["line_rate"]["found"] == 0
+
+
+def test_the_stage_runs_only_where_a_video_band_is_in_the_window():
+    assert line_rates_for(FS, FC) == tuple(sorted(RATES))
+    assert line_rates_for(2.4e6, 868e6) == ()
+    assert line_rate_detector_for(DetectorConfig(), 2.4e6, 868e6) is None
+    assert line_rate_detector_for(DetectorConfig(line_rate_check_s=0), FS, FC) is None
+
+
+@pytest.mark.parametrize("changes", [dict(line_rate_check_s=-1.0), dict(line_rate_span_s=0.5),
+                                     dict(line_rate_span_s=0.0)])
+def test_bad_settings_are_refused(changes):
+    with pytest.raises(ParameterError):
+        DetectorConfig(**changes)
+
+
+def test_no_line_rate_turns_the_stage_off_from_the_command_line():
+    import argparse
+
+    from rfdetect.cli.common import add_detector_options, detector_config
+    p = argparse.ArgumentParser()
+    add_detector_options(p)
+    assert detector_config(p.parse_args([])).line_rate_check_s == 0.25
+    assert detector_config(p.parse_args(["--no-line-rate"])).line_rate_check_s == 0.0
