@@ -86,10 +86,11 @@ def test_the_stage_checks_at_fixed_samples_whatever_the_block_size():
     x = video(-12.0)
     det, a = stage_bursts(x, 1 << 16)
     _, b = stage_bursts(x, 100_003)
-    assert det.checks == 4 and len(a) == 4
+    assert det.checks == 5 and len(a) == 5
     assert [(u.sample_start, u.sample_end, u.f_lo_hz, u.f_hi_hz, u.features) for u in a] == \
         [(u.sample_start, u.sample_end, u.f_lo_hz, u.f_hi_hz, u.features) for u in b]
-    assert [u.sample_end for u in a] == [2_500_000, 5_000_000, 7_500_000, 10_000_000]
+    # 20 ms in, then every 0.25 s.
+    assert [u.sample_end for u in a] == [200_000, 2_500_000, 5_000_000, 7_500_000, 10_000_000]
     for u in a:
         assert u.features["steady"] and u.features["line_rate"]["standard"] == "PAL"
         assert u.snr_db == pytest.approx(-12.0, abs=2.0)
@@ -102,12 +103,12 @@ def test_a_gap_restarts_the_span():
     det = LineRateDetector(FS, FC, RATES, check_s=0.25, span_s=0.02)
     first = det.feed(IQBlock(x[None, :2_490_000], 0, FC, FS))
     # 20 000 samples lost (sample indices do not count them, times do): the check at
-    # 2.5 M would read across the gap, so the next one is at 5 M.
+    # 2.5 M would read across the gap; the next ones are 20 ms after it, then at 5 M.
     blk = IQBlock(x[None, 2_510_000:], 2_490_000, FC, FS, samples_lost_before=20_000)
     later = det.feed(blk)
-    assert first == [] and det.checks == 1
-    assert [b.sample_end for b in later] == [5_000_000]
-    assert later[0].t_end_s == pytest.approx((5_000_000 + 20_000) / FS)
+    assert [b.sample_end for b in first] == [200_000] and det.checks == 3
+    assert [b.sample_end for b in later] == [2_690_000, 5_000_000]
+    assert later[-1].t_end_s == pytest.approx((5_000_000 + 20_000) / FS)
 
 
 def run(x: np.ndarray, config: DetectorConfig) -> list[dict]:
@@ -134,7 +135,7 @@ def test_analog_video_below_the_noise_is_one_named_detection(snr_db):
     first = next(r for r in recs if r["type"] == "detection")
     assert first["t_end_s"] <= 0.25
     summary = recs[-1]["detector"]["line_rate"]
-    assert summary["checks"] == 4 and summary["found"] >= 3
+    assert summary["checks"] == 5 and summary["found"] >= 3
 
 
 def test_without_the_stage_the_same_video_is_not_named():
@@ -180,3 +181,37 @@ def test_no_line_rate_turns_the_stage_off_from_the_command_line():
     add_detector_options(p)
     assert detector_config(p.parse_args([])).line_rate_check_s == 0.25
     assert detector_config(p.parse_args(["--no-line-rate"])).line_rate_check_s == 0.0
+
+
+def camera_video(snr_db: float, seed: int, duration_s: float = 1.0) -> np.ndarray:
+    """A PAL FM video written here, not by the simulator: line sync and blanking as
+    ITU-R BT.470 has them, and a picture that changes from line to line (a level drawn
+    per line, as a camera's scene gives) instead of the simulator's colour bars, whose
+    every line is alike.  6.5 MHz peak to peak, sync tip to white; white noise at
+    ``snr_db`` in 6.7 MHz."""
+    rng = np.random.default_rng(seed)
+    line_hz = LINE_RATES_HZ["PAL"]
+    n = int(duration_s * FS)
+    t = np.arange(n) / FS
+    t_line = (t * line_hz % 1.0) / line_hz
+    lines = np.floor(t * line_hz).astype(np.int64)
+    ire = np.where((t_line >= 10.9e-6) & (t_line < 1 / line_hz - 1.5e-6), rng.uniform(0, 100, lines[-1] + 1)[lines], 0.0)
+    ire[t_line < 4.7e-6] = -43.0
+    x = np.exp(2j * np.pi * np.cumsum((ire - 28.5) * 6.5e6 / 143.0) / FS)
+    x *= np.sqrt(10 ** (snr_db / 10) * 6.7e6 / FS)
+    return (x + (rng.standard_normal(n) + 1j * rng.standard_normal(n)) / np.sqrt(2)).astype(np.complex64)
+
+
+@pytest.mark.parametrize("snr_db", [-12.0, -9.0, 0.0])
+def test_a_picture_that_changes_every_line_is_named_too(snr_db):
+    # Below 0 dB the line rate shows only where the carrier sits at sync and blanking, a
+    # band of about 2 MHz: the line rate, not that band, names the video.  The pieces the
+    # burst test cuts out of it are the video's, but for a few in the 20 ms before the
+    # first check.
+    recs = run(camera_video(snr_db, seed=5), DetectorConfig())
+    dets = last_detections(recs).values()
+    (video_det,) = [d for d in dets if d["link"] == "analog-fpv-video"]
+    assert video_det["evidence"]["kernel"]["standard"] == "PAL" and video_det["confidence"] >= 0.9
+    assert video_det["t_end_s"] == pytest.approx(1.0, abs=0.01)
+    others = [d for d in dets if d["link"] != "analog-fpv-video"]
+    assert len(others) <= 5 and all(d["t_end_s"] < 0.03 for d in others)

@@ -334,7 +334,7 @@ class Classifier:
         if any(sig.continuous and (kernels.get(sig.kernel) or {}).get("confirmed")
                for sig in map(self._sig, feats)):
             track = self._continuous.around(burst) or track
-        scores, verdicts = {}, {}
+        scores, verdicts, bw_fits = {}, {}, {}
         sigs = {sid: self._sig(sid) for sid in feats}
         # (With no kernel result, every verdict is "none".)
         verdict_of = {sid: ev_mod.verdict(sig, kernels.get(sig.kernel))
@@ -351,11 +351,7 @@ class Classifier:
                 self.rejections[sid] += 1
                 continue
             k = KERNEL_MATCH if v == "match" else KERNEL_MISMATCH if v == "mismatch" else 0.0
-            bw_fit = f["bandwidth"]
-            if v == "match" and sig.kernel == "lora":
-                # The dechirp measured the chirp bandwidth itself; the edge measurement of a
-                # channel half outside the receiver's window is the weaker witness.
-                bw_fit = 1.0
+            bw_fits[sid] = bw_fit = _band_fit(sig, v, f["bandwidth"])
             scores[sid] = bw_fit + f["duration"] + k
             verdicts[sid] = v
         modulation = _modulation(kernels)
@@ -385,7 +381,7 @@ class Classifier:
         if piece is not None:
             track.kernel_results.setdefault("ofdm_piece", []).append(piece)
         for sid, v in verdicts.items():
-            if sigs[sid].continuous and v == "match" and feats[sid]["bandwidth"] == 1.0:
+            if sigs[sid].continuous and v == "match" and bw_fits[sid] == 1.0:
                 self._continuous.note(track, burst, sigs[sid].bandwidth_hz[1])
                 break
         if self.early_reports and (not track.reported or track.packets >= track.recheck_packets):
@@ -1015,6 +1011,16 @@ def _compatible(kernels: dict, track: Track) -> bool:
             if (last["sf"], last["bw_hz"], last["direction"]) != (r["sf"], r["bw_hz"], r["direction"]):
                 return False
     return True
+
+
+def _band_fit(sig: Signature, verdict: str, measured_fit: float) -> float:
+    """The bandwidth feature's fit, unless the kernel that matched is the better witness of
+    the band: the dechirp measures a LoRa chirp's bandwidth itself (the edges of a channel
+    half outside the window measure less), and a video's line rate outweighs its measured
+    band, which below 0 dB holds only the levels its picture visits most (sync, blanking)."""
+    if verdict == "match" and sig.kernel in ("lora", "fm_video"):
+        return 1.0
+    return measured_fit
 
 
 def _modulation(kernels: dict) -> tuple:

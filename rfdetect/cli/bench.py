@@ -28,6 +28,7 @@ BENCHMARKS = {
     "latency": "live-path detection latency",
     "scale": "Dask archive throughput",
     "dechirp": "speed of the LoRa chirp detector (--dechirp)",
+    "linerate": "what the search for analog video's line rate below the noise costs",
     "false_alarms": "false drone alarms per hour of negative recordings (noise, non-drone emitters, crowded bands)",
 }
 

@@ -8,7 +8,7 @@ in the power of narrow sub-bands (``kernels.evidence_fmvideo.line_rate_scores``)
 of a PAL transmitter at -12 dB score 50-60 where noise stays under 7.
 
 Every ``check_s`` of signal (at fixed sample positions, so that a run's results do not
-depend on its block size or where a chunk of it starts), the last ``span_s`` are scored
+depend on its block size), and once ``span_s`` after the stream starts, the last ``span_s`` are scored
 for the line rates of the video signatures whose bands the window reaches.  Sub-bands
 scoring above the threshold (set from the score's distribution in noise for
 ``false_alarms_per_hour``, with a margin for what the bound leaves out) make one burst,
@@ -88,7 +88,7 @@ class LineRateDetector:
             burst = self._check(self._next_check)
             if burst is not None:
                 out.append(burst)
-            self._next_check += self._every
+            self._next_check = (self._next_check // self._every + 1) * self._every
         keep_from = min(self._next_check - self._span, self._expected)     # what the next check reads
         if keep_from > self._x0:
             self._x = self._x[keep_from - self._x0:]
@@ -96,11 +96,13 @@ class LineRateDetector:
         return out
 
     def _restart(self, origin: int) -> None:
-        """Checks end at multiples of ``check_s`` in samples, each on ``span_s`` of one
-        stretch: the first one after ``origin`` that has them."""
+        """The first check as soon as a stretch holds ``span_s`` (as the floor's first look
+        for always-on emitters, 20 ms in: the burst test cuts a video into pieces that
+        would start emitters of their own until it is confirmed), then at multiples of
+        ``check_s`` in samples."""
         self._x = np.zeros(0, np.complex64)
         self._x0 = origin
-        self._next_check = -(-(origin + self._span) // self._every) * self._every
+        self._next_check = origin + self._span
 
     def finish(self) -> list[Burst]:
         return []
