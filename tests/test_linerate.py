@@ -215,3 +215,22 @@ def test_a_picture_that_changes_every_line_is_named_too(snr_db):
     assert video_det["t_end_s"] == pytest.approx(1.0, abs=0.01)
     others = [d for d in dets if d["link"] != "analog-fpv-video"]
     assert len(others) <= 5 and all(d["t_end_s"] < 0.03 for d in others)
+
+
+def test_an_rtl_sdr_window_on_the_sync_level_names_the_video_at_minus_12_db():
+    # 2.4 MS/s, 2 MHz under the channel's centre: the window holds the sync tip and the
+    # blanking level (where the line rate shows), not the whole 6.7 MHz.
+    from scipy.signal import resample_poly
+    fs, fc = 2.4e6, FC - 2e6
+    x = camera_video(-12.0, seed=5)
+    x = resample_poly(x * np.exp(2j * np.pi * 2e6 / FS * np.arange(x.size)), 6, 25).astype(np.complex64)
+    recs: list[dict] = []
+    p = Pipeline(RecordingInfo("t", fs, fc, num_channels=1, num_samples=x.shape[0]), recs.append,
+                 classifier=Classifier(early_reports=True))
+    for i in range(0, x.shape[0], 1 << 16):
+        p.feed(IQBlock(x[None, i:i + (1 << 16)], i, fc, fs))
+    p.finish()
+    (det,) = last_detections(recs).values()
+    assert det["link"] == "analog-fpv-video" and det["evidence"]["kernel"]["standard"] == "PAL"
+    assert det["bandwidth_hz"] < 1e6          # where the line shows, not the channel
+    assert recs[-1]["detector"]["line_rate"]["found"] == 5

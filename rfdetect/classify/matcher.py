@@ -413,9 +413,15 @@ class Classifier:
         feats = {}
         f_hz, bw, dur = burst.center_freq_hz, burst.bandwidth_hz, burst.duration_s
         clipped = self._at_window_edge(burst)
+        # A burst the line-rate stage found (detect/linerate.py) holds its own evidence, and
+        # its band is only where that line shows: below 0 dB a picture's sync and blanking
+        # levels, and no more than the receiver's window sees of the channel.
+        line_rate = "line_rate" in burst.features
         for sig in self._in_band(f_hz):
             f = _scores(f_hz, bw, dur, sig)
-            if f is None or not _candidate(f, sig) or (clipped and not _judged_beyond_edge(sig)):
+            if line_rate and f is not None and sig.kernel == "fm_video":
+                feats[sig.id] = f
+            elif f is None or not _candidate(f, sig) or (clipped and not _judged_beyond_edge(sig)):
                 self.rejections[sig.id] += 1
             else:
                 feats[sig.id] = f
