@@ -230,3 +230,21 @@ def test_weak_lorawan_is_not_an_fsk_drone():
         sc.place(lora(FS, 9, 125e3, 20, rng), t0, 868.1e6, 0.0, 125e3)
     dets = detections(run_pipeline(sc, config=INTEGRATE))
     assert [d for d in dets if d["drone"]] == [], dets
+
+
+def test_a_chirp_the_dechirp_confirmed_is_named_no_link_that_sends_none():
+    # ExpressLRS 2.4 GHz at -10 dB through the chirp detector: 10 packets of SF6 / 812.5 kHz
+    # in 1 s, too few for its 500 Hz lattice.  Their bandwidth, length and hops fit the GFSK
+    # links too, whose FSK check cannot tell at -10 dB; before the modulation rule one track
+    # was named FlySky AFHDS 2A, then (with FlySky ruled out by kernel alone) Spektrum DSMX.
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import bench_accuracy as acc
+
+    recs, _, _ = acc.run_trial("expresslrs-2g4-lora", -10.0, 1.0, 1002,
+                               acc.detector_config(integrate=True, dechirp=True))
+    assert recs[-1]["detector"]["dechirp"]["packets"] >= 8
+    named = {r["link"] for r in recs if r["type"] == "detection"}
+    assert named and all("lora" in get(link).modulation.lower() or link in ("unknown", "unknown-fhss")
+                         for link in named), named

@@ -635,6 +635,8 @@ class Classifier:
                 terms["rate"] = RATE_MISMATCH  # the link would have sent far more in the window
             if sig.hopping and apart_hz > sig.bandwidth_hz[1]:
                 terms["hopping"] = -1.5       # one radio sends on one channel at a time
+            if track.modulation[0] == "lora" and not _may_chirp(sig):
+                terms["modulation"] = MODE_MISMATCH  # the dechirp confirmed a chirp this link does not send
             if sliced:
                 terms["slices"] = SLICED_MISMATCH   # pieces of a host's (Wi-Fi's) frames
             if sig.provisional:
@@ -1017,6 +1019,12 @@ def _compatible(kernels: dict, track: Track) -> bool:
             if (last["sf"], last["bw_hz"], last["direction"]) != (r["sf"], r["bw_hz"], r["direction"]):
                 return False
     return True
+
+
+def _may_chirp(sig: Signature) -> bool:
+    """Whether a link may send LoRa chirps, by its declared modulation: LoRa, one of its
+    modes (Crossfire at 50 Hz), or any (``unknown``)."""
+    return "lora" in sig.modulation.lower() or sig.modulation == "any"
 
 
 def _band_fit(sig: Signature, verdict: str, measured_fit: float) -> float:
