@@ -60,6 +60,7 @@ class Pipeline:
         self.history = IQHistory(int(info.sample_rate_hz * HISTORY_S) + DEFAULT_BLOCK_SAMPLES)
         self.samples = 0
         self.samples_lost = 0
+        self._stretch_t0_s = 0.0
         self.gaps = 0
         self.bursts = 0
         self._tracks: dict[int, tuple[str, bool | None]] = {}
@@ -78,6 +79,10 @@ class Pipeline:
 
     def feed_framed(self, block: IQBlock, batch: FrameBatch) -> None:
         """A block whose frames ``detector.framer`` already made (maybe on another thread)."""
+        if block.samples_lost_before or block.center_freq_hz != self._tunings[-1][1]:
+            # A gap or a retune: the detector looks for always-on emitters anew.
+            self._stretch_t0_s = (block.sample_index0 + self.samples_lost + block.samples_lost_before) \
+                / self.info.sample_rate_hz
         if block.samples_lost_before:
             self.gaps += 1
             self.emit(gap_record(block.sample_index0, block.samples_lost_before, self.info,
@@ -113,7 +118,7 @@ class Pipeline:
         self.bursts += 1
         k = bisect.bisect_right(self._tunings, (burst.sample_start, math.inf)) - 1
         self.classifier.set_window(self._tunings[max(k, 0)][1], self.info.sample_rate_hz,
-                                   self.detector.hop / self.info.sample_rate_hz)
+                                   self.detector.hop / self.info.sample_rate_hz, since_s=self._stretch_t0_s)
         if self.all_bursts:
             self.emit(burst_record(burst, self.info))
         if self.bearings:

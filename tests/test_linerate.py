@@ -206,15 +206,14 @@ def camera_video(snr_db: float, seed: int, duration_s: float = 1.0) -> np.ndarra
 def test_a_picture_that_changes_every_line_is_named_too(snr_db):
     # Below 0 dB the line rate shows only where the carrier sits at sync and blanking, a
     # band of about 2 MHz: the line rate, not that band, names the video.  The pieces the
-    # burst test cuts out of it are the video's, but for a few in the 20 ms before the
-    # first check.
+    # burst test cuts out of it are the video's, those of the 20 ms before the first check
+    # too (an unnamed emitter is not reported early before it: 3-4 were).
     recs = run(camera_video(snr_db, seed=5), DetectorConfig())
     dets = last_detections(recs).values()
     (video_det,) = [d for d in dets if d["link"] == "analog-fpv-video"]
     assert video_det["evidence"]["kernel"]["standard"] == "PAL" and video_det["confidence"] >= 0.9
     assert video_det["t_end_s"] == pytest.approx(1.0, abs=0.01)
-    others = [d for d in dets if d["link"] != "analog-fpv-video"]
-    assert len(others) <= 5 and all(d["t_end_s"] < 0.03 for d in others)
+    assert [d for d in dets if d["link"] != "analog-fpv-video"] == []
 
 
 def test_an_rtl_sdr_window_on_the_sync_level_names_the_video_at_minus_12_db():

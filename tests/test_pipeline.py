@@ -21,7 +21,7 @@ class EarlyAndFinal:
         self.seen.append(burst)
         return [self._det(link="unknown")] if len(self.seen) == 1 else []
 
-    def set_window(self, center_freq_hz, sample_rate_hz, frame_hop_s=None):
+    def set_window(self, center_freq_hz, sample_rate_hz, frame_hop_s=None, since_s=None):
         pass
 
     def finish(self):
@@ -56,7 +56,7 @@ class OneTrack:
         self.seen.append(burst)
         return []
 
-    def set_window(self, center_freq_hz, sample_rate_hz, frame_hop_s=None):
+    def set_window(self, center_freq_hz, sample_rate_hz, frame_hop_s=None, since_s=None):
         pass
 
     def finish(self):

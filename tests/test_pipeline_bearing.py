@@ -41,7 +41,7 @@ class ByChannel:
         self.groups.setdefault(round(burst.center_freq_hz, -5), []).append(burst)
         return []
 
-    def set_window(self, center_freq_hz, sample_rate_hz, frame_hop_s=None):
+    def set_window(self, center_freq_hz, sample_rate_hz, frame_hop_s=None, since_s=None):
         pass
 
     def finish(self):

@@ -85,6 +85,10 @@ HOP_SPREAD_CHANCE = 0.005
 RATE_MIN_EXPECTED = 20.0
 RATE_MIN_SHARE = 0.2
 RATE_MISMATCH = -5.0      # outweighs a confirmed modulation: this link's timing it is not
+# The detector's first looks for always-on emitters come 20 ms into a stretch (the floor's
+# and the line-rate stage's): an emitter named nothing is not reported early before then
+# and the frames' decision delay, as the pieces a video is cut into may be.
+FIRST_LOOK_S = 0.03
 # A LoRa link sends a fixed payload: its spreading factor sets its time on air, and a track
 # whose packets (their median: two packets measured as one are the exception) are longer
 # than every mode at the confirmed spreading factor is not that link.
@@ -229,16 +233,22 @@ class Classifier:
         self.edge_packets: Counter = Counter()  # track id -> its packets seen only through the window's edge
         self._continuous = ContinuousHosts()
         self._window_hz: tuple[float, float] | None = None
+        self._window_since_s = 0.0       # start of the stretch this window is seen in
         self._window_channels: dict[str, int | None] = {}
         self._window_shares: dict[str, list[tuple[Band, float]]] = {}
         self._piece_hosts = [s for s in self.signatures if s.extra.get("pieces")]
         self._piece_gap_s = CONTINUE_GAP_S
         self._min_pulse_s = math.inf      # (the detector's time step unknown: lengths alone)
 
-    def set_window(self, center_freq_hz: float, sample_rate_hz: float, frame_hop_s: float | None = None) -> None:
+    def set_window(self, center_freq_hz: float, sample_rate_hz: float, frame_hop_s: float | None = None,
+                   since_s: float | None = None) -> None:
         """The band the receiver sees (at the start and after each retune): a hopper with
         several channels in it must be seen on more than one.  ``frame_hop_s``: the
-        detector's time step, which sets how far apart two pieces of one packet may be."""
+        detector's time step, which sets how far apart two pieces of one packet may be.
+        ``since_s``: when the detector began this stretch (the stream's start, its last
+        retune or gap), from which it looks for always-on emitters anew."""
+        if since_s is not None:
+            self._window_since_s = since_s
         if frame_hop_s is not None:
             self._piece_gap_s = min(CONTINUE_GAP_S, CONTINUE_HOPS * frame_hop_s)
             self._min_pulse_s = PULSE_MIN_HOPS * frame_hop_s
@@ -396,6 +406,11 @@ class Classifier:
         det = self._to_detection(track, early=True)
         track.recheck_packets = track.packets + min(max(track.packets, 1), RECHECK_PACKETS)
         if det is None or (track.reported and (det.link == track.reported_link or det.link in (UNKNOWN, UNKNOWN_FHSS))):
+            return []
+        if det.link in (UNKNOWN, UNKNOWN_FHSS) and track.last_end_s < self._window_since_s + FIRST_LOOK_S:
+            # Maybe pieces of an always-on emitter the detector has not looked for yet: held
+            # (its first look confirms a video host, which takes them when they close).
+            track.recheck_packets = track.packets
             return []
         if track.reported:
             det.evidence["report"] = "renamed"
