@@ -67,6 +67,7 @@ class Hypothesis:
     sf: int
     links: tuple[str, ...] = ()
     max_burst_s: float = 4.0             # longest packet of those links
+    drone: bool = True                   # one of those links is a drone link
 
     @property
     def symbol_s(self) -> float:
@@ -98,7 +99,7 @@ def hypotheses_for(sample_rate_hz: float, center_freq_hz: float, signatures=None
                 continue
             for sf in range(sf_lo, sf_hi + 1):
                 found.setdefault((float(bw), sf), []).append(sig)
-    return [Hypothesis(bw, sf, tuple(s.id for s in sigs), max(s.burst_s[1] for s in sigs))
+    return [Hypothesis(bw, sf, tuple(s.id for s in sigs), max(s.burst_s[1] for s in sigs), any(s.drone for s in sigs))
             for (bw, sf), sigs in sorted(found.items())]
 
 
@@ -163,7 +164,7 @@ class ChirpDetector:
     ``k_windows``: search windows summed (one symbol apart); ``confirm_windows``:
     aligned windows of the confirmation; ``search_p_bin``: a noise bin's chance to
     pass the search; ``false_alarms_per_hour``: the confirmation's target in noise,
-    all hypotheses together; ``hops_per_symbol`` and ``search_pad``: the search's
+    the drone links' hypotheses together, and as many for the others' (LoRaWAN); ``hops_per_symbol`` and ``search_pad``: the search's
     windows a symbol (1 or 2; None: 2 up to TWO_PHASE_MAX_SF, else 1) and zero
     padding (1: none)."""
 
@@ -180,17 +181,21 @@ class ChirpDetector:
         self.search_pad = search_pad
         self._search_thr = search_threshold(k_windows, search_p_bin)
         # Confirmation tests per hour: candidates (search false alarms) times the tests each.
+        # The hypotheses of drone links and those of the others (LoRaWAN) have a budget of
+        # false packets each: a false LoRaWAN packet is no drone alarm, and searching for
+        # LoRaWAN too (``dechirp_links="all"``) leaves the drone links' threshold as it was.
         fs = self.sample_rate_hz
-        tests = 0.0
+        tests = {True: 0.0, False: 0.0}
         for h in self.hypotheses:
             n = int(round(h.symbol_s * fs))
             windows_per_h = 3600.0 * fs / (n // self._step(h))
-            tests += windows_per_h * min(1.0, search_pad * n * search_p_bin) * OFFSETS * 6
+            tests[h.drone] += windows_per_h * min(1.0, search_pad * n * search_p_bin) * OFFSETS * 6
         # The confirmation re-reads much of the data the search selected: in noise its
         # statistic runs higher than for fresh windows; CONFIRM_MARGIN (measured on
         # candidates in noise, bench/bench_dechirp.py) puts it back near the target rate.
-        self._confirm_thr = CONFIRM_MARGIN * confirm_threshold(confirm_windows,
-                                                               false_alarms_per_hour / max(tests, 1.0))
+        self._confirm_thr = {drone: CONFIRM_MARGIN * confirm_threshold(confirm_windows,
+                                                                       false_alarms_per_hour / max(t, 1.0))
+                             for drone, t in tests.items()}
         self._confirm_out = np.zeros(7)
         self._samples_lost = 0
         self.candidates = 0
@@ -382,7 +387,7 @@ class ChirpDetector:
         fs, n, nb = self.sample_rate_hz, s.n, PAD * s.nfft
         out = self._confirm_out
         confirm_preamble(self._x, start - self._x0, s.ref, nb, self.confirm_windows,
-                         self._bin_hz(best, s.nfft) / fs * nb, s.hyp.bw_hz / fs * nb, self._confirm_thr, out)
+                         self._bin_hz(best, s.nfft) / fs * nb, s.hyp.bw_hz / fs * nb, self._confirm_thr[s.hyp.drone], out)
         if out[0] != CONFIRM_OK:
             return None
         u, k, noise, peak, score = int(out[1]) + self._x0, int(out[2]), out[3], out[4], out[5]
@@ -439,7 +444,7 @@ class ChirpDetector:
             peak_power_db=10 * math.log10(max(p.amplitude2, 1e-30)),
             center_freq_hz=fc,
             features={"dechirp": {"bw_hz": h.bw_hz, "sf": h.sf, "direction": "up",
-                                  "score": round(float(p.score) / self._confirm_thr, 3),
+                                  "score": round(float(p.score) / self._confirm_thr[h.drone], 3),
                                   "symbols": (s1 - s0) // p.search.n}},
         )
 
