@@ -60,6 +60,7 @@ class LineRateDetector:
         self._every = max(1, int(round(check_s * sample_rate_hz)))
         self._span = min(int(round(span_s * sample_rate_hz)), self._every)
         self.nfft = sub_band_size(sample_rate_hz)
+        self._full_scale = float(np.hanning(self.nfft).sum()) ** 2
         tests = len(self.line_rates_hz) * self.nfft * 3600.0 / (self._every / sample_rate_hz)
         self.threshold = THRESHOLD_MARGIN * line_rate_threshold(tests, false_alarms_per_hour)
         # The video's extent: sub-bands above a lower level, which noise reaches in one
@@ -104,9 +105,6 @@ class LineRateDetector:
         self._x0 = origin
         self._next_check = origin + self._span
 
-    def finish(self) -> list[Burst]:
-        return []
-
     def _check(self, end: int) -> Burst | None:
         s0 = end - self._span
         x = self._x[s0 - self._x0: end - self._x0]
@@ -129,7 +127,8 @@ class LineRateDetector:
             sample_start=s0, sample_end=end, t_start_s=(s0 + lost) / fs, t_end_s=(end + lost) / fs,
             f_lo_hz=f_lo, f_hi_hz=f_hi,
             snr_db=_snr_db(band, np.delete(power, np.arange(above[0], above[-1] + 1))),
-            peak_power_db=10 * math.log10(max(float(band.max()), 1e-30)),
+            # (A full-scale tone fills one sub-band with the window's sum, squared.)
+            peak_power_db=10 * math.log10(max(float(band.max()) / self._full_scale, 1e-30)),
             center_freq_hz=0.5 * (f_lo + f_hi),
             features={"steady": True, "frames": int(x.shape[0] // n),
                       "cells": int(x.shape[0] // n) * int(above[-1] - above[0] + 1), "edges_refined": False,
