@@ -2,8 +2,9 @@
 
 Channel tables from ArduPilot ``AP_VideoTX_Table.cpp``: 1.2/1.3 GHz channels 1080,
 1120, 1160, 1200, 1240 (or 1258), 1280, 1320, 1360 MHz; 5.8 GHz bands A, B, E, F,
-R, L, X, 8 channels each, 4990-5945 MHz.  After FM demodulation the video shows
-its line rate: NTSC 15.734 kHz, PAL 15.625 kHz (ITU-R BT.1700).
+R, L, X, 8 channels each, 4990-5945 MHz.  The video's line rate, NTSC 15.734 kHz,
+PAL 15.625 kHz (ITU-R BT.1700), shows in its FM carrier, and below the noise in the
+power of narrow sub-bands (kernels/evidence_fmvideo.py).
 """
 from .base import Signature, band
 
