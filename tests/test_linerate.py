@@ -233,3 +233,12 @@ def test_an_rtl_sdr_window_on_the_sync_level_names_the_video_at_minus_12_db():
     assert det["link"] == "analog-fpv-video" and det["evidence"]["kernel"]["standard"] == "PAL"
     assert det["bandwidth_hz"] < 1e6          # where the line shows, not the channel
     assert recs[-1]["detector"]["line_rate"]["found"] == 5
+
+
+@pytest.mark.parametrize("k", [1, 4, 7])
+@pytest.mark.parametrize("p", [0.5, 1e-3, 1e-9, 1e-15])
+def test_the_gamma_tail_is_scipys(k, p):
+    from scipy.stats import gamma
+
+    from rfdetect.kernels.evidence_fmvideo import gamma_isf
+    assert gamma_isf(p, k) == pytest.approx(gamma.isf(p, k), rel=1e-9)

@@ -113,6 +113,30 @@ def line_rate_threshold(tests: float, false_alarms: float = 1.0, harmonics: int 
     score is the sum of ``harmonics`` maxima of ``search_bins`` such bins over the sum of
     as many medians (ln 2 of the mean).  The union bound over the maxima (``search_bins``
     to the power ``harmonics`` sums) with a gamma tail gives the level."""
-    from scipy.stats import gamma
     p = false_alarms / max(tests, 1.0) / search_bins ** harmonics
-    return float(gamma.isf(p, harmonics) / (harmonics * math.log(2.0)))
+    return gamma_isf(p, harmonics) / (harmonics * math.log(2.0))
+
+
+def gamma_isf(p: float, k: int) -> float:
+    """x with P(Gamma(k, 1) > x) = p, for a whole shape k: the tail is
+    exp(-x) * sum(x^i / i!, i < k), solved by bisection (scipy.stats would cost the
+    engine's start half a second)."""
+    def tail(x: float) -> float:
+        term, total = 1.0, 1.0
+        for i in range(1, k):
+            term *= x / i
+            total += term
+        return math.exp(-x) * total
+
+    lo, hi = 0.0, float(k)
+    while tail(hi) > p:
+        lo, hi = hi, 2.0 * hi
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if tail(mid) > p:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-12 * hi:
+            break
+    return 0.5 * (lo + hi)
