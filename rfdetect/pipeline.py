@@ -79,18 +79,18 @@ class Pipeline:
 
     def feed_framed(self, block: IQBlock, batch: FrameBatch) -> None:
         """A block whose frames ``detector.framer`` already made (maybe on another thread)."""
-        if block.samples_lost_before or block.center_freq_hz != self._tunings[-1][1]:
-            # A gap or a retune: the detector looks for always-on emitters anew.
-            self._stretch_t0_s = (block.sample_index0 + self.samples_lost + block.samples_lost_before) \
-                / self.info.sample_rate_hz
+        retuned = block.center_freq_hz != self._tunings[-1][1]
         if block.samples_lost_before:
             self.gaps += 1
             self.emit(gap_record(block.sample_index0, block.samples_lost_before, self.info,
                                  lost_before=self.samples_lost))
             self.samples_lost += block.samples_lost_before
+        if block.samples_lost_before or retuned:
+            # A gap or a retune: the detector looks for always-on emitters anew.
+            self._stretch_t0_s = (block.sample_index0 + self.samples_lost) / self.info.sample_rate_hz
         self.samples += block.num_samples
         self.history.append(block)
-        if block.center_freq_hz != self._tunings[-1][1] and block.sample_index0 > self._tunings[-1][0]:
+        if retuned and block.sample_index0 > self._tunings[-1][0]:
             self._tunings.append((block.sample_index0, float(block.center_freq_hz)))
         energy = self.detector.consume(batch)
         if self.line_rate is not None:
@@ -129,18 +129,10 @@ class Pipeline:
     def _start_chirp_stage(self) -> None:
         from .detect.chirp import chirp_detector_for
         from .detect.merge import BurstMerger
-        from .kernels.evidence_lora import dechirp_result
+        # (A chirp burst carries its LoRa evidence: classify.evidence.detector_evidence.)
         self.chirp = chirp_detector_for(self.config, self.info.sample_rate_hz, self.info.center_freq_hz)
         delay, max_hold = chirp_merger_samples(self.chirp, self.info.sample_rate_hz)
         self.merger = BurstMerger(delay, max_hold_samples=max_hold)
-        run_kernel = self.classifier.run_kernel
-
-        def run_with_dechirp(kernel, burst, iq, candidates):
-            # A chirp burst carries its LoRa evidence already.
-            if kernel == "lora" and "dechirp" in burst.features:
-                return dechirp_result(burst.features)
-            return run_kernel(kernel, burst, iq, candidates)
-        self.classifier.run_kernel = run_with_dechirp
 
     def _merge(self, energy: Iterable[Burst], chirped: Iterable[Burst]) -> None:
         # The samples are taken now: the bursts wait longer than the history holds them.

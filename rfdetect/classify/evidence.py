@@ -17,7 +17,7 @@ import numpy as np
 from ..kernels.evidence_droneid import MAX_CFO_HZ, MIN_CORRELATION, droneid_confirmed, droneid_zc
 from ..kernels.evidence_fmvideo import fm_video_evidence
 from ..kernels.evidence_fsk import fsk_evidence, tone_evidence
-from ..kernels.evidence_lora import lora_evidence
+from ..kernels.evidence_lora import dechirp_result, lora_evidence
 from ..kernels.evidence_ofdm import ofdm_evidence, prefix_piece_evidence
 from ..kernels.resample import shift_to_zero
 from ..model import Burst
@@ -127,7 +127,25 @@ def lora_on_span(burst: Burst, iq, sfs: dict, min_span_s: float = 0.0) -> dict |
     return lora_evidence(x, fs, burst.center_freq_hz - iq.center_freq_hz, bandwidths_hz=tuple(sfs), sfs=sfs)
 
 
+# Kernel -> the burst feature in which the detector that found the burst measured that
+# kernel's evidence itself, with more gain than a snippet of the burst gives and without
+# its samples: the chirp detector's dechirp (detect/chirp.py), the line-rate stage's line
+# rate (detect/linerate.py).
+DETECTOR_EVIDENCE = {"lora": "dechirp", "fm_video": "line_rate"}
+
+
+def detector_evidence(kernel: str, burst: Burst) -> dict | None:
+    """The kernel's result that the burst's detector measured (``DETECTOR_EVIDENCE``), or None."""
+    feature = DETECTOR_EVIDENCE.get(kernel)
+    if feature is None or feature not in burst.features:
+        return None
+    return dechirp_result(burst.features) if kernel == "lora" else dict(burst.features[feature])
+
+
 def run_kernel(kernel: str, burst: Burst, iq, candidates: list[Signature]) -> dict | None:
+    measured = detector_evidence(kernel, burst)
+    if measured is not None:
+        return measured
     if kernel == "lora":
         # A LoRa packet holds at least a dozen symbols (8 preamble, 4.25 sync, payload):
         # the burst's own duration bounds the spreading factor (one step of slack for a
@@ -147,9 +165,6 @@ def run_kernel(kernel: str, burst: Burst, iq, candidates: list[Signature]) -> di
         if (ev is None or not ev["confirmed"]) and longest_s * LORA_MIN_WINDOWS_SPAN > MAX_SPAN_S["lora"]:
             ev = lora_on_span(burst, iq, sfs, LORA_MIN_WINDOWS_SPAN * longest_s) or ev
         return ev
-    if kernel == "fm_video" and "line_rate" in burst.features:
-        # The line-rate detector's burst (detect/linerate.py) carries its evidence.
-        return dict(burst.features["line_rate"])
     x = burst_samples(burst, iq, kernel)
     if x is None:
         return None

@@ -85,9 +85,6 @@ HOP_SPREAD_CHANCE = 0.005
 RATE_MIN_EXPECTED = 20.0
 RATE_MIN_SHARE = 0.2
 RATE_MISMATCH = -5.0      # outweighs a confirmed modulation: this link's timing it is not
-# Burst features that hold a kernel's evidence, measured by the detector that found the burst
-# (detect/chirp.py, detect/linerate.py).
-DETECTOR_EVIDENCE = ("dechirp", "line_rate")
 # The detector's first looks for always-on emitters come 20 ms into a stretch (the floor's
 # and the line-rate stage's): an emitter named nothing is not reported early before then
 # and the frames' decision delay, as the pieces a video is cut into may be.
@@ -483,7 +480,8 @@ class Classifier:
         # A burst whose samples are no longer held runs no kernel, unless its detector
         # measured the evidence itself (a chirp detector's packet, released after the
         # samples when its searches are long: LoRaWAN's SF12 symbols are 33 ms).
-        if not self.run_kernels or (iq is None and not any(k in burst.features for k in DETECTOR_EVIDENCE)):
+        if not self.run_kernels or (iq is None and not any(f in burst.features
+                                                          for f in ev_mod.DETECTOR_EVIDENCE.values())):
             return {}
         need: dict[str, list[Signature]] = {}
         for sid in feats:

@@ -164,9 +164,9 @@ class ChirpDetector:
     ``k_windows``: search windows summed (one symbol apart); ``confirm_windows``:
     aligned windows of the confirmation; ``search_p_bin``: a noise bin's chance to
     pass the search; ``false_alarms_per_hour``: the confirmation's target in noise,
-    the drone links' hypotheses together, and as many for the others' (LoRaWAN); ``hops_per_symbol`` and ``search_pad``: the search's
-    windows a symbol (1 or 2; None: 2 up to TWO_PHASE_MAX_SF, else 1) and zero
-    padding (1: none)."""
+    the drone links' hypotheses together, and as many for the others' (LoRaWAN);
+    ``hops_per_symbol`` and ``search_pad``: the search's windows a symbol (1 or 2; None:
+    2 up to TWO_PHASE_MAX_SF, else 1) and zero padding (1: none)."""
 
     def __init__(self, sample_rate_hz: float, center_freq_hz: float, hypotheses: list[Hypothesis], *,
                  k_windows: int = 6, confirm_windows: int = 7, search_p_bin: float = 3e-6,

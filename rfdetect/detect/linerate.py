@@ -1,15 +1,16 @@
 """Analog video found by its line rate, below the noise.
 
 An FM video transmitter is always on and 6-8 MHz wide.  Above about 0 dB in-band SNR
-the burst detector's floor shows it (detect/steady.py) and the classifier's
-discriminator reads its line rate.  Below that, its power is a fraction of a dB over the
+the burst detector's floor shows it (detect/steady.py) and the classifier reads its line
+rate on that burst.  Below that, its power is a fraction of a dB over the
 noise floor, which a front end's ripple matches; what still stands out is the line rate
 in the power of narrow sub-bands (``kernels.evidence_fmvideo.line_rate_scores``): 20 ms
 of a PAL transmitter at -12 dB score 50-60 where noise stays under 7.
 
-Every ``check_s`` of signal (at fixed sample positions, so that a run's results do not
-depend on its block size), and once ``span_s`` after the stream starts, the last ``span_s`` are scored
-for the line rates of the video signatures whose bands the window reaches.  Sub-bands
+Once ``span_s`` into a stretch (a stream, or what follows a gap or retune), and then
+every ``check_s`` of signal at fixed sample positions (so that a run's results do not
+depend on its block size), the last ``span_s`` are scored for the line rates of the
+video signatures whose bands the window reaches.  Sub-bands
 scoring above the threshold (set from the score's distribution in noise for
 ``false_alarms_per_hour``, with a margin for what the bound leaves out) make one burst,
 marked ``steady`` like the floor's always-on bursts, whose ``features["line_rate"]`` is
@@ -29,8 +30,8 @@ import numpy as np
 from ..kernels.evidence_fmvideo import LINE_RATES_HZ, line_rate_scores, line_rate_threshold, sub_band_size
 from ..model import Burst, IQBlock
 
-# The threshold's bound assumes exponential bins; the power of overlapping windows over a
-# live front end is less tidy.  In noise (bench/README, "Analog video below the noise") the
+# The threshold's bound assumes exponential bins; the power of windowed frames from a live
+# front end is less tidy.  In noise (bench/README, "Analog video below the noise") the
 # highest score of 20 ms was 6-7 against a bound of 10.7 for one an hour.
 THRESHOLD_MARGIN = 1.5
 OUTLINE_CHECKS = 0.01
