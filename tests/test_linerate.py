@@ -242,3 +242,16 @@ def test_the_gamma_tail_is_scipys(k, p):
 
     from rfdetect.kernels.evidence_fmvideo import gamma_isf
     assert gamma_isf(p, k) == pytest.approx(gamma.isf(p, k), rel=1e-9)
+
+
+def test_the_threshold_counts_the_bins_its_span_searches():
+    # 20 ms give 50 Hz bins: a harmonic's line is looked for in 3 of them (+-20 Hz rounds
+    # to one each side); 100 ms give 10 Hz bins, 5 of them, and so more chances for noise.
+    from rfdetect.kernels.evidence_fmvideo import search_bins
+    assert search_bins(200_000, FS) == 3 and search_bins(1_000_000, FS) == 5
+    short = LineRateDetector(FS, FC, RATES, check_s=0.25, span_s=0.02)
+    long_ = LineRateDetector(FS, FC, RATES, check_s=0.25, span_s=0.1)
+    tests = 2 * 64 * 3600 / 0.25
+    assert short.threshold == pytest.approx(1.5 * line_rate_threshold(tests, 1.0, search_bins=3))
+    assert long_.threshold == pytest.approx(1.5 * line_rate_threshold(tests, 1.0, search_bins=5))
+    assert long_.threshold > short.threshold

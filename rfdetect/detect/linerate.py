@@ -27,7 +27,8 @@ import math
 
 import numpy as np
 
-from ..kernels.evidence_fmvideo import LINE_RATES_HZ, line_rate_scores, line_rate_threshold, sub_band_size
+from ..kernels.evidence_fmvideo import (LINE_RATES_HZ, line_rate_scores, line_rate_threshold, search_bins,
+                                        sub_band_size)
 from ..model import Burst, IQBlock
 
 # The threshold's bound assumes exponential bins; the power of windowed frames from a live
@@ -63,12 +64,13 @@ class LineRateDetector:
         self.nfft = sub_band_size(sample_rate_hz)
         self._full_scale = float(np.hanning(self.nfft).sum()) ** 2
         tests = len(self.line_rates_hz) * self.nfft * 3600.0 / (self._every / sample_rate_hz)
-        self.threshold = THRESHOLD_MARGIN * line_rate_threshold(tests, false_alarms_per_hour)
+        bins = search_bins(self._span, sample_rate_hz)
+        self.threshold = THRESHOLD_MARGIN * line_rate_threshold(tests, false_alarms_per_hour, search_bins=bins)
         # The video's extent: sub-bands above a lower level, which noise reaches in one
         # check of OUTLINE_CHECKS; so that one emitter's bursts keep one band from check to
         # check (at -15 dB its edges score near the threshold).
         self.outline = min(self.threshold, THRESHOLD_MARGIN * line_rate_threshold(
-            len(self.line_rates_hz) * self.nfft, OUTLINE_CHECKS))
+            len(self.line_rates_hz) * self.nfft, OUTLINE_CHECKS, search_bins=bins))
         self._expected = None
         self._restart(0)
         self._samples_lost = 0

@@ -75,12 +75,10 @@ def line_rate_scores(samples: np.ndarray, sample_rate_hz: float, line_rates_hz,
     power = spec.real * spec.real + spec.imag * spec.imag
     mean_power = power.mean(axis=0)
     power -= mean_power
-    nt = scipy_fft.next_fast_len(nfr, real=True)
+    nt, df, w = _line_grid(nfr, frame_rate_hz, search_hz)
     line_spec = scipy_fft.rfft(power, nt, axis=0)
     # (sub-band, frequency): the medians below run along contiguous rows.
     s = np.ascontiguousarray((line_spec.real * line_spec.real + line_spec.imag * line_spec.imag).T)
-    df = frame_rate_hz / nt
-    w = max(1, int(round(search_hz / df)))
     shown = [(i, rate) for i, rate in enumerate(line_rates_hz)
              if (harmonics + 0.5) * rate + w * df < 0.5 * frame_rate_hz]
     if not shown:
@@ -104,6 +102,23 @@ def line_rate_scores(samples: np.ndarray, sample_rate_hz: float, line_rates_hz,
     mean_power = np.fft.fftshift(mean_power)
     out[:, mean_power < 1e-6 * mean_power.max()] = 0.0
     return out, mean_power
+
+
+def _line_grid(n_frames: int, frame_rate_hz: float, search_hz: float) -> tuple[int, float, int]:
+    """The spectrum of ``n_frames`` powers: its length, bin width and the bins each side of
+    a harmonic's nominal place where its line is looked for."""
+    from scipy import fft as scipy_fft
+
+    nt = scipy_fft.next_fast_len(n_frames, real=True)
+    df = frame_rate_hz / nt
+    return nt, df, max(1, int(round(search_hz / df)))
+
+
+def search_bins(n_samples: int, sample_rate_hz: float, search_hz: float = LINE_SEARCH_HZ) -> int:
+    """Spectrum bins a harmonic's line is looked for in, on ``n_samples``
+    (``line_rate_scores``): ``line_rate_threshold``'s ``search_bins``."""
+    nfft = sub_band_size(sample_rate_hz)
+    return 2 * _line_grid(n_samples // nfft, sample_rate_hz / nfft, search_hz)[2] + 1
 
 
 def line_rate_threshold(tests: float, false_alarms: float = 1.0, harmonics: int = LINE_HARMONICS,
