@@ -225,6 +225,46 @@ def test_expresslrs_2g4_is_searched_and_found_at_a_wideband_receiver():
     assert all(b.features["dechirp"]["sf"] == 5 and b.features["dechirp"]["bw_hz"] == 812.5e3 for b in out)
 
 
+def test_a_longer_preamble_is_summed_whole():
+    """The search and the confirmation sum as many windows as the links' shortest preamble
+    allows (the signatures' ``preamble_symbols``): ExpressLRS 2.4 sends 12 up-chirps at SF5,
+    ExpressLRS 900 8 at SF6 and 10 at SF8."""
+    det = chirp_detector_for(DetectorConfig(dechirp=True), 20e6, 2440e6)
+    assert [(s.hyp.sf, s.k, s.run) for s in det._searches] == [(5, 10, 11), (6, 12, 13), (7, 10, 11), (8, 10, 11)]
+    sub = chirp_detector_for(DetectorConfig(dechirp=True), FS, FC)
+    assert [(s.hyp.sf, s.k, s.run) for s in sub._searches] == [(5, 10, 11), (6, 6, 7), (7, 6, 7), (8, 8, 9),
+                                                                 (9, 8, 9)]
+    # A longer sum has a lower threshold for the same chance in noise.
+    assert sub._searches[0].confirm_thr < sub._searches[1].confirm_thr
+    assert sub._searches[0].search_thr < sub._searches[1].search_thr
+
+
+def test_expresslrs_2g4_at_minus_10_db_found_on_its_whole_preamble():
+    """ExpressLRS 2.4 (500 Hz, SF5) at -10 dB: summed over 6 and 7 windows of its 12-symbol
+    preamble, 13 of its 144 packets in these two half seconds were found; over 10 and 11,
+    27 (too few for its packet rate to be recognised: the link went unnamed at -10 dB)."""
+    fs, fc = 20e6, 2440e6
+    hits = packets = 0
+    for seed in (1, 2):
+        scn = {"scenario": {"duration_s": 0.5, "seed": seed}, "receiver": {"sample_rate": fs, "center_freq": fc},
+               "emitter": [{"id": "e", "link": "expresslrs-2g4-lora", "mode": "500", "domain": "ISM2G4",
+                            "snr_db": -10.0}]}
+        x, ann = generate(scn, seed=seed)
+        det = chirp_detector_for(DetectorConfig(dechirp=True), fs, fc)
+        out = []
+        for i in range(0, x.shape[1], 1 << 16):
+            out += det.feed(IQBlock(x[:, i:i + (1 << 16)], i, fc, fs))
+        out += det.finish()
+        overlaps = [[b for b in out if b.sample_end > a.sample_start and b.sample_start < a.sample_start + a.sample_count]
+                    for a in ann]
+        hits += sum(bool(o) for o in overlaps)
+        packets += len(ann)
+        # No burst outside the packets.
+        assert all(any(b.sample_end > a.sample_start and b.sample_start < a.sample_start + a.sample_count
+                       for a in ann) for b in out)
+    assert packets == 144 and hits >= 22
+
+
 def test_searching_for_lorawan_too_finds_the_drone_links_packets_as_before():
     # Each kind of hypothesis has its own budget of false packets: the LoRaWAN ones (a
     # false packet there is no drone alarm) do not raise the drone links' threshold.  With

@@ -9,7 +9,9 @@ recording's band allow, a search, a confirmation and the packet's extent:
    under 1 dB: 40 % more ExpressLRS packets found at -10 dB), FFT, the wrap's two
    bins folded together (so a window off the symbol boundary keeps the symbol's
    energy, split between the two), summed over ``k_windows`` windows (a
-   preamble repeats one up-chirp), peak against mean.  A window above
+   preamble repeats one up-chirp; one more for each symbol a hypothesis's links'
+   shortest preamble, ``preamble_symbols`` in their signatures, has beyond 8),
+   peak against mean.  A window above
    ``search_threshold`` is a candidate: loose, some tens per second in noise.
    Windows half a symbol apart (two phases: the better one splits the symbol
    3:1 or less) cost twice as much; they are kept for SF5 (TWO_PHASE_MAX_SF),
@@ -17,8 +19,9 @@ recording's band allow, a search, a confirmation and the packet's extent:
    boundary.  From SF6 on, one phase found as many packets at -10 to -12 dB.
 2. Confirmation (on candidates only): the symbol boundary is searched on a
    grid of 1/8 symbol; on the boundary a preamble symbol is one tone, so the
-   windows there (zero-padded, at the tone the candidate predicts) give the
-   full 2^SF gain, with no window holding most of it.  The threshold comes from
+   windows there (as many as the shortest preamble less one, zero-padded, at the
+   tone the candidate predicts) give the full 2^SF gain, with no window holding
+   most of it.  The threshold comes from
    the statistic's distribution in noise for ``false_alarms_per_hour``, raised
    by CONFIRM_MARGIN because these windows overlap those the search selected.
 3. Extent: back over the preamble while its tone holds; forward symbol by
@@ -59,6 +62,9 @@ MAX_PACKET_S = 4.0
 CONFIRM_MARGIN = 1.2
 MIN_DATA_SYMBOLS = 4         # symbols with a tone after the confirmed preamble windows
 TWO_PHASE_MAX_SF = 5         # search windows half a symbol apart up to this spreading factor
+DEFAULT_PREAMBLE = 8         # up-chirps of a link that declares none (LoRaWAN's, the radios' default)
+PREAMBLE_SLACK = 1           # the confirmation's run: the preamble less this many symbols (the
+                             # boundary grid's 1/8 symbol, a preamble a symbol short)
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,7 @@ class Hypothesis:
     links: tuple[str, ...] = ()
     max_burst_s: float = 4.0             # longest packet of those links
     drone: bool = True                   # one of those links is a drone link
+    preamble_symbols: int = DEFAULT_PREAMBLE   # shortest preamble of those links (up-chirps)
 
     @property
     def symbol_s(self) -> float:
@@ -99,8 +106,16 @@ def hypotheses_for(sample_rate_hz: float, center_freq_hz: float, signatures=None
                 continue
             for sf in range(sf_lo, sf_hi + 1):
                 found.setdefault((float(bw), sf), []).append(sig)
-    return [Hypothesis(bw, sf, tuple(s.id for s in sigs), max(s.burst_s[1] for s in sigs), any(s.drone for s in sigs))
+    return [Hypothesis(bw, sf, tuple(s.id for s in sigs), max(s.burst_s[1] for s in sigs), any(s.drone for s in sigs),
+                       min(preamble_symbols(s, sf) for s in sigs))
             for (bw, sf), sigs in sorted(found.items())]
+
+
+def preamble_symbols(sig, sf: int) -> int:
+    """Up-chirps of the signature's preamble at ``sf`` (``kernel_params["preamble_symbols"]``:
+    one count, or one per spreading factor)."""
+    p = sig.kernel_params.get("preamble_symbols", DEFAULT_PREAMBLE)
+    return int(p.get(sf, DEFAULT_PREAMBLE) if isinstance(p, dict) else p)
 
 
 def search_threshold(k_windows: int, p_bin: float) -> float:
@@ -126,8 +141,12 @@ class _Search:
     fold: int
     ref: np.ndarray                      # dechirps up-chirps (and its conjugate, down-chirps)
     ref_down: np.ndarray
+    k: int                               # the search's windows summed
+    search_thr: float
+    run: int                             # the confirmation's windows in a row on the preamble's tone
+    confirm_thr: float
     next_start: int                      # absolute sample of the next window
-    tail: np.ndarray                     # the last (k_windows - 1) * step folded rows
+    tail: np.ndarray                     # the last (k - 1) * step folded rows
     busy_until: int = -1                 # candidates before this sample are inside a packet
     tried: int = -(1 << 62)              # the last candidate confirmation tried
 
@@ -161,15 +180,17 @@ class _Packet:
 class ChirpDetector:
     """Feed contiguous IQ blocks; get back the LoRa packets found, as bursts.
 
-    ``k_windows``: search windows summed (one symbol apart); ``confirm_windows``:
-    aligned windows of the confirmation; ``search_p_bin``: a noise bin's chance to
+    ``k_windows``: search windows summed (one symbol apart) for a preamble of
+    DEFAULT_PREAMBLE symbols, and as many more as a hypothesis's preamble is longer;
+    ``confirm_windows``: aligned windows of the confirmation (None: each hypothesis's
+    preamble less PREAMBLE_SLACK); ``search_p_bin``: a noise bin's chance to
     pass the search; ``false_alarms_per_hour``: the confirmation's target in noise,
     the drone links' hypotheses together, and as many for the others' (LoRaWAN);
     ``hops_per_symbol`` and ``search_pad``: the search's windows a symbol (1 or 2; None:
     2 up to TWO_PHASE_MAX_SF, else 1) and zero padding (1: none)."""
 
     def __init__(self, sample_rate_hz: float, center_freq_hz: float, hypotheses: list[Hypothesis], *,
-                 k_windows: int = 6, confirm_windows: int = 7, search_p_bin: float = 3e-6,
+                 k_windows: int = 6, confirm_windows: int | None = None, search_p_bin: float = 3e-6,
                  false_alarms_per_hour: float = 1.0, hops_per_symbol: int | None = None, search_pad: int = PAD,
                  sample_index0: int = 0):
         self.sample_rate_hz = float(sample_rate_hz)
@@ -179,7 +200,7 @@ class ChirpDetector:
         self.confirm_windows = confirm_windows
         self.hops_per_symbol = hops_per_symbol
         self.search_pad = search_pad
-        self._search_thr = search_threshold(k_windows, search_p_bin)
+        self.search_p_bin = search_p_bin
         # Confirmation tests per hour: candidates (search false alarms) times the tests each.
         # The hypotheses of drone links and those of the others (LoRaWAN) have a budget of
         # false packets each: a false LoRaWAN packet is no drone alarm, and searching for
@@ -193,9 +214,7 @@ class ChirpDetector:
         # The confirmation re-reads much of the data the search selected: in noise its
         # statistic runs higher than for fresh windows; CONFIRM_MARGIN (measured on
         # candidates in noise, bench/bench_dechirp.py) puts it back near the target rate.
-        self._confirm_thr = {drone: CONFIRM_MARGIN * confirm_threshold(confirm_windows,
-                                                                       false_alarms_per_hour / max(t, 1.0))
-                             for drone, t in tests.items()}
+        self._p_test = {drone: false_alarms_per_hour / max(t, 1.0) for drone, t in tests.items()}
         self._confirm_out = np.zeros(7)
         self._samples_lost = 0
         self.candidates = 0
@@ -209,6 +228,16 @@ class ChirpDetector:
             return self.hops_per_symbol
         return 2 if h.sf <= TWO_PHASE_MAX_SF else 1
 
+    def _k(self, h: Hypothesis) -> int:
+        # (A longer preamble's extra symbols all go to the search: of ExpressLRS 2.4's packets
+        # at -10 dB, 95 of 544 found with 10 windows summed at SF5, 58 with 6.)
+        return max(2, self.k_windows + h.preamble_symbols - DEFAULT_PREAMBLE)
+
+    def _run(self, h: Hypothesis) -> int:
+        if self.confirm_windows is not None:
+            return self.confirm_windows
+        return max(2, h.preamble_symbols - PREAMBLE_SLACK)
+
     # -- stream ---------------------------------------------------------------------------
     def _reset(self, origin: int) -> None:
         fs = self.sample_rate_hz
@@ -220,9 +249,11 @@ class ChirpDetector:
             nfft = next_fast_len(self.search_pad * n)
             fold = int(round(h.bw_hz * nfft / fs)) % nfft
             ref = conj_chirp(n, h.sweep_rate_hz_per_s, fs)
-            step = self._step(h)
-            self._searches.append(_Search(h, n, nfft, step, n // step, fold, ref, np.conj(ref), origin,
-                                          np.zeros((0, nfft), np.float32)))
+            step, k, run = self._step(h), self._k(h), self._run(h)
+            self._searches.append(_Search(h, n, nfft, step, n // step, fold, ref, np.conj(ref),
+                                          k, search_threshold(k, self.search_p_bin),
+                                          run, CONFIRM_MARGIN * confirm_threshold(run, self._p_test[h.drone]),
+                                          origin, np.zeros((0, nfft), np.float32)))
         self._packets: list[_Packet] = []
         self._recent: list[_Packet] = []     # ended within the searches' reach
         self._closed: list[Burst] = []       # held until no packet still open can overlap them
@@ -232,8 +263,7 @@ class ChirpDetector:
     @property
     def latency_samples(self) -> int:
         """How long after a packet's end it is returned, at most."""
-        n = max((s.n for s in self._searches), default=0)
-        return (RUN_SYMBOLS + self.k_windows + 3) * n
+        return max(((RUN_SYMBOLS + s.k + 3) * s.n for s in self._searches), default=0)
 
     @property
     def settle_samples(self) -> int:
@@ -251,8 +281,7 @@ class ChirpDetector:
     @property
     def _reach_samples(self) -> int:
         """How far before a search's next window a packet it confirms may start."""
-        n = max((s.n for s in self._searches), default=0)
-        return (self.k_windows + self.confirm_windows + MAX_PREAMBLE_BACK + 4) * n
+        return max(((s.k + s.run + MAX_PREAMBLE_BACK + 4) * s.n for s in self._searches), default=0)
 
     def resume(self, position: int, origin: int, center_freq_hz: float, samples_lost: int = 0) -> None:
         """Continue, from ``position``, a stream whose window grid began at ``origin``
@@ -298,7 +327,7 @@ class ChirpDetector:
         """Closed packets no open one can overlap any more, less the duplicates: one packet
         seen by several hypotheses (a strong one, or sweep rates alike) is kept once, with
         the hypothesis that concentrates it best (highest SNR)."""
-        lag = (self.k_windows + 2) * max((s.n for s in self._searches), default=0)
+        lag = max(((s.k + 2) * s.n for s in self._searches), default=0)
         horizon = min([p.start for p in self._packets] + [self._expected - lag])
         out, held = [], []
         for b in sorted(self._closed, key=lambda b: b.sample_start):
@@ -317,7 +346,7 @@ class ChirpDetector:
     def _trim(self) -> None:
         keep = self._expected
         for s in self._searches:
-            keep = min(keep, s.next_start - (self.confirm_windows + MAX_PREAMBLE_BACK + 2) * s.n)
+            keep = min(keep, s.next_start - (s.run + MAX_PREAMBLE_BACK + 2) * s.n)
         for p in self._packets:
             keep = min(keep, p.next_symbol)
         cut = keep - self._x0
@@ -335,15 +364,15 @@ class ChirpDetector:
         q = np.empty((windows, s.nfft), np.float32)
         fold_power(self._x[a: a + (windows - 1) * s.hop + s.n], s.ref, s.hop, s.fold, q)
         rows = np.concatenate([s.tail, q]) if s.tail.shape[0] else q
-        first = (self.k_windows - 1) * s.step
+        first = (s.k - 1) * s.step
         m = rows.shape[0] - first
         if m > 0:
             best = np.empty(m, np.int64)
             ratio = np.empty(m, np.float64)
-            integrate_peaks(rows, self.k_windows, s.step, best, ratio)
+            integrate_peaks(rows, s.k, s.step, best, ratio)
             # The window each row of ``ratio`` ends with.
             w0 = s.next_start + (windows - m) * s.hop
-            for i in np.flatnonzero(ratio > self._search_thr):
+            for i in np.flatnonzero(ratio > s.search_thr):
                 start = w0 + int(i) * s.hop
                 if start < s.busy_until or start - s.tried < s.n or self._inside_packet(s, start, int(best[i])):
                     continue        # inside a packet, or the same windows as the last try
@@ -363,7 +392,7 @@ class ChirpDetector:
         ``start`` (its data symbols light up the search): the packet's end is looked for
         up to there first."""
         f_top, fs = self._bin_hz(best, s.nfft), self.sample_rate_hz
-        first = start - (self.k_windows - 1) * s.n      # the search's first window
+        first = start - (s.k - 1) * s.n      # the search's first window
         for p in self._packets + self._recent:
             # (A packet strong enough lights up the other hypotheses' searches too.)
             if p.search is s or 2 * p.snr_bin >= (1 << p.search.hyp.sf):
@@ -386,14 +415,14 @@ class ChirpDetector:
         (kernels.dechirp.confirm_preamble)."""
         fs, n, nb = self.sample_rate_hz, s.n, PAD * s.nfft
         out = self._confirm_out
-        confirm_preamble(self._x, start - self._x0, s.ref, nb, self.confirm_windows,
-                         self._bin_hz(best, s.nfft) / fs * nb, s.hyp.bw_hz / fs * nb, self._confirm_thr[s.hyp.drone], out)
+        confirm_preamble(self._x, start - self._x0, s.ref, nb, s.run,
+                         self._bin_hz(best, s.nfft) / fs * nb, s.hyp.bw_hz / fs * nb, s.confirm_thr, out)
         if out[0] != CONFIRM_OK:
             return None
         u, k, noise, peak, score = int(out[1]) + self._x0, int(out[2]), out[3], out[4], out[5]
         first = int(out[6]) + self._x0
         f0 = self._bin_hz(k, nb)
-        amplitude2 = max(peak / self.confirm_windows - noise, 0.0)
+        amplitude2 = max(peak / s.run - noise, 0.0)
         st = np.zeros(ST_COUNT, np.int64)
         st[ST_NEXT], st[ST_SYMBOLS], st[ST_LAST_GOOD] = u + n, (u + n - first) // n, u + n
         return _Packet(s, first, f0, score, amplitude2 / noise, noise, amplitude2 / n,
@@ -419,7 +448,7 @@ class ChirpDetector:
             else:
                 still.append(p)
         self._packets = still
-        horizon = end - (self.k_windows + 1) * max((s.n for s in self._searches), default=0)
+        horizon = end - max(((s.k + 1) * s.n for s in self._searches), default=0)
         self._recent = [p for p in self._recent if p.last_good >= horizon]
         return out
 
@@ -444,7 +473,7 @@ class ChirpDetector:
             peak_power_db=10 * math.log10(max(p.amplitude2, 1e-30)),
             center_freq_hz=fc,
             features={"dechirp": {"bw_hz": h.bw_hz, "sf": h.sf, "direction": "up",
-                                  "score": round(float(p.score) / self._confirm_thr[h.drone], 3),
+                                  "score": round(float(p.score) / p.search.confirm_thr, 3),
                                   "symbols": (s1 - s0) // p.search.n}},
         )
 

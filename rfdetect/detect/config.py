@@ -41,7 +41,8 @@ class DetectorConfig:
     # band ("drone": the drone links' only, "all": LoRaWAN too); see detect/chirp.py.
     dechirp: bool = False
     dechirp_links: str = "drone"
-    dechirp_windows: int = 6           # preamble symbols summed by the search
+    dechirp_windows: int = 6           # preamble symbols summed by the search (for an 8-symbol
+                                       # preamble; a longer one adds its extra symbols)
     dechirp_false_alarms_per_hour: float = 1.0
     # Always-on emitters (detect/steady.py), which the floor absorbs: every steady_check_s
     # of signal, spans of the floor standing steady_threshold_db above the band's noise and

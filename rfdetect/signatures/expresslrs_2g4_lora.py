@@ -29,5 +29,7 @@ SIGNATURE = Signature(
     hopping=True,
     hops_all_channels=True,
     kernel="lora",
-    kernel_params={"bw_hz": 812.5e3, "sf": (5, 8), "direction": "up"},
+    # Preamble up-chirps per spreading factor (common.cpp: 12, 14 at SF6).
+    kernel_params={"bw_hz": 812.5e3, "sf": (5, 8), "direction": "up",
+                   "preamble_symbols": {5: 12, 6: 14, 7: 12, 8: 12}},
 )

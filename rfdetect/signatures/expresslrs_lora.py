@@ -36,5 +36,8 @@ SIGNATURE = Signature(
     hopping=True,
     hops_all_channels=True,
     kernel="lora",
-    kernel_params={"bw_hz": 500e3, "sf": (5, 9), "direction": "up"},
+    # Preamble up-chirps per spreading factor (common.cpp: 8 at 200/100 Hz, 10 at 50/25 Hz,
+    # 12 at the LR1121's 250 Hz).
+    kernel_params={"bw_hz": 500e3, "sf": (5, 9), "direction": "up",
+                   "preamble_symbols": {5: 12, 6: 8, 7: 8, 8: 10, 9: 10}},
 )

@@ -34,5 +34,5 @@ SIGNATURE = Signature(
     hopping=True,
     hops_all_channels=True,
     kernel="lora",
-    kernel_params={"bw_hz": 500e3, "sf": (6, 6), "direction": "up"},
+    kernel_params={"bw_hz": 500e3, "sf": (6, 6), "direction": "up", "preamble_symbols": 9},
 )

@@ -19,5 +19,5 @@ SIGNATURE = Signature(
     modes=({"bw_hz": 125e3}, {"bw_hz": 250e3}),
     sources=("LoRa Alliance RP002 regional parameters",),
     kernel="lora",
-    kernel_params={"bw_hz": (125e3, 250e3), "sf": (7, 12), "direction": "either"},
+    kernel_params={"bw_hz": (125e3, 250e3), "sf": (7, 12), "direction": "either", "preamble_symbols": 8},
 )

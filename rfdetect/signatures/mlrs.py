@@ -37,7 +37,7 @@ SIGNATURE = Signature(
     unverified=("bandwidth_hz", "burst_s", "interval_s", "modes"),
     hopping=True,
     kernel="lora",
-    kernel_params={"bw_hz": 500e3, "sf": (5, 6), "direction": "up"},
+    kernel_params={"bw_hz": 500e3, "sf": (5, 6), "direction": "up", "preamble_symbols": 12},
     # Time on air of a 91-byte frame at each spreading factor (the modes bind none).
     extra={"air_s_by_sf": {5: (13.2e-3, 13.2e-3), 6: (22.3e-3, 22.56e-3)}},
 )
