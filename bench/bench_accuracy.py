@@ -2,7 +2,7 @@
 tracker, signature matcher), scored against the simulator's ground truth.
 
     .venv/bin/python bench/bench_accuracy.py [--trials 20] [--snr -20,-15,-10,-5,0,5,10,15,20]
-        [--links all|ID,ID] [--duration 1.0] [--out bench/out/accuracy] [--integrate] [--dechirp [--dechirp-links all]]
+        [--links all|ID,ID] [--duration 1.0] [--out bench/out/accuracy] [--integrate] [--dechirp [--dechirp-links all]] [--zadoff-chu]
 
 Per link: an SNR sweep (in-band SNR as the simulator defines it), ``--trials`` seeded trials
 per point, each parameter the simulator varies per seed (hop sequence, carrier offset,
@@ -87,13 +87,16 @@ def run_samples(x: np.ndarray, fs: float, fc: float,
     return recs, time.perf_counter() - t0
 
 
-def detector_config(integrate: bool = False, dechirp: bool = False, dechirp_links: str = "drone") -> DetectorConfig:
-    """The detector of ``rfdetect analyze`` with ``--integrate`` / ``--dechirp``."""
+def detector_config(integrate: bool = False, dechirp: bool = False, dechirp_links: str = "drone",
+                    zadoff_chu: bool = False) -> DetectorConfig:
+    """The detector of ``rfdetect analyze`` with ``--integrate`` / ``--dechirp`` / ``--zadoff-chu``."""
     changes: dict = {}
     if integrate:
         changes["integrate_frames"] = 9
     if dechirp:
         changes.update(dechirp=True, dechirp_links=dechirp_links)
+    if zadoff_chu:
+        changes["zadoff_chu"] = True
     return DetectorConfig(**changes)
 
 
@@ -196,8 +199,10 @@ def main(argv=None) -> int:
                     help="add the chirp detector (rfdetect analyze --dechirp)")
     ap.add_argument("--dechirp-links", choices=["drone", "all"], default="drone",
                     help="LoRa signatures the chirp detector searches for (rfdetect analyze --dechirp-links)")
+    ap.add_argument("--zadoff-chu", action="store_true",
+                    help="add the Zadoff-Chu search for DroneID (rfdetect analyze --zadoff-chu)")
     args = ap.parse_args(argv)
-    config = detector_config(args.integrate, args.dechirp, args.dechirp_links)
+    config = detector_config(args.integrate, args.dechirp, args.dechirp_links, args.zadoff_chu)
     snrs = [float(s) for s in args.snr.split(",")]
     links = list(CASES) if args.links == "all" else args.links.split(",")
     results: dict = {"config": vars(args), "trials": [], "negatives": []}

@@ -3,7 +3,7 @@ any drone, through the whole engine (detector, tracker, signature matcher) exact
 bench_accuracy.py runs it, counting the tracks reported ``"drone": true``.
 
     .venv/bin/python bench/bench_false_alarms.py [--hours 1.0] [--jobs 2] [--families all|NAME,NAME] [--first-recording K]
-        [--integrate] [--dechirp [--dechirp-links all]] [--out bench/out/false_alarms]
+        [--integrate] [--dechirp [--dechirp-links all]] [--zadoff-chu] [--out bench/out/false_alarms]
     .venv/bin/python bench/bench_false_alarms.py --replay FAMILY:SEED     (one recording again)
 
 The hours are shared between the scenario families (FAMILIES, each with its share): noise alone at the
@@ -459,8 +459,10 @@ def main(argv=None) -> int:
     ap.add_argument("--dechirp", action="store_true", help="add the chirp detector (rfdetect analyze --dechirp)")
     ap.add_argument("--dechirp-links", choices=["drone", "all"], default="drone",
                     help="LoRa signatures the chirp detector searches for (rfdetect analyze --dechirp-links)")
+    ap.add_argument("--zadoff-chu", action="store_true",
+                    help="add the Zadoff-Chu search for DroneID (rfdetect analyze --zadoff-chu)")
     args = ap.parse_args(argv)
-    config = detector_config(args.integrate, args.dechirp, args.dechirp_links)
+    config = detector_config(args.integrate, args.dechirp, args.dechirp_links, args.zadoff_chu)
     if args.replay:
         return replay(args.replay, config)
     families = list(FAMILIES) if args.families == "all" else args.families.split(",")

@@ -24,15 +24,31 @@ from .sources.base import DEFAULT_BLOCK_SAMPLES, Source
 Emit = Callable[[dict], None]
 HISTORY_S = 0.1        # IQ kept for confirmation kernels (longer than any control-link burst)
 BEARING_KEEP_S = 30.0  # per-burst bearings kept until their detection is reported
-CHIRP_MAX_HOLD_S = 0.5  # a chirp burst waits at most this long for an open energy burst
+STAGE_MAX_HOLD_S = 0.5  # a stage's burst waits at most this long for an open energy burst
 
 
-def chirp_merger_samples(chirp, sample_rate_hz: float) -> tuple[int, int]:
-    """(delay, longest hold) in samples of the merger that meets the energy and chirp
-    detectors' bursts.  Both detectors close a burst soon after it ends: held the chirp
-    detector's latency and 10 ms, a burst meets its twin; a chirp burst waits at most
-    CHIRP_MAX_HOLD_S for an energy burst still open."""
-    return chirp.latency_samples + int(0.01 * sample_rate_hz), int(CHIRP_MAX_HOLD_S * sample_rate_hz)
+def merger_samples(stages: Iterable, sample_rate_hz: float) -> tuple[int, int]:
+    """(delay, longest hold) in samples of the merger that meets the energy detector's and
+    the evidence stages' bursts.  Every detector closes a burst soon after it ends: held the
+    slowest stage's latency and 10 ms, a burst meets its twin; a stage's burst waits at most
+    STAGE_MAX_HOLD_S for an energy burst still open."""
+    latency = max((stage.latency_samples for stage in stages), default=0)
+    return latency + int(0.01 * sample_rate_hz), int(STAGE_MAX_HOLD_S * sample_rate_hz)
+
+
+def evidence_stages(config: DetectorConfig, sample_rate_hz: float, center_freq_hz: float) -> dict:
+    """The evidence stages a config asks for, by the name their bursts' merger knows them by:
+    the chirp detector (``dechirp``), the Zadoff-Chu search (``zadoff_chu``; None where no
+    DroneID channel is in the window)."""
+    stages = {}
+    if config.dechirp:
+        from .detect.chirp import chirp_detector_for
+        # (A chirp burst carries its LoRa evidence: classify.evidence.detector_evidence.)
+        stages["dechirp"] = chirp_detector_for(config, sample_rate_hz, center_freq_hz)
+    if config.zadoff_chu:
+        from .detect.zadoffchu import zadoff_chu_detector_for
+        stages["zadoff_chu"] = zadoff_chu_detector_for(config, sample_rate_hz, center_freq_hz)
+    return {name: stage for name, stage in stages.items() if stage is not None}
 
 
 class Pipeline:
@@ -69,9 +85,14 @@ class Pipeline:
         self._t0 = time.perf_counter()
         self._finished = False
         self.bearings = BearingStage.for_recording(info, array_path, heading_log_path)
-        self.chirp = self.merger = None
-        if self.config.dechirp:
-            self._start_chirp_stage()
+        self.stages = evidence_stages(self.config, info.sample_rate_hz, info.center_freq_hz)
+        self.chirp = self.stages.get("dechirp")
+        self.zadoff_chu = self.stages.get("zadoff_chu")
+        self.merger = None
+        if self.stages:
+            from .detect.merge import BurstMerger
+            delay, max_hold = merger_samples(self.stages.values(), info.sample_rate_hz)
+            self.merger = BurstMerger(delay, max_hold_samples=max_hold)
         self.line_rate = line_rate_detector_for(self.config, info.sample_rate_hz, info.center_freq_hz)
 
     def feed(self, block: IQBlock) -> None:
@@ -95,12 +116,12 @@ class Pipeline:
         energy = self.detector.consume(batch)
         if self.line_rate is not None:
             energy += self.line_rate.feed(block)
-        if self.chirp is None:
+        if self.merger is None:
             self._handle(energy)
             if self.low_latency:
                 self._detections(self.classifier.advance(self.detector.horizon_s()))
         else:
-            self._merge(energy, self.chirp.feed(block))
+            self._merge(energy, {name: stage.feed(block) for name, stage in self.stages.items()})
             opened = self.detector.open_starts()
             self._handle_held(self.merger.pop(block.sample_index0 + block.num_samples,
                                               min(opened) if opened else None))
@@ -125,21 +146,14 @@ class Pipeline:
             self.bearings.add(burst, iq)
         self._detections(self.classifier.add(burst, iq))
 
-    # -- chirp detector (``DetectorConfig.dechirp``) ------------------------------------
-    def _start_chirp_stage(self) -> None:
-        from .detect.chirp import chirp_detector_for
-        from .detect.merge import BurstMerger
-        # (A chirp burst carries its LoRa evidence: classify.evidence.detector_evidence.)
-        self.chirp = chirp_detector_for(self.config, self.info.sample_rate_hz, self.info.center_freq_hz)
-        delay, max_hold = chirp_merger_samples(self.chirp, self.info.sample_rate_hz)
-        self.merger = BurstMerger(delay, max_hold_samples=max_hold)
-
-    def _merge(self, energy: Iterable[Burst], chirped: Iterable[Burst]) -> None:
+    # -- evidence stages (``DetectorConfig.dechirp``, ``zadoff_chu``) --------------------
+    def _merge(self, energy: Iterable[Burst], staged: dict[str, list[Burst]]) -> None:
         # The samples are taken now: the bursts wait longer than the history holds them.
         for burst in energy:
-            self.merger.push(burst, self._snippet(burst), chirp=False)
-        for burst in chirped:
-            self.merger.push(burst, self._snippet(burst), chirp=True)
+            self.merger.push(burst, self._snippet(burst))
+        for name, bursts in staged.items():
+            for burst in bursts:
+                self.merger.push(burst, self._snippet(burst), stage=name)
 
     def _handle_held(self, held) -> None:
         for burst, iq in held:
@@ -162,10 +176,10 @@ class Pipeline:
         """Emit everything found so far (end of stream, or before reporting a failure)."""
         if not self._finished:
             self._finished = True
-            if self.chirp is None:
+            if self.merger is None:
                 self._handle(self.detector.finish())
             else:
-                self._merge(self.detector.finish(), self.chirp.finish())
+                self._merge(self.detector.finish(), {name: stage.finish() for name, stage in self.stages.items()})
                 self._handle_held(self.merger.flush())
             self._detections(self.classifier.finish())
 
@@ -197,6 +211,11 @@ class Pipeline:
                 "candidates": self.chirp.candidates, "confirmed": self.chirp.confirmed,
                 "packets": self.chirp.packets,
                 "duplicates": self.merger.duplicates}
+        if self.zadoff_chu is not None:
+            zc = self.zadoff_chu
+            record["detector"]["zadoff_chu"] = {
+                "channels_hz": list(zc.channels_hz), "segments": zc.segments, "candidates": zc.candidates,
+                "found": zc.found}
         if error:
             record["error"] = error
         return record

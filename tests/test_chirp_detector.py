@@ -170,20 +170,20 @@ def test_merger_keeps_one_of_each_packet():
     chirp = _burst(1000, 5000, 867.75e6, 868.25e6, -9.0, dechirp={"sf": 6})
     weak = _burst(2000, 3000, 867.8e6, 868.0e6, 3.0)          # a fragment: narrow
     elsewhere = _burst(2000, 3000, 866.0e6, 866.2e6, 3.0)     # another emitter, not strong
-    m.push(weak, "w", chirp=False)
-    m.push(elsewhere, "e", chirp=False)
-    m.push(chirp, "c", chirp=True)
+    m.push(weak, "w", stage=None)
+    m.push(elsewhere, "e", stage=None)
+    m.push(chirp, "c", stage="dechirp")
     assert m.pop(3500) == []                       # each may still meet its twin
     out = m.pop(7000)
     assert [p for _, p in out] == ["c", "e"]       # in order of start; the weak fragment dropped
     m = BurstMerger(delay_samples=1000)
     strong = _burst(1000, 5200, 867.76e6, 868.24e6, 0.5)      # the whole packet, near 0 dB
-    m.push(strong, "s", chirp=False)
-    m.push(chirp, "c", chirp=True)
+    m.push(strong, "s", stage=None)
+    m.push(chirp, "c", stage="dechirp")
     assert [p for _, p in m.flush()] == ["s"] and m.duplicates == 1
     m = BurstMerger(delay_samples=1000)
-    m.push(_burst(1500, 4000, 866.0e6, 866.2e6, 20.0), "strong elsewhere", chirp=False)
-    m.push(chirp, "c", chirp=True)
+    m.push(_burst(1500, 4000, 866.0e6, 866.2e6, 20.0), "strong elsewhere", stage=None)
+    m.push(chirp, "c", stage="dechirp")
     assert [p for _, p in m.flush()] == ["strong elsewhere"]
 
 

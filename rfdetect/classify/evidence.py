@@ -130,8 +130,8 @@ def lora_on_span(burst: Burst, iq, sfs: dict, min_span_s: float = 0.0) -> dict |
 # Kernel -> the burst feature in which the detector that found the burst measured that
 # kernel's evidence itself, with more gain than a snippet of the burst gives and without
 # its samples: the chirp detector's dechirp (detect/chirp.py), the line-rate stage's line
-# rate (detect/linerate.py).
-DETECTOR_EVIDENCE = {"lora": "dechirp", "fm_video": "line_rate"}
+# rate (detect/linerate.py), the Zadoff-Chu search's correlations (detect/zadoffchu.py).
+DETECTOR_EVIDENCE = {"lora": "dechirp", "fm_video": "line_rate", "droneid_zc": "zadoff_chu"}
 
 
 def detector_evidence(kernel: str, burst: Burst) -> dict | None:

@@ -33,6 +33,11 @@ def add_detector_options(p: argparse.ArgumentParser) -> None:
                         "and spreading factor of the band's LoRa drone links, down to about -10 dB in-band "
                         "SNR where energy detection fails (costs CPU: about one FFT per half symbol per "
                         "hypothesis)")
+    g.add_argument("--zadoff-chu", action="store_true",
+                   help="add the Zadoff-Chu search: DJI DroneID bursts found by correlating their "
+                        "Zadoff-Chu symbols over the whole stream at each DroneID channel in the window, "
+                        "down to about -12 dB in-band SNR (needs 10.24 MS/s or more; costs about one real "
+                        "time per channel at 30.72 MS/s)")
     g.add_argument("--no-steady", action="store_true",
                    help="do not look for always-on emitters (analog video, OFDM video downlinks) in the "
                         "noise floor, which absorbs them; by default it is checked every 0.2 s")
@@ -60,6 +65,8 @@ def detector_config(args: argparse.Namespace) -> DetectorConfig:
         changes["dechirp"] = True
     if getattr(args, "dechirp_links", None):
         changes["dechirp_links"] = args.dechirp_links
+    if getattr(args, "zadoff_chu", False):
+        changes["zadoff_chu"] = True
     cfg = DetectorConfig(**changes)
     if cfg.threshold_db <= 0:
         raise ParameterError("must be > 0", param="--threshold-db", value=cfg.threshold_db)

@@ -58,6 +58,10 @@ class DetectorConfig:
     line_rate_check_s: float = 0.25
     line_rate_span_s: float = 0.02
     line_rate_false_alarms_per_hour: float = 1.0
+    # DJI DroneID below the noise (``--zadoff-chu``, detect/zadoffchu.py): its Zadoff-Chu
+    # symbols correlated over the whole stream at the DroneID channels in the window.
+    zadoff_chu: bool = False
+    zadoff_chu_false_alarms_per_hour: float = 1.0
     max_gap_frames: int = 1            # frames without energy that still join a region
     min_frames: int = 1
     min_cells: int = 4

@@ -1,12 +1,14 @@
-"""One stream of bursts from two detectors: the energy detector's and the chirp detector's.
+"""One stream of bursts from several detectors: the energy detector's and the evidence
+stages' (the chirp detector's LoRa packets, the Zadoff-Chu search's DroneID bursts).
 
-A LoRa packet strong enough for both is measured twice.  Where an energy burst
-and a chirp burst share time and frequency, the energy burst stands when it
-covers the packet's band near 0 dB or more (its edges are measured well); otherwise
-the chirp burst stands (the energy detector only saw fragments of a weak packet).
-A strong energy burst also silences chirp bursts at the same time elsewhere in
-the band: its leakage into hypotheses it does not fit.  Bursts are held until neither detector can still report one
-overlapping them, then handed on in order of their start.
+A burst strong enough for both is measured twice.  Where an energy burst and a stage's
+burst share time and frequency, the energy burst stands when it covers the stage's band
+at about 0 dB or more (``WHOLE_DB``: its edges are measured well, and the classifier's
+own kernel confirms it); otherwise the stage's burst stands (the energy detector only
+saw fragments of a weak burst).  A strong energy burst also silences chirp bursts at the
+same time elsewhere in the band: its leakage into hypotheses it does not fit.  Bursts
+are held until no detector can still report one overlapping them, then handed on in
+order of their start.
 """
 from __future__ import annotations
 
@@ -14,24 +16,26 @@ from dataclasses import dataclass
 
 from ..model import Burst
 
-# An energy burst of the packet's width this far above its floor measured the whole packet:
-# it stands (the classifier's own dechirp confirms it).  Weaker or narrower: fragments.
-WHOLE_PACKET_DB = -1.0
+# An energy burst of the stage burst's width this far above its floor measured the whole
+# burst: it stands (the classifier's own dechirp confirms a LoRa packet from -1 dB, its
+# Zadoff-Chu check a DroneID burst from about -6 dB).  Weaker or narrower: fragments.
+WHOLE_DB = {"dechirp": -1.0, "zadoff_chu": 0.0}
 LEAK_DB = 6.0               # an energy burst this strong (and this long) silences chirp
 LEAK_MIN_S = 1e-3           # bursts at the same time
+LEAKY = ("dechirp",)        # the stages whose statistic a strong burst elsewhere raises
 
 
 @dataclass
 class _Held:
     burst: Burst
     payload: object          # what travels with the burst (its samples)
-    chirp: bool
+    stage: str | None        # the evidence stage that found it (None: the energy detector)
     dropped: bool = False
 
 
 class BurstMerger:
     """``push`` bursts as the detectors close them; ``pop(position, open_from)`` those that
-    ended more than ``delay_samples`` before ``position`` (chirp bursts also before
+    ended more than ``delay_samples`` before ``position`` (a stage's bursts also before
     ``open_from``, where the energy detector's oldest open region starts, or more than
     ``max_hold_samples`` ago); ``flush`` at the end."""
 
@@ -42,15 +46,15 @@ class BurstMerger:
         self._recent: list[_Held] = []       # released, still within reach of later bursts
         self.duplicates = 0
 
-    def push(self, burst: Burst, payload, chirp: bool) -> None:
-        new = _Held(burst, payload, chirp)
+    def push(self, burst: Burst, payload, stage: str | None = None) -> None:
+        new = _Held(burst, payload, stage)
         for other in self._held + self._recent:
-            if other.dropped or other.chirp == chirp or not _overlap_in_time(other.burst, burst):
-                continue
-            energy, chirped = (other, new) if chirp else (new, other)
+            if other.dropped or (other.stage is None) == (stage is None) or not _overlap_in_time(other.burst, burst):
+                continue        # (two stages' bursts do not compete: they find different links)
+            energy, chirped = (other, new) if stage else (new, other)
             e = energy.burst
             c = chirped.burst
-            if e.snr_db >= LEAK_DB and e.duration_s >= LEAK_MIN_S:
+            if chirped.stage in LEAKY and e.snr_db >= LEAK_DB and e.duration_s >= LEAK_MIN_S:
                 # A strong burst anywhere in the band leaks into the dechirped spectra of
                 # hypotheses it does not fit: what the chirp detector reports beside it is
                 # not trusted.  (Short spikes are the fragments of a weak chirp.)
@@ -58,8 +62,9 @@ class BurstMerger:
             elif e.overlaps(c):
                 # A fragment is narrower and shorter than the packet; anything else the
                 # energy detector measured is a better witness than a dechirp beside it.
-                whole = e.snr_db >= WHOLE_PACKET_DB and e.bandwidth_hz >= 0.6 * c.bandwidth_hz
-                longer = e.duration_s >= 0.5 * c.duration_s and e.snr_db >= WHOLE_PACKET_DB
+                whole_db = WHOLE_DB[chirped.stage]
+                whole = e.snr_db >= whole_db and e.bandwidth_hz >= 0.6 * c.bandwidth_hz
+                longer = e.duration_s >= 0.5 * c.duration_s and e.snr_db >= whole_db
                 loser = chirped if whole or longer else energy
             else:
                 continue
@@ -75,7 +80,7 @@ class BurstMerger:
             if end + self.delay_samples > position:
                 return False
             # A long energy burst still open may turn out to hold this chirp burst.
-            return not h.chirp or open_from is None or end < open_from or end + self.max_hold_samples <= position
+            return not h.stage or open_from is None or end < open_from or end + self.max_hold_samples <= position
         return self._release([h for h in self._held if ready(h)], position)
 
     def held_from(self) -> float | None:

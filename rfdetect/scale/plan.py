@@ -110,9 +110,9 @@ def chirp_warmup_samples(config: DetectorConfig, info: RecordingInfo) -> int:
     if not config.dechirp:
         return 0
     from ..detect.chirp import chirp_detector_for
-    from ..pipeline import chirp_merger_samples
+    from ..pipeline import merger_samples
     chirp = chirp_detector_for(config, info.sample_rate_hz, info.center_freq_hz)
-    delay, max_hold = chirp_merger_samples(chirp, info.sample_rate_hz)
+    delay, max_hold = merger_samples([chirp], info.sample_rate_hz)
     return chirp.settle_samples + 2 * delay + 2 * max_hold
 
 
@@ -141,6 +141,8 @@ def plan_file(spec: OpenSpec, info: RecordingInfo, file_index: int, config: Dete
     hop = max(1, int(round(nfft * config.hop_fraction)))
     if block_samples % hop:
         chunk = n        # a mid-file start would not fall on the serial frame grid
+    if config.zadoff_chu:
+        chunk = n        # the Zadoff-Chu search does not resume mid-file: a file is one task
     # Cut at the block starts nearest to every multiple of the chunk length.
     cuts = [0]
     for target in range(chunk, n, chunk):

@@ -37,6 +37,11 @@ SIGNATURE = Signature(
     hopping=True,
     kernel="droneid_zc",
     kernel_params={"roots": (600, 147), "nfft": 1024, "rate_hz": 15.36e6, "subcarriers": 601,
-                   "zc_lag_samples": 2192, "min_correlation": 0.4, "max_cfo_hz": 300e3},
+                   "zc_lag_samples": 2192, "min_correlation": 0.4, "max_cfo_hz": 300e3,
+                   # Channels the whole-stream search (--zadoff-chu) correlates at: every 15 MHz
+                   # from 2399.5 MHz (LINKS.md; the channel lists of public DroneID decoders),
+                   # and at 5.8 GHz the ends LINKS.md gives and the decoders' four.
+                   "search_channels_hz": tuple(2399.5e6 + 15e6 * k for k in range(6))
+                   + (5721.5e6, 5756.5e6, 5776.5e6, 5796.5e6, 5816.5e6, 5831.5e6)},
     kernel_required=True,
 )
