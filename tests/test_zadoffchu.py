@@ -9,7 +9,7 @@ import pytest
 
 from rfdetect.classify import Classifier
 from rfdetect.detect import DetectorConfig
-from rfdetect.detect.zadoffchu import BURST_SAMPLES, ZadoffChuDetector, search_channels_for, \
+from rfdetect.detect.zadoffchu import BURST_SAMPLES, ZadoffChuDetector, in_window, search_channels, \
     zadoff_chu_detector_for
 from rfdetect.kernels.evidence_droneid import ZC_RATE_HZ
 from rfdetect.kernels.zc_stream import pair_scores, pair_scores_numpy, pair_threshold, zc_reference_at
@@ -71,11 +71,17 @@ def test_reference_is_the_zadoff_chu_symbol_at_any_rate():
 
 
 def test_channels_follow_the_window():
-    assert search_channels_for(FS, FC) == (2444.5e6,)
-    assert search_channels_for(61.44e6, 2444.5e6) == (2429.5e6, 2444.5e6, 2459.5e6)
-    assert search_channels_for(2.4e6, 868e6) == ()
+    channels = search_channels()
+    assert in_window(channels, FS, FC) == (2444.5e6,)
+    assert in_window(channels, 61.44e6, 2444.5e6) == (2429.5e6, 2444.5e6, 2459.5e6)
+    assert in_window(channels, 2.4e6, 868e6) == ()
     assert zadoff_chu_detector_for(DetectorConfig(zadoff_chu=True), 2.4e6, 2444.5e6) is None
     assert zadoff_chu_detector_for(DetectorConfig(), FS, FC) is None
+    # A retune (a live sweep) searches the new window's channels.
+    det = zadoff_chu_detector_for(DetectorConfig(zadoff_chu=True), FS, FC)
+    det.feed(IQBlock(np.zeros((1, 1000), np.complex64), 0, FC, FS))
+    det.feed(IQBlock(np.zeros((1, 1000), np.complex64), 1000, 2459.5e6, FS))
+    assert det.channels_hz == (2459.5e6,) and det.stream.x0 == 1000
 
 
 def test_droneid_below_the_noise_is_found_where_it_is():
@@ -108,7 +114,7 @@ def test_block_size_does_not_change_what_is_found():
 
 def test_noise_alone_gives_nothing():
     x, _ = _droneid(0.0, 7, duration_s=1.0, emitters=False)
-    det = ZadoffChuDetector(FS, FC, (FC,))
+    det = ZadoffChuDetector(FS, FC, search_channels())
     assert _feed(det, x) == []
     assert det.segments > 100
 

@@ -30,6 +30,7 @@ import numpy as np
 from ..kernels.evidence_fmvideo import (LINE_RATES_HZ, line_rate_scores, line_rate_threshold, search_bins,
                                         sub_band_size)
 from ..model import Burst, IQBlock
+from .stretch import Stretch
 
 # The threshold's bound assumes exponential bins; the power of windowed frames from a live
 # front end is less tidy.  In noise (bench/README, "Analog video below the noise") the
@@ -56,7 +57,7 @@ class LineRateDetector:
     def __init__(self, sample_rate_hz: float, center_freq_hz: float, line_rates_hz: tuple[float, ...], *,
                  check_s: float, span_s: float, false_alarms_per_hour: float = 1.0):
         self.sample_rate_hz = float(sample_rate_hz)
-        self.center_freq_hz = float(center_freq_hz)
+        self.stream = Stretch(center_freq_hz)
         self.line_rates_hz = tuple(line_rates_hz)
         self._names = {r: name for name, r in LINE_RATES_HZ.items()}
         self._every = max(1, int(round(check_s * sample_rate_hz)))
@@ -71,46 +72,33 @@ class LineRateDetector:
         # check (at -15 dB its edges score near the threshold).
         self.outline = min(self.threshold, THRESHOLD_MARGIN * line_rate_threshold(
             len(self.line_rates_hz) * self.nfft, OUTLINE_CHECKS, search_bins=bins))
-        self._expected = None
-        self._restart(0)
-        self._samples_lost = 0
+        self._next_check = self._span
         self.checks = 0
         self.found = 0
 
+    @property
+    def center_freq_hz(self) -> float:
+        return self.stream.center_freq_hz
+
     def feed(self, block: IQBlock) -> list[Burst]:
-        x = block.samples[0] if block.samples.ndim == 2 else block.samples
-        if block.sample_index0 != self._expected or block.samples_lost_before \
-                or block.center_freq_hz != self.center_freq_hz:
-            # A gap or a retune: a span must be one stretch of one band.
-            self._samples_lost += int(block.samples_lost_before)
-            self.center_freq_hz = float(block.center_freq_hz)
-            self._restart(int(block.sample_index0))
-        self._x = np.concatenate([self._x, np.asarray(x, np.complex64)])
-        self._expected = block.sample_index0 + x.shape[0]
+        if self.stream.add(block):
+            # The first check as soon as a stretch holds ``span_s`` (as the floor's first look
+            # for always-on emitters, 20 ms in: the burst test cuts a video into pieces that
+            # would start emitters of their own until it is confirmed), then at multiples of
+            # ``check_s`` in samples.
+            self._next_check = block.sample_index0 + self._span
         out = []
-        while self._next_check <= self._expected:
+        while self._next_check <= self.stream.expected:
             burst = self._check(self._next_check)
             if burst is not None:
                 out.append(burst)
             self._next_check = (self._next_check // self._every + 1) * self._every
-        keep_from = min(self._next_check - self._span, self._expected)     # what the next check reads
-        if keep_from > self._x0:
-            self._x = self._x[keep_from - self._x0:]
-            self._x0 = keep_from
+        self.stream.keep_from(min(self._next_check - self._span, self.stream.expected))   # what the next check reads
         return out
-
-    def _restart(self, origin: int) -> None:
-        """The first check as soon as a stretch holds ``span_s`` (as the floor's first look
-        for always-on emitters, 20 ms in: the burst test cuts a video into pieces that
-        would start emitters of their own until it is confirmed), then at multiples of
-        ``check_s`` in samples."""
-        self._x = np.zeros(0, np.complex64)
-        self._x0 = origin
-        self._next_check = origin + self._span
 
     def _check(self, end: int) -> Burst | None:
         s0 = end - self._span
-        x = self._x[s0 - self._x0: end - self._x0]
+        x = self.stream.span(s0, end)
         self.checks += 1
         scores, power = line_rate_scores(x, self.sample_rate_hz, self.line_rates_hz)
         i = int(np.argmax(scores.max(axis=1)))
@@ -123,7 +111,7 @@ class LineRateDetector:
         f_lo = self.center_freq_hz + (above[0] - n / 2 - 0.5) * fs / n
         f_hi = self.center_freq_hz + (above[-1] - n / 2 + 0.5) * fs / n
         rate = self.line_rates_hz[i]
-        lost = self._samples_lost
+        lost = self.stream.samples_lost
         peak = float(row[above].max())
         band = power[above[0]: above[-1] + 1]
         return Burst(

@@ -31,6 +31,7 @@ import scipy.fft
 from ..kernels.evidence_droneid import ROOTS, ZC_RATE_HZ, ZC_SPACING_HZ, ZC_USED
 from ..kernels.zc_stream import pair_lag, pair_scores, pair_threshold, slack_samples, zc_reference_at
 from ..model import Burst, IQBlock
+from .stretch import Stretch
 
 MIN_RATE_HZ = 10.24e6        # the band correlated around a channel: 601 subcarriers and the offset
 SUB_FFT = 1 << 16            # samples of that band per segment
@@ -48,31 +49,33 @@ BURST_SAMPLES = 2 * (80 + 1024) + 7 * (72 + 1024)
 BAND_HZ = ZC_USED * ZC_SPACING_HZ
 
 
-def search_channels_for(sample_rate_hz: float, center_freq_hz: float, signatures=None) -> tuple[float, ...]:
-    """DroneID channel centres (signatures of kernel ``droneid_zc``) whose band lies inside
-    the receiver's window."""
+def search_channels(signatures=None) -> tuple[float, ...]:
+    """DroneID channel centres: those of the signatures of kernel ``droneid_zc``."""
     if signatures is None:
         from ..signatures import load_all
         signatures = load_all()
+    return tuple(sorted({float(f) for sig in signatures if sig.kernel == "droneid_zc"
+                         for f in sig.kernel_params.get("search_channels_hz", ())}))
+
+
+def in_window(channels_hz, sample_rate_hz: float, center_freq_hz: float) -> tuple[float, ...]:
+    """The channels whose band lies inside the receiver's window."""
     half = 0.5 * sample_rate_hz - 0.5 * BAND_HZ
-    out = set()
-    for sig in signatures:
-        if sig.kernel == "droneid_zc":
-            out.update(float(f) for f in sig.kernel_params.get("search_channels_hz", ())
-                       if abs(f - center_freq_hz) <= half)
-    return tuple(sorted(out))
+    return tuple(f for f in channels_hz if abs(f - center_freq_hz) <= half)
 
 
 class ZadoffChuDetector:
-    """Feed contiguous IQ blocks; get back the DroneID bursts found, as bursts."""
+    """Feed contiguous IQ blocks; get back the DroneID bursts found, as bursts.  ``channels_hz``:
+    the DroneID channels; those in the window are searched (again at each retune)."""
 
     def __init__(self, sample_rate_hz: float, center_freq_hz: float, channels_hz: tuple[float, ...], *,
                  false_alarms_per_hour: float = 1.0, sample_index0: int = 0):
         if sample_rate_hz < MIN_RATE_HZ:
             raise ValueError(f"sample rate {sample_rate_hz} Hz: the Zadoff-Chu search needs {MIN_RATE_HZ} or more")
         self.sample_rate_hz = float(sample_rate_hz)
-        self.center_freq_hz = float(center_freq_hz)
-        self.channels_hz = tuple(channels_hz)
+        self.stream = Stretch(center_freq_hz)
+        self.all_channels_hz = tuple(channels_hz)
+        self.false_alarms_per_hour = false_alarms_per_hour
         self.decimation = max(1, int(self.sample_rate_hz // MIN_RATE_HZ))
         self.rate_hz = self.sample_rate_hz / self.decimation
         self.n_fft = SUB_FFT * self.decimation
@@ -85,30 +88,34 @@ class ZadoffChuDetector:
         self._hi = SUB_FFT - self.n_sym - reach
         self.hop = (self._hi - self._lo) * self.decimation      # wideband samples a segment owns
         self.offsets_hz = (0.0, HALF_SUBCARRIER_HZ)
-        tests = 3600.0 * r * len(self.channels_hz) * len(self.offsets_hz)
-        pair_tests = 2 * (self.n_sym + 2 * self.slack)
-        self.threshold = THRESHOLD_MARGIN * pair_threshold(tests / max(false_alarms_per_hour, 1e-9), pair_tests,
-                                                           GATE)
-        # Per channel: the FFT bins of its band, in the inverse FFT's order.
-        k = np.fft.fftfreq(SUB_FFT, 1.0 / SUB_FFT).astype(np.int64)
-        self._bins = [(int(round((f - self.center_freq_hz) / self.sample_rate_hz * self.n_fft)) + k) % self.n_fft
-                      for f in self.channels_hz]
+        self._tune(center_freq_hz)
         self._refs = {(root, off): np.conj(scipy.fft.fft(zc_reference_at(root, r, off), SUB_FFT)).astype(np.complex64)
                       for root in ROOTS for off in self.offsets_hz}
         self._rows = np.empty((MAX_ROWS, 5))
-        self._samples_lost = 0
         self.segments = 0
         self.candidates = 0
         self.found = 0
         self._reset(int(sample_index0))
+        self.stream.expected = int(sample_index0)
+
+    def _tune(self, center_freq_hz: float) -> None:
+        """The channels in the window, their FFT bins (in the inverse FFT's order) and the
+        threshold for one false burst an hour over them."""
+        self._bins_for = float(center_freq_hz)
+        self.channels_hz = in_window(self.all_channels_hz, self.sample_rate_hz, center_freq_hz)
+        k = np.fft.fftfreq(SUB_FFT, 1.0 / SUB_FFT).astype(np.int64)
+        self._bins = [(int(round((f - center_freq_hz) / self.sample_rate_hz * self.n_fft)) + k) % self.n_fft
+                      for f in self.channels_hz]
+        tests = 3600.0 * self.rate_hz * max(len(self.channels_hz), 1) * len(self.offsets_hz)
+        pair_tests = 2 * (self.n_sym + 2 * self.slack)
+        self.threshold = THRESHOLD_MARGIN * pair_threshold(tests / max(self.false_alarms_per_hour, 1e-9),
+                                                           pair_tests, GATE)
 
     # -- stream ---------------------------------------------------------------------------
     def _reset(self, origin: int) -> None:
+        """A new stretch: segments on a grid from ``origin``."""
         self._origin = origin
-        self._x = np.zeros(0, np.complex64)
-        self._x0 = origin
         self._k = 0
-        self._expected = origin
         self._last_end = -(1 << 62)
 
     @property
@@ -119,36 +126,30 @@ class ZadoffChuDetector:
     def resume(self, position: int, origin: int, center_freq_hz: float, samples_lost: int = 0) -> None:
         """Continue, from ``position``, a stream whose segment grid began at ``origin``: the
         first segment whose owned span starts at or after ``position`` + its reach before."""
-        self.center_freq_hz = float(center_freq_hz)
+        self.stream.center_freq_hz = float(center_freq_hz)
+        self._tune(center_freq_hz)
+        self.stream.samples_lost = int(samples_lost)
+        self.stream.restart(position)
+        self.stream.expected = position
         self._reset(origin)
-        self._samples_lost = int(samples_lost)
         self._k = max(0, -(-(position + self._lo * self.decimation - origin) // self.hop))
-        self._x0 = self._expected = position
 
     def feed(self, block: IQBlock) -> list[Burst]:
-        x = block.samples[0] if block.samples.ndim == 2 else block.samples
-        if block.sample_index0 != self._expected or block.samples_lost_before \
-                or block.center_freq_hz != self.center_freq_hz:
-            # A gap or a retune: a segment must be one stretch of one band.
-            self._samples_lost += int(block.samples_lost_before)
-            self.center_freq_hz = float(block.center_freq_hz)
+        if self.stream.add(block):
+            if self._bins_for != block.center_freq_hz:
+                self._tune(block.center_freq_hz)
             self._reset(int(block.sample_index0))
-        self._x = np.concatenate([self._x, np.asarray(x, np.complex64)])
-        self._expected = block.sample_index0 + x.shape[0]
         out = []
-        while self._segment_start(self._k) + self.n_fft <= self._expected:
+        while self._segment_start(self._k) + self.n_fft <= self.stream.expected:
             out += self._segment(self._k)
             self._k += 1
-        keep = self._segment_start(self._k)
-        if keep > self._x0:
-            self._x = self._x[keep - self._x0:]
-            self._x0 = keep
+        self.stream.keep_from(self._segment_start(self._k))
         return out
 
     def finish(self) -> list[Burst]:
         """The end of the stream: the last, partial segment, zero-filled."""
         out = []
-        while self._segment_start(self._k) + self._lo * self.decimation < self._expected:
+        while self._segment_start(self._k) + self._lo * self.decimation < (self.stream.expected or 0):
             out += self._segment(self._k)
             self._k += 1
         return out
@@ -160,9 +161,9 @@ class ZadoffChuDetector:
     def _segment(self, k: int) -> list[Burst]:
         s0 = self._segment_start(k)
         seg = np.zeros(self.n_fft, np.complex64)
-        a, b = max(s0, self._x0), min(s0 + self.n_fft, self._x0 + self._x.shape[0])
-        if b > a:
-            seg[a - s0:b - s0] = self._x[a - self._x0:b - self._x0]
+        held = self.stream.span(s0, s0 + self.n_fft)
+        first = max(self.stream.x0 - s0, 0)          # (a stretch's first segment starts before it)
+        seg[first:first + held.shape[0]] = held
         self.segments += 1
         spectrum = scipy.fft.fft(seg)
         found = []
@@ -207,7 +208,7 @@ class ZadoffChuDetector:
             noise = float(power[i])
             snr = (q600 - 1.0) / ZC_USED
             centre = self.channels_hz[c] + off
-            lost = self._samples_lost
+            lost = self.stream.samples_lost
             self.found += 1
             out.append(Burst(
                 sample_start=start, sample_end=end, t_start_s=(start + lost) / fs, t_end_s=(end + lost) / fs,
@@ -232,8 +233,8 @@ def zadoff_chu_detector_for(config, sample_rate_hz: float, center_freq_hz: float
     the rate is too low or no DroneID channel lies in the window."""
     if not config.zadoff_chu or sample_rate_hz < MIN_RATE_HZ:
         return None
-    channels = search_channels_for(sample_rate_hz, center_freq_hz)
-    if not channels:
+    channels = search_channels()
+    if not in_window(channels, sample_rate_hz, center_freq_hz):
         return None
     return ZadoffChuDetector(sample_rate_hz, center_freq_hz, channels,
                              false_alarms_per_hour=config.zadoff_chu_false_alarms_per_hour,
