@@ -45,3 +45,27 @@ def add_bursts(x: np.ndarray, bursts: list[TrueBurst], fs: float, rng: np.random
 def scene(fs: float, n: int, bursts: list[TrueBurst], seed: int = 0, noise_power: float = 1e-3) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return add_bursts(noise(n, rng, noise_power), bursts, fs, rng, noise_power)
+
+
+def feed_blocks(stage, x: np.ndarray, center_freq_hz: float, sample_rate_hz: float, block: int = 1 << 16) -> list:
+    """A detector stage (``feed``/``finish``) fed ``x`` (channels, n) block by block: every
+    burst it returns."""
+    from rfdetect.model import IQBlock
+    out = []
+    for i in range(0, x.shape[-1], block):
+        out += stage.feed(IQBlock(x[..., i:i + block], i, center_freq_hz, sample_rate_hz))
+    return out + stage.finish()
+
+
+def pipeline_records(x: np.ndarray, sample_rate_hz: float, center_freq_hz: float, config=None) -> list[dict]:
+    """The records of the whole pipeline (early reports on) over ``x`` (channels, n)."""
+    from rfdetect.classify import Classifier
+    from rfdetect.model import IQBlock, RecordingInfo
+    from rfdetect.pipeline import Pipeline
+    info = RecordingInfo("test", sample_rate_hz, center_freq_hz, num_channels=x.shape[0], num_samples=x.shape[1])
+    recs: list[dict] = []
+    p = Pipeline(info, recs.append, config=config, classifier=Classifier(early_reports=True))
+    for i in range(0, x.shape[1], 1 << 16):
+        p.feed(IQBlock(x[:, i:i + (1 << 16)], i, center_freq_hz, sample_rate_hz))
+    p.finish()
+    return recs

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rfdetect.classify import Classifier
 from rfdetect.detect import DetectorConfig
 from rfdetect.detect.chirp import ChirpDetector, chirp_detector_for, hypotheses_for
 from rfdetect.detect.merge import BurstMerger
@@ -16,6 +15,8 @@ from rfdetect.model import Burst, IQBlock, RecordingInfo
 from rfdetect.pipeline import Pipeline
 from rfdetect.signatures import load_all
 from rfdetect.simulate import generate
+
+from synth import feed_blocks, pipeline_records
 
 FS, FC = 2.4e6, 868.0e6
 
@@ -30,20 +31,11 @@ def _elrs_trial(snr_db: float, seed: int) -> tuple[np.ndarray, list]:
 
 
 def _run(x: np.ndarray, config: DetectorConfig) -> list[dict]:
-    info = RecordingInfo("test", FS, FC, num_channels=x.shape[0], num_samples=x.shape[1])
-    recs: list[dict] = []
-    p = Pipeline(info, recs.append, config=config, classifier=Classifier(early_reports=True))
-    for i in range(0, x.shape[1], 1 << 16):
-        p.feed(IQBlock(x[:, i:i + (1 << 16)], i, FC, FS))
-    p.finish()
-    return recs
+    return pipeline_records(x, FS, FC, config)
 
 
 def _feed(det: ChirpDetector, x: np.ndarray, block: int = 50_000) -> list[Burst]:
-    out = []
-    for i in range(0, x.shape[-1], block):
-        out += det.feed(IQBlock(x[..., i:i + block], i, FC, FS))
-    return out + det.finish()
+    return feed_blocks(det, x, FC, FS, block)
 
 
 def test_kernels_equal_their_twins():

@@ -7,15 +7,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rfdetect.classify import Classifier
 from rfdetect.detect import DetectorConfig
 from rfdetect.detect.zadoffchu import BURST_SAMPLES, ZadoffChuDetector, in_window, search_channels, \
     zadoff_chu_detector_for
 from rfdetect.kernels.evidence_droneid import ZC_RATE_HZ
 from rfdetect.kernels.zc_stream import pair_scores, pair_scores_numpy, pair_threshold, zc_reference_at
-from rfdetect.model import IQBlock, RecordingInfo
-from rfdetect.pipeline import Pipeline
+from rfdetect.model import IQBlock
 from rfdetect.simulate import generate
+
+from synth import feed_blocks, pipeline_records
 
 FS, FC = 30.72e6, 2444.5e6
 
@@ -28,10 +28,7 @@ def _droneid(snr_db: float, seed: int, duration_s: float = 1.0, emitters: bool =
 
 
 def _feed(det, x, block=1 << 16):
-    out = []
-    for i in range(0, x.shape[-1], block):
-        out += det.feed(IQBlock(x[..., i:i + block], i, FC, FS))
-    return out + det.finish()
+    return feed_blocks(det, x, FC, FS, block)
 
 
 def test_pair_scores_equal_their_twin():
@@ -120,13 +117,7 @@ def test_noise_alone_gives_nothing():
 
 
 def _pipeline(x, config):
-    info = RecordingInfo("test", FS, FC, num_channels=x.shape[0], num_samples=x.shape[1])
-    recs: list[dict] = []
-    p = Pipeline(info, recs.append, config=config, classifier=Classifier(early_reports=True))
-    for i in range(0, x.shape[1], 1 << 16):
-        p.feed(IQBlock(x[:, i:i + (1 << 16)], i, FC, FS))
-    p.finish()
-    return recs
+    return pipeline_records(x, FS, FC, config)
 
 
 def test_droneid_at_minus_12_db_is_named_with_the_search_and_not_without():

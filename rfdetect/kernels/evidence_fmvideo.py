@@ -17,6 +17,8 @@ import math
 
 import numpy as np
 
+from .tails import solve_tail
+
 LINE_RATES_HZ = {"NTSC": 15734.264, "PAL": 15625.0}
 # A burst's line rate is confirmed at this score (noise stays under 7 on 2-20 ms; the
 # line-rate stage sets its own threshold from the number of checks, detect/linerate.py).
@@ -143,15 +145,4 @@ def gamma_isf(p: float, k: int) -> float:
             total += term
         return math.exp(-x) * total
 
-    lo, hi = 0.0, float(k)
-    while tail(hi) > p:
-        lo, hi = hi, 2.0 * hi
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if tail(mid) > p:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-12 * hi:
-            break
-    return 0.5 * (lo + hi)
+    return solve_tail(tail, p, 0.0, float(k))

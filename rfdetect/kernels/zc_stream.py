@@ -36,6 +36,7 @@ import numpy as np
 from numba import njit
 
 from .evidence_droneid import ZC_LAG_SAMPLES, ZC_NFFT, ZC_RATE_HZ, ZC_SPACING_HZ, ZC_USED
+from .tails import solve_tail
 
 SLACK_SUBCARRIERS = 42     # root 600's peak moves k/601 of a symbol for k subcarriers off
 
@@ -149,12 +150,4 @@ def pair_threshold(tests: float, pair_tests: int, gate: float) -> float:
         p_max = -np.expm1(pair_tests * np.log1p(-np.minimum(g2, 1.0 - 1e-16)))
         return float(np.sum(np.exp(-x) * p_max) * dx)
 
-    target = 1.0 / max(tests, 1.0)
-    lo, hi = gate, gate + 80.0
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        if tail(mid) > target:
-            lo = mid
-        else:
-            hi = mid
-    return hi
+    return solve_tail(tail, 1.0 / max(tests, 1.0), gate, gate + 80.0, rel_tol=1e-9)
