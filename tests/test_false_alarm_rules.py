@@ -382,3 +382,40 @@ def test_two_bursts_on_the_air_together_on_two_channels_are_two_radios():
     chirp.add(_burst(0.104, 868.16e6, 30e3, 2e-3))
     assert not _elsewhere_meanwhile(_burst(0.1045, 868.04e6, 30e3, 2e-3), chirp)
 
+
+
+def test_a_sync_word_the_link_does_not_send_names_no_link():
+    """ExpressLRS sends LoRa's default sync word 0x12; a LoRaWAN network's packets carry
+    0x34.  A track whose packets read 0x34 (most of them) is no ExpressLRS link; one that
+    reads nothing, or 0x12, is not judged by it."""
+    from rfdetect.classify.matcher import _foreign_sync_word
+    elrs, lorawan = get("expresslrs-lora"), get("lorawan")
+    track = _track([0.0, 0.02, 0.04], [867.5e6] * 3)
+    track.kernel_results["lora"] = [{"sf": 8, "confirmed": True, "sync_word": 0x34}, None,
+                                    {"sf": 8, "confirmed": True, "sync_word": None}]
+    assert _foreign_sync_word(track, elrs) and not _foreign_sync_word(track, lorawan)
+    track.kernel_results["lora"].append({"sf": 8, "confirmed": True, "sync_word": 0x12})
+    assert not _foreign_sync_word(track, elrs)          # one of each: not most
+    track.kernel_results["lora"] = [{"sf": 8, "confirmed": True, "sync_word": None}]
+    assert not _foreign_sync_word(track, elrs)
+
+
+def test_a_lorawan_node_at_500_khz_is_no_expresslrs_alarm(monkeypatch):
+    """bench_false_alarms.py's crowded-868:773517: a LoRaWAN node sending SF8 / 500 kHz
+    (a US915 mode) at +10.9 dB, its fast chirps cut into pieces by the burst detector, was
+    named ExpressLRS at 0.99.  Its packets read sync word 0x34: no drone alarm now; without
+    the sync-word rule, the alarm again."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import bench_false_alarms as fa
+    from rfdetect.classify import matcher
+    from rfdetect.detect import DetectorConfig
+
+    def alarms() -> list[str]:
+        recs, _, _ = fa.run_scenario(fa.make_scenario("crowded-868", 773517), DetectorConfig())
+        return [r["link"] for r in recs if r["type"] == "detection" and r["drone"] is True]
+
+    assert alarms() == []
+    monkeypatch.setattr(matcher, "_foreign_sync_word", lambda track, sig: False)
+    assert "expresslrs-lora" in alarms()

@@ -18,6 +18,7 @@ from ..kernels.evidence_droneid import MAX_CFO_HZ, MIN_CORRELATION, droneid_conf
 from ..kernels.evidence_fmvideo import fm_video_evidence
 from ..kernels.evidence_fsk import fsk_evidence, tone_evidence
 from ..kernels.evidence_lora import dechirp_result, lora_evidence
+from ..kernels.lora_sync import lora_sync_word
 from ..kernels.evidence_ofdm import ofdm_evidence, prefix_piece_evidence
 from ..kernels.resample import shift_to_zero
 from ..model import Burst
@@ -127,6 +128,25 @@ def lora_on_span(burst: Burst, iq, sfs: dict, min_span_s: float = 0.0) -> dict |
     return lora_evidence(x, fs, burst.center_freq_hz - iq.center_freq_hz, bandwidths_hz=tuple(sfs), sfs=sfs)
 
 
+# The sync word is read from a packet's start: up to this many symbols before the burst's
+# start (its edge on a weak packet) and, after it, as many as the longest preamble, the sync
+# symbols and the delimiter take.
+SYNC_LEAD_SYMBOLS = 2
+SYNC_SPAN_SYMBOLS = 24
+
+
+def sync_word_of(burst: Burst, iq, ev: dict) -> dict | None:
+    """The sync word of a LoRa packet whose chirps the dechirp confirmed (``ev``), read from
+    the start of the burst (kernels.lora_sync), or None where the snippet does not hold it."""
+    if iq is None or ev["direction"] != "up":
+        return None
+    x = iq.samples[0] if iq.samples.ndim == 2 else iq.samples
+    fs, symbol_s = iq.sample_rate_hz, (1 << ev["sf"]) / ev["bw_hz"]
+    a = max(0, burst.sample_start - iq.sample_index0 - int(SYNC_LEAD_SYMBOLS * symbol_s * fs))
+    b = min(x.shape[0], a + int((SYNC_LEAD_SYMBOLS + SYNC_SPAN_SYMBOLS) * symbol_s * fs), MAX_SAMPLES)
+    return lora_sync_word(x[a:b], fs, burst.center_freq_hz - iq.center_freq_hz, ev["bw_hz"], ev["sf"])
+
+
 # Kernel -> the burst feature in which the detector that found the burst measured that
 # kernel's evidence itself, with more gain than a snippet of the burst gives and without
 # its samples: the chirp detector's dechirp (detect/chirp.py), the line-rate stage's line
@@ -164,6 +184,9 @@ def run_kernel(kernel: str, burst: Burst, iq, candidates: list[Signature]) -> di
         longest_s = longest_symbol_s(sfs, candidates)
         if (ev is None or not ev["confirmed"]) and longest_s * LORA_MIN_WINDOWS_SPAN > MAX_SPAN_S["lora"]:
             ev = lora_on_span(burst, iq, sfs, LORA_MIN_WINDOWS_SPAN * longest_s) or ev
+        if ev is not None and ev["confirmed"] and any(s.kernel_params.get("sync_words") for s in candidates):
+            sync = sync_word_of(burst, iq, ev)
+            ev["sync_word"] = sync["sync_word"] if sync and sync["confirmed"] else None
         return ev
     x = burst_samples(burst, iq, kernel)
     if x is None:

@@ -644,6 +644,8 @@ class Classifier:
                     terms["mode"] = MODE_MISMATCH
             if sig.kernel == "lora" and _underlong_packets(track, sig):
                 terms["mode"] = MODE_MISMATCH
+            if sig.kernel == "lora" and _foreign_sync_word(track, sig):
+                terms["sync_word"] = MODE_MISMATCH  # a LoRaWAN network's 0x34 is no ExpressLRS packet
             if not sig.hopping and track.key is None and track.period and n >= 6 \
                     and len(track.channels_hz(max(25e3, 0.5 * track.median("bandwidth_hz")))) >= 3:
                 terms["hopping"] = -1.5       # a periodic hopper is not a fixed-channel link
@@ -974,6 +976,14 @@ def _underlong_packets(track: Track, sig: Signature) -> bool:
               if sf in air and snr is not None and snr >= WHOLE_SNR_DB]
     short = sum(d < 0.5 * shortest for d, shortest in strong)
     return len(strong) >= CONFIRM_BURSTS and 2 * short > len(strong)
+
+
+def _foreign_sync_word(track: Track, sig: Signature) -> bool:
+    """Whether most sync words read on the track's packets (kernels.lora_sync) are none the
+    link declares (``kernel_params["sync_words"]``; a link that declares none is not judged)."""
+    declared = sig.kernel_params.get("sync_words")
+    words = [r["sync_word"] for r in track.kernel_results.get("lora", ()) if r and r.get("sync_word") is not None]
+    return bool(declared) and bool(words) and 2 * sum(w not in declared for w in words) > len(words)
 
 
 def _candidate(f: dict, sig: Signature) -> bool:

@@ -38,6 +38,7 @@ SIGNATURE = Signature(
     kernel="lora",
     # Preamble up-chirps per spreading factor (common.cpp: 8 at 200/100 Hz, 10 at 50/25 Hz,
     # 12 at the LR1121's 250 Hz).
+    # Sync word: LoRa's default 0x12 (src/lib/SX127xDriver/SX127xRegs.h, SX127X_SYNC_WORD).
     kernel_params={"bw_hz": 500e3, "sf": (5, 9), "direction": "up",
-                   "preamble_symbols": {5: 12, 6: 8, 7: 8, 8: 10, 9: 10}},
+                   "preamble_symbols": {5: 12, 6: 8, 7: 8, 8: 10, 9: 10}, "sync_words": (0x12,)},
 )

@@ -19,5 +19,8 @@ SIGNATURE = Signature(
     modes=({"bw_hz": 125e3}, {"bw_hz": 250e3}),
     sources=("LoRa Alliance RP002 regional parameters",),
     kernel="lora",
-    kernel_params={"bw_hz": (125e3, 250e3), "sf": (7, 12), "direction": "either", "preamble_symbols": 8},
+    # Sync word 0x34 on public networks (reserved for LoRaWAN: Semtech SX1276 datasheet,
+    # RegSyncWord), LoRa's default 0x12 on private ones.
+    kernel_params={"bw_hz": (125e3, 250e3), "sf": (7, 12), "direction": "either", "preamble_symbols": 8,
+                   "sync_words": (0x34, 0x12)},
 )
