@@ -183,7 +183,7 @@ class ZadoffChuDetector:
                 m = pair_scores(q600, q147, self._lo, self._hi, n, self.lag, self.slack, GATE, self.threshold,
                                 self._rows)
                 for row in self._rows[:m]:
-                    found.append((float(row[1]), c, off, row.copy(), power, y))
+                    found.append((float(row[1]), c, off, row.copy(), float(power[int(row[0])])))
         self.candidates += len(found)
         return self._bursts(s0, found)
 
@@ -194,7 +194,7 @@ class ZadoffChuDetector:
         out = []
         span = int(round(BURST_SAMPLES * r / ZC_RATE_HZ))
         taken: list[int] = []
-        for score, c, off, row, power, y in sorted(found, key=lambda t: -t[0]):
+        for score, c, off, row, power_i in sorted(found, key=lambda t: -t[0]):
             i, q600, pair, m = int(row[0]), float(row[2]), float(row[3]), int(row[4])
             if any(abs(i - j) < span for j in taken):
                 continue
@@ -205,7 +205,6 @@ class ZadoffChuDetector:
             if end <= self._last_end:
                 continue                                  # already returned by the segment before
             self._last_end = end
-            noise = float(power[i])
             snr = (q600 - 1.0) / ZC_USED
             centre = self.channels_hz[c] + off
             lost = self.stream.samples_lost
@@ -215,7 +214,7 @@ class ZadoffChuDetector:
                 f_lo_hz=centre - 0.5 * BAND_HZ, f_hi_hz=centre + 0.5 * BAND_HZ,
                 snr_db=10 * math.log10(snr) if snr > 0 else -99.0,
                 # (The band's samples are the inverse FFT of n_fft / SUB_FFT times fewer bins.)
-                peak_power_db=10 * math.log10(max(noise * max(snr, 0.0) / d ** 2, 1e-30)),
+                peak_power_db=10 * math.log10(max(power_i * max(snr, 0.0) / d ** 2, 1e-30)),
                 center_freq_hz=centre,
                 features={"zadoff_chu": {
                     "confirmed": True, "stream": True,
