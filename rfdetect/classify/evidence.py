@@ -135,6 +135,16 @@ SYNC_LEAD_SYMBOLS = 2
 SYNC_SPAN_SYMBOLS = 24
 
 
+def _judged_by_sync_word(sig: Signature, ev: dict) -> bool:
+    """Whether the sync word may tell against a drone link that declares its own, at the
+    chirps the dechirp confirmed (the read costs a dechirp per eighth of a symbol over the
+    packet's start: not spent on a LoRaWAN packet at SF12 that no drone link sends)."""
+    p = sig.kernel_params
+    bw = p.get("bw_hz")
+    return bool(sig.drone and p.get("sync_words")) and _inside(ev["sf"], p.get("sf", (5, 12))) and \
+        any(abs(ev["bw_hz"] - b) < 0.05 * b for b in (bw if isinstance(bw, tuple) else (bw,)))
+
+
 def sync_word_of(burst: Burst, iq, ev: dict) -> dict | None:
     """The sync word of a LoRa packet whose chirps the dechirp confirmed (``ev``), read from
     the start of the burst (kernels.lora_sync), or None where the snippet does not hold it."""
@@ -184,7 +194,7 @@ def run_kernel(kernel: str, burst: Burst, iq, candidates: list[Signature]) -> di
         longest_s = longest_symbol_s(sfs, candidates)
         if (ev is None or not ev["confirmed"]) and longest_s * LORA_MIN_WINDOWS_SPAN > MAX_SPAN_S["lora"]:
             ev = lora_on_span(burst, iq, sfs, LORA_MIN_WINDOWS_SPAN * longest_s) or ev
-        if ev is not None and ev["confirmed"] and any(s.kernel_params.get("sync_words") for s in candidates):
+        if ev is not None and ev["confirmed"] and any(_judged_by_sync_word(s, ev) for s in candidates):
             sync = sync_word_of(burst, iq, ev)
             ev["sync_word"] = sync["sync_word"] if sync and sync["confirmed"] else None
         return ev
