@@ -170,19 +170,6 @@ CONFIRM_OUT_OF_RANGE, CONFIRM_WEAK, CONFIRM_ONE_WINDOW, CONFIRM_OK = 0, 1, 2, 3
 
 
 @njit(cache=True, nogil=True)
-def _local_bins(o, k_top, k_bw):
-    """The bins the confirmation's noise is measured over at boundary offset ``o``: from half a
-    bandwidth above the upper candidate to half a bandwidth below the lower (first, count;
-    modulo the FFT size).  Not the whole window: a strong narrowband signal (a LoRaWAN
-    packet at SF12, an FSK sender), dechirped, is a chirp whose spectrum spreads over a
-    bandwidth with the same ripple in every window; against the window's mean its ripple
-    passed for a preamble's tone (mLRS alarms at 0.96 beside LoRaWAN gateways)."""
-    k = k_top - k_bw * o / OFFSETS
-    lo = int(round(k - 1.5 * k_bw))
-    return lo, int(round(k + 0.5 * k_bw)) - lo + 1
-
-
-@njit(cache=True, nogil=True)
 def _candidate_bin(o, c, k_top, k_bw, nb):
     """The c-th (0..5) bin tried at boundary offset ``o``: the chirp's start frequency is the
     peak's upper tone or the one a bandwidth below (c // 3), its bin or a neighbour (c % 3)."""
@@ -197,10 +184,10 @@ def confirm_preamble(x, a, ref, nb, k_win, k_top, k_bw, threshold, out):
     dechirped and FFT'd with zero padding to ``nb``; on the right boundary a preamble is one tone
     (at bin k_top - o/OFFSETS bandwidths, or a bandwidth, ``k_bw`` bins, below; +-1 bin).
     out = [status, u, k, noise, peak, ratio, first]: status CONFIRM_*; ``u`` the last window of the
-    best boundary, ``k`` its bin, ``noise`` the mean bin of one window around the candidates
-    (``_local_bins``), ``peak`` the bin's sum over the windows, ``ratio`` = peak / (k_win * noise)
-    against ``threshold``; ``first`` the earliest window on the tone (the windows may reach back
-    before the preamble), and further back while it holds.  Positions are indices of x."""
+    best boundary, ``k`` its bin, ``noise`` the mean bin of one window, ``peak`` the bin's sum
+    over the windows, ``ratio`` = peak / (k_win * noise) against ``threshold``; ``first`` the
+    earliest window on the tone (the windows may reach back before the preamble), and further
+    back while it holds.  Positions are indices of x."""
     n = ref.shape[0]
     out[:] = 0.0
     lo = a - int(round((OFFSETS - 1) * n / OFFSETS)) - (k_win - 1) * n
@@ -214,16 +201,14 @@ def confirm_preamble(x, a, ref, nb, k_win, k_top, k_bw, threshold, out):
     for o in range(OFFSETS):
         u = a - int(round(o * n / OFFSETS))
         total = 0.0
-        lo, count = _local_bins(o, k_top, k_bw)
         for j in range(k_win):
             spec = dechirp_fft_ac(x, ref, u - j * n, buf)
-            for i in range(lo, lo + count):
-                v = spec[i % nb]
-                total += v.real * v.real + v.imag * v.imag
+            for i in range(nb):
+                total += spec[i].real * spec[i].real + spec[i].imag * spec[i].imag
             for c in range(6):
                 s = spec[_candidate_bin(o, c, k_top, k_bw, nb)]
                 pw[o, j, c] = (s.real * s.real + s.imag * s.imag) / n
-        means[o] = total / n / count
+        means[o] = total / n / nb
         if means[o] <= 0.0:
             continue
         for c in range(6):
@@ -277,10 +262,7 @@ def confirm_preamble_numpy(x, a, ref, nb, k_win, k_top, k_bw, threshold, out):
 
     p = power(starts).reshape(OFFSETS, k_win, nb)
     totals = p.sum(axis=1)
-    means = np.empty(OFFSETS)
-    for o in range(OFFSETS):
-        lo, count = _local_bins(o, k_top, k_bw)
-        means[o] = totals[o, np.arange(lo, lo + count) % nb].mean()
+    means = totals.mean(axis=1)
     best_r, choice = 0.0, None
     for o in range(OFFSETS):
         if means[o] <= 0:
