@@ -24,16 +24,13 @@ from .sources.base import DEFAULT_BLOCK_SAMPLES, Source
 Emit = Callable[[dict], None]
 HISTORY_S = 0.1        # IQ kept for confirmation kernels (longer than any control-link burst)
 BEARING_KEEP_S = 30.0  # per-burst bearings kept until their detection is reported
-STAGE_MAX_HOLD_S = 0.5  # a stage's burst waits at most this long for an open energy burst
-
-
-def merger_samples(stages: Iterable, sample_rate_hz: float) -> tuple[int, int]:
+def merger_samples(stages: Iterable, sample_rate_hz: float, config: DetectorConfig) -> tuple[int, int]:
     """(delay, longest hold) in samples of the merger that meets the energy detector's and
     the evidence stages' bursts.  Every detector closes a burst soon after it ends: held the
     slowest stage's latency and 10 ms, a burst meets its twin; a stage's burst waits at most
-    STAGE_MAX_HOLD_S for an energy burst still open."""
+    ``config.stage_max_hold_s`` for an energy burst still open."""
     latency = max((stage.latency_samples for stage in stages), default=0)
-    return latency + int(0.01 * sample_rate_hz), int(STAGE_MAX_HOLD_S * sample_rate_hz)
+    return latency + int(0.01 * sample_rate_hz), int(config.stage_max_hold_s * sample_rate_hz)
 
 
 def evidence_stages(config: DetectorConfig, sample_rate_hz: float, center_freq_hz: float) -> dict:
@@ -91,7 +88,7 @@ class Pipeline:
         self.merger = None
         if self.stages:
             from .detect.merge import BurstMerger
-            delay, max_hold = merger_samples(self.stages.values(), info.sample_rate_hz)
+            delay, max_hold = merger_samples(self.stages.values(), info.sample_rate_hz, self.config)
             self.merger = BurstMerger(delay, max_hold_samples=max_hold)
         self.line_rate = line_rate_detector_for(self.config, info.sample_rate_hz, info.center_freq_hz)
 

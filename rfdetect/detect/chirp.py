@@ -72,7 +72,7 @@ class Hypothesis:
     bw_hz: float
     sf: int
     links: tuple[str, ...] = ()
-    max_burst_s: float = 4.0             # longest packet of those links at this spreading factor
+    max_burst_s: float = 4.0             # longest packet of those links
     drone: bool = True                   # one of those links is a drone link
     preamble_symbols: int = DEFAULT_PREAMBLE   # shortest preamble of those links (up-chirps)
 
@@ -106,20 +106,9 @@ def hypotheses_for(sample_rate_hz: float, center_freq_hz: float, signatures=None
                 continue
             for sf in range(sf_lo, sf_hi + 1):
                 found.setdefault((float(bw), sf), []).append(sig)
-    return [Hypothesis(bw, sf, tuple(s.id for s in sigs), max(longest_packet_s(s, sf) for s in sigs),
-                       any(s.drone for s in sigs), min(preamble_symbols(s, sf) for s in sigs))
+    return [Hypothesis(bw, sf, tuple(s.id for s in sigs), max(s.burst_s[1] for s in sigs), any(s.drone for s in sigs),
+                       min(preamble_symbols(s, sf) for s in sigs))
             for (bw, sf), sigs in sorted(found.items())]
-
-
-def longest_packet_s(sig, sf: int) -> float:
-    """The signature's longest packet at spreading factor ``sf``: of its modes at that SF
-    (``burst_s``), or its fixed frame's time on air there (``extra["air_s_by_sf"]``, with the
-    8 % the modes allow for the edges), else of any of its packets."""
-    at_sf = [m["burst_s"][1] for m in sig.modes if m.get("sf") == sf and "burst_s" in m]
-    if at_sf:
-        return max(at_sf)
-    air = sig.extra.get("air_s_by_sf", {}).get(sf)
-    return air[1] * 1.08 if air else sig.burst_s[1]
 
 
 def preamble_symbols(sig, sf: int) -> int:
@@ -449,11 +438,8 @@ class ChirpDetector:
         for p in self._packets:
             if self._advance(p, end) or final:
                 # Noise that passed the confirmation (which sees much of the search's data)
-                # rarely goes on as a packet does: the symbols after it must hold tones.  And
-                # what goes on past 1.5 times the links' longest packet at this spreading
-                # factor is none of theirs (a fast FSK signal beside the band lit SF5 windows
-                # for 22 ms: 346 symbols, named mLRS).
-                if p.st[ST_GOOD] >= MIN_DATA_SYMBOLS and p.next_symbol < p.limit:
+                # rarely goes on as a packet does: the symbols after it must hold tones.
+                if p.st[ST_GOOD] >= MIN_DATA_SYMBOLS:
                     out.append(self._to_burst(p))
                     self.packets += 1
                 else:

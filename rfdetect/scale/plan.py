@@ -112,7 +112,7 @@ def chirp_warmup_samples(config: DetectorConfig, info: RecordingInfo) -> int:
     from ..detect.chirp import chirp_detector_for
     from ..pipeline import merger_samples
     chirp = chirp_detector_for(config, info.sample_rate_hz, info.center_freq_hz)
-    delay, max_hold = merger_samples([chirp], info.sample_rate_hz)
+    delay, max_hold = merger_samples([chirp], info.sample_rate_hz, config)
     return chirp.settle_samples + 2 * delay + 2 * max_hold
 
 
