@@ -165,6 +165,7 @@ class ZadoffChuDetector:
         first = max(self.stream.x0 - s0, 0)          # (a stretch's first segment starts before it)
         seg[first:first + held.shape[0]] = held
         self.segments += 1
+        d = self.decimation
         spectrum = scipy.fft.fft(seg)
         found = []
         n = self.n_sym
@@ -176,7 +177,14 @@ class ZadoffChuDetector:
             power = np.empty(SUB_FFT)
             power[:SUB_FFT - n + 1] = (cs[n:] - cs[:-n]) / n
             power[SUB_FFT - n + 1:] = np.inf            # wraps round: never a candidate
-            power = np.maximum(power, 1e-30)
+            # Nor a window reaching into the zeros before a stretch or after its end: there the
+            # band's filter leaks a little of the samples beside them, against next to no power
+            # (scores of 1e12 at the ends of Wi-Fi recordings).
+            power[:max(0, -(-first // d) + EDGE)] = np.inf
+            power[max(0, (first + held.shape[0]) // d - n - EDGE + 1):] = np.inf
+            # (And samples that are zeros in the recording itself: no power to divide by.)
+            finite = power[np.isfinite(power)]
+            power = np.maximum(power, max(1e-4 * float(np.median(finite)) if finite.size else 0.0, 1e-30))
             for off in self.offsets_hz:
                 q600 = np.abs(scipy.fft.ifft(band * self._refs[(ROOTS[0], off)])) ** 2 / power
                 q147 = np.abs(scipy.fft.ifft(band * self._refs[(ROOTS[1], off)])) ** 2 / power
