@@ -139,9 +139,14 @@ def _judged_by_sync_word(sig: Signature, ev: dict) -> bool:
     """Whether the sync word may tell against a drone link that declares its own, at the
     chirps the dechirp confirmed (the read costs a dechirp per eighth of a symbol over the
     packet's start: not spent on a LoRaWAN packet at SF12 that no drone link sends)."""
+    return bool(sig.drone and sig.kernel_params.get("sync_words")) and _lora_chirps_fit(sig, ev)
+
+
+def _lora_chirps_fit(sig: Signature, ev: dict) -> bool:
+    """Whether the spreading factor and bandwidth the dechirp measured are the signature's."""
     p = sig.kernel_params
     bw = p.get("bw_hz")
-    return bool(sig.drone and p.get("sync_words")) and _inside(ev["sf"], p.get("sf", (5, 12))) and \
+    return _inside(ev["sf"], p.get("sf", (5, 12))) and \
         any(abs(ev["bw_hz"] - b) < 0.05 * b for b in (bw if isinstance(bw, tuple) else (bw,)))
 
 
@@ -261,11 +266,8 @@ def verdict(sig: Signature, ev: dict | None) -> str:
             return "match" if ok else "mismatch"
         return "none" if weak else "mismatch"
     if sig.kernel == "lora":
-        sf_ok = _inside(ev["sf"], p.get("sf", (5, 12)))
-        bw = p.get("bw_hz")
-        bw_ok = any(abs(ev["bw_hz"] - b) < 0.05 * b for b in (bw if isinstance(bw, tuple) else (bw,)))
         dir_ok = p.get("direction", "either") in ("either", ev["direction"])
-        return "match" if sf_ok and bw_ok and dir_ok else "mismatch"
+        return "match" if _lora_chirps_fit(sig, ev) and dir_ok else "mismatch"
     if sig.kernel == "fsk":
         spread = fsk_spread(ev.get("burst_snr_db"))
         ok = _inside_widened(ev["deviation_hz"], p["deviation_hz"], spread) and \
