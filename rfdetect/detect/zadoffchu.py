@@ -123,17 +123,6 @@ class ZadoffChuDetector:
         """How long after a burst's end it is returned, at most: a segment."""
         return self.n_fft
 
-    def resume(self, position: int, origin: int, center_freq_hz: float, samples_lost: int = 0) -> None:
-        """Continue, from ``position``, a stream whose segment grid began at ``origin``: the
-        first segment whose owned span starts at or after ``position`` + its reach before."""
-        self.stream.center_freq_hz = float(center_freq_hz)
-        self._tune(center_freq_hz)
-        self.stream.samples_lost = int(samples_lost)
-        self.stream.restart(position)
-        self.stream.expected = position
-        self._reset(origin)
-        self._k = max(0, -(-(position + self._lo * self.decimation - origin) // self.hop))
-
     def feed(self, block: IQBlock) -> list[Burst]:
         if self.stream.add(block):
             if self._bins_for != block.center_freq_hz:
