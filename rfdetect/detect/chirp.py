@@ -200,7 +200,6 @@ class ChirpDetector:
         self.confirm_windows = confirm_windows
         self.hops_per_symbol = hops_per_symbol
         self.search_pad = search_pad
-        self.search_p_bin = search_p_bin
         # Confirmation tests per hour: candidates (search false alarms) times the tests each.
         # The hypotheses of drone links and those of the others (LoRaWAN) have a budget of
         # false packets each: a false LoRaWAN packet is no drone alarm, and searching for
@@ -214,7 +213,12 @@ class ChirpDetector:
         # The confirmation re-reads much of the data the search selected: in noise its
         # statistic runs higher than for fresh windows; CONFIRM_MARGIN (measured on
         # candidates in noise, bench/bench_dechirp.py) puts it back near the target rate.
-        self._p_test = {drone: false_alarms_per_hour / max(t, 1.0) for drone, t in tests.items()}
+        p_test = {drone: false_alarms_per_hour / max(t, 1.0) for drone, t in tests.items()}
+        # Per hypothesis: windows summed and their thresholds, once (a gap or retune resets
+        # the searches, not these).
+        self._sums = {h: (self._k(h), search_threshold(self._k(h), search_p_bin), self._run(h),
+                          CONFIRM_MARGIN * confirm_threshold(self._run(h), p_test[h.drone]))
+                      for h in self.hypotheses}
         self._confirm_out = np.zeros(7)
         self._samples_lost = 0
         self.candidates = 0
@@ -249,10 +253,8 @@ class ChirpDetector:
             nfft = next_fast_len(self.search_pad * n)
             fold = int(round(h.bw_hz * nfft / fs)) % nfft
             ref = conj_chirp(n, h.sweep_rate_hz_per_s, fs)
-            step, k, run = self._step(h), self._k(h), self._run(h)
-            self._searches.append(_Search(h, n, nfft, step, n // step, fold, ref, np.conj(ref),
-                                          k, search_threshold(k, self.search_p_bin),
-                                          run, CONFIRM_MARGIN * confirm_threshold(run, self._p_test[h.drone]),
+            step = self._step(h)
+            self._searches.append(_Search(h, n, nfft, step, n // step, fold, ref, np.conj(ref), *self._sums[h],
                                           origin, np.zeros((0, nfft), np.float32)))
         self._packets: list[_Packet] = []
         self._recent: list[_Packet] = []     # ended within the searches' reach
