@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from rfdetect.kernels.dechirp import (CONFIRM_OK, CONFIRM_OUT_OF_RANGE, CONFIRM_WEAK, DATA_GRID_SHIFT, OFFSETS,
-                                      RUN_SYMBOLS, ST_COUNT, ST_DONE, ST_GOOD, ST_LAST_GOOD, ST_NEXT, ST_SHIFT,
+from rfdetect.kernels.dechirp import (CONFIRM_OK, CONFIRM_OUT_OF_RANGE, CONFIRM_SPREAD, CONFIRM_WEAK, DATA_GRID_SHIFT,
+                                      OFFSETS, RUN_SYMBOLS, ST_COUNT, ST_DONE, ST_GOOD, ST_LAST_GOOD, ST_NEXT, ST_SHIFT,
                                       ST_SYMBOLS, confirm_preamble, confirm_preamble_numpy, conj_chirp,
                                       follow_packet, follow_packet_numpy)
 from rfdetect.simulate.lora import lora_frame
@@ -73,6 +73,51 @@ def test_confirmation_equals_its_twin_in_noise_and_at_the_edges():
     for a in (6 * N, x.size - N + 1):
         out, twin = _both_confirm(x, a, 3.2)
         assert out[0] == twin[0] == CONFIRM_OUT_OF_RANGE
+
+
+def _search_peak(x, a):
+    """The bin of the dechirped window x[a:a+N] at which the search would see its peak."""
+    return float(np.argmax(np.abs(np.fft.fft((x[a:a + N] - x[a:a + N].mean()) * REF, n=NB)) ** 2))
+
+
+@pytest.mark.parametrize("kind", ["lorawan-sf12", "tone", "ook-pulses"])
+def test_a_strong_signal_the_dechirp_spreads_is_no_preamble(kind):
+    """Dechirped at SF6 / 500 kHz, a strong slow LoRa chirp (SF12 / 125 kHz), a tone or OOK
+    pulses spread over a bandwidth of bins with a ripple that repeats in every window: its
+    peak passes the preamble test, and the spread test turns it away."""
+    rng = np.random.default_rng(3)
+    total = 40 * N
+    x = (rng.normal(size=total) + 1j * rng.normal(size=total)) * math.sqrt(0.5)
+    t = np.arange(total) / FS
+    amp = math.sqrt(10 ** (26.0 / 10) * 125e3 / FS)
+    if kind == "lorawan-sf12":
+        sig = lora_frame(FS, 12, 125e3, 8, 0x34, [7])[:total] * np.exp(2j * np.pi * 300e3 * t)
+    elif kind == "tone":
+        sig = np.exp(2j * np.pi * (-420e3 * t + 0.3))
+    else:       # 400 us on, 600 us off
+        sig = np.exp(2j * np.pi * 180e3 * t) * ((t % 1e-3) < 4e-4)
+    x = (x + amp * sig).astype(np.complex64)
+    a = 20 * N
+    out, twin = _both_confirm(x, a, _search_peak(x, a))
+    assert out[0] == twin[0] == CONFIRM_SPREAD
+    assert out[5] > 5.0             # its ripple passed the preamble test
+
+
+@pytest.mark.parametrize("snr_db", [-12.0, 0.0, 20.0])
+def test_a_preamble_is_not_spread(snr_db):
+    """A preamble's tone keeps its energy in its main lobe: from below the noise to 20 dB,
+    it is confirmed."""
+    carrier, at = -310e3, 5000
+    hits = 0
+    for seed in range(6):
+        x = _frame_in_noise(snr_db, at, carrier, seed=seed)
+        boundary = at + int(round(7 * (1 << SF) / BW * FS))
+        a = boundary + int(round(2 * N / OFFSETS))
+        f_top = carrier - BW / 2 + BW * (a - boundary) / N
+        out, twin = _both_confirm(x, a, f_top / FS * NB, threshold=4.0 if snr_db < 0 else 5.0)
+        assert out[0] == twin[0] and out[0] != CONFIRM_SPREAD
+        hits += out[0] == CONFIRM_OK
+    assert hits >= (4 if snr_db < 0 else 6)
 
 
 def _packet_state(anchor: int, symbols: int, sym: float, confirmed_end: int) -> np.ndarray:

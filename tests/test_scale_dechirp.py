@@ -36,8 +36,7 @@ GAP = (int(1.9 * FS), 5000)
 BLOCK = 1 << 16
 CHUNK_S = 1.0
 WARMUP_TAUS = 8.0
-# (A short hold keeps the warm-up within this short recording's chunks.)
-CONFIG = DetectorConfig(floor_tau_s=0.02, dechirp=True, stage_max_hold_s=0.5)
+CONFIG = DetectorConfig(floor_tau_s=0.02, dechirp=True)
 PACKET_SNR_DB = (-7.0, 6.0)      # in-band: below the energy detector's reach, and well above
 
 

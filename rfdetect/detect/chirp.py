@@ -24,6 +24,12 @@ recording's band allow, a search, a confirmation and the packet's extent:
    most of it.  The threshold comes from
    the statistic's distribution in noise for ``false_alarms_per_hour``, raised
    by CONFIRM_MARGIN because these windows overlap those the search selected.
+   A strong signal that is no chirp of the hypothesis's rate (a slow LoRa chirp,
+   a tone, OOK pulses) is spread by the dechirp over a bandwidth of bins, and its
+   ripple passes that test in every window: where the bins around the tone stand
+   raised, the tone is tested against their level (``kernels.dechirp._spread``).  A candidate within a
+   bandwidth of a signal so turned away is not tried again until the windows
+   tried have passed.
 3. Extent: back over the preamble while its tone holds; forward symbol by
    symbol (sync, data: a tone per symbol in the chirp's band, the wrap folded;
    the start frame delimiter's down-chirps a tone at a known bin, after which
@@ -50,8 +56,8 @@ import numpy as np
 from scipy.fft import next_fast_len
 from scipy.stats import gamma
 
-from ..kernels.dechirp import (CONFIRM_OK, MAX_PREAMBLE_BACK, OFFSETS, RUN_SYMBOLS, ST_COUNT, ST_DONE, ST_GOOD,
-                              ST_LAST_GOOD, ST_NEXT, ST_SYMBOLS, confirm_preamble, conj_chirp, fold_power,
+from ..kernels.dechirp import (CONFIRM_OK, CONFIRM_SPREAD, MAX_PREAMBLE_BACK, OFFSETS, RUN_SYMBOLS, ST_COUNT, ST_DONE,
+                              ST_GOOD, ST_LAST_GOOD, ST_NEXT, ST_SYMBOLS, confirm_preamble, conj_chirp, fold_power,
                               follow_packet, integrate_peaks)
 from ..model import Burst, IQBlock
 
@@ -65,6 +71,9 @@ TWO_PHASE_MAX_SF = 5         # search windows half a symbol apart up to this spr
 DEFAULT_PREAMBLE = 8         # up-chirps of a link that declares none (LoRaWAN's, the radios' default)
 PREAMBLE_SLACK = 1           # the confirmation's run: the preamble less this many symbols (the
                              # boundary grid's 1/8 symbol, a preamble a symbol short)
+
+
+SPREAD = "spread"             # _confirm's answer for a signal the dechirp spread (CONFIRM_SPREAD)
 
 
 @dataclass(frozen=True)
@@ -149,6 +158,7 @@ class _Search:
     tail: np.ndarray                     # the last (k - 1) * step folded rows
     busy_until: int = -1                 # candidates before this sample are inside a packet
     tried: int = -(1 << 62)              # the last candidate confirmation tried
+    spread: list = field(default_factory=list)   # (until sample, Hz): a spread signal's candidates
 
 
 @dataclass
@@ -376,12 +386,17 @@ class ChirpDetector:
             w0 = s.next_start + (windows - m) * s.hop
             for i in np.flatnonzero(ratio > s.search_thr):
                 start = w0 + int(i) * s.hop
-                if start < s.busy_until or start - s.tried < s.n or self._inside_packet(s, start, int(best[i])):
+                if start < s.busy_until or start - s.tried < s.n or self._inside_packet(s, start, int(best[i])) \
+                        or self._in_spread(s, start, int(best[i])):
                     continue        # inside a packet, or the same windows as the last try
                 s.tried = start
                 self.candidates += 1
                 packet = self._confirm(s, start, int(best[i]))
-                if packet is not None:
+                if packet is SPREAD:
+                    # Until the confirmed windows have passed, this signal's ripple is no
+                    # preamble, nor would a tone within a bandwidth of it pass the test.
+                    s.spread.append((start + s.run * s.n, self._bin_hz(int(best[i]), s.nfft)))
+                elif packet is not None:
                     self.confirmed += 1
                     self._packets.append(packet)
                     # Later windows of the same preamble (and its sync symbols) are this packet.
@@ -407,11 +422,19 @@ class ChirpDetector:
                     return True
         return False
 
+    def _in_spread(self, s: _Search, start: int, best: int) -> bool:
+        """The candidate lies within a bandwidth of a spread signal this search's
+        confirmation turned away less than ``run`` symbols ago."""
+        s.spread = [(until, f) for until, f in s.spread if until > start]
+        fs = self.sample_rate_hz
+        f_top = self._bin_hz(best, s.nfft)
+        return any(abs((f_top - f + fs / 2) % fs - fs / 2) <= s.hyp.bw_hz for _, f in s.spread)
+
     def _bin_hz(self, k: float, n: int) -> float:
         f = k * self.sample_rate_hz / n
         return (f + self.sample_rate_hz / 2) % self.sample_rate_hz - self.sample_rate_hz / 2
 
-    def _confirm(self, s: _Search, start: int, best: int) -> _Packet | None:
+    def _confirm(self, s: _Search, start: int, best: int) -> _Packet | str | None:
         """The candidate window ``start`` (last of the search's sum) with its peak bin:
         a preamble if, on the right symbol boundary, one tone holds over the windows
         (kernels.dechirp.confirm_preamble)."""
@@ -419,6 +442,8 @@ class ChirpDetector:
         out = self._confirm_out
         confirm_preamble(self._x, start - self._x0, s.ref, nb, s.run,
                          self._bin_hz(best, s.nfft) / fs * nb, s.hyp.bw_hz / fs * nb, s.confirm_thr, out)
+        if out[0] == CONFIRM_SPREAD:
+            return SPREAD
         if out[0] != CONFIRM_OK:
             return None
         u, k, noise, peak, score = int(out[1]) + self._x0, int(out[2]), out[3], out[4], out[5]

@@ -63,10 +63,9 @@ class DetectorConfig:
     zadoff_chu: bool = False
     zadoff_chu_false_alarms_per_hour: float = 1.0
     # A stage's burst (chirp, Zadoff-Chu) waits at most this long for an energy burst still
-    # open, which may stand for it or silence it (detect/merge.py): as long as the longest LoRa
-    # packet (LoRaWAN at SF12, 2.5 s).  Held 0.5 s, the false chirp packets a LoRaWAN gateway
-    # at SF12 and 26 dB makes went out before its burst closed: mLRS alarms.
-    stage_max_hold_s: float = 3.0
+    # open, which may stand for it or silence it (detect/merge.py).  A chunked Dask run's
+    # warm-up grows with it.
+    stage_max_hold_s: float = 0.5
     max_gap_frames: int = 1            # frames without energy that still join a region
     min_frames: int = 1
     min_cells: int = 4
