@@ -136,10 +136,11 @@ def pair_scores_numpy(q600, q147, lo, hi, n_sym, lag, slack, gate, threshold, ou
     return k
 
 
+@lru_cache(maxsize=32)
 def pair_threshold(tests: float, pair_tests: int, gate: float) -> float:
     """Score exceeded in noise at one of ``tests`` lags with probability 1 / tests: q600 ~ Exp(1)
     at least ``gate``, plus the best of ``pair_tests`` pair sums, each Gamma(2) (the sum of two
-    Exp(1))."""
+    Exp(1)).  (Cached: a live sweep retunes often, to the same few channel counts.)"""
     x = np.linspace(gate, gate + 80.0, 16001)
     dx = x[1] - x[0]
 
