@@ -27,9 +27,9 @@ recording's band allow, a search, a confirmation and the packet's extent:
    A strong signal that is no chirp of the hypothesis's rate (a slow LoRa chirp,
    a tone, OOK pulses) is spread by the dechirp over a bandwidth of bins, and its
    ripple passes that test in every window: where the bins around the tone stand
-   raised, the tone is tested against their level (``kernels.dechirp._spread``).  A candidate within a
-   bandwidth of a signal so turned away is not tried again until the windows
-   tried have passed.
+   raised, the tone is tested against their level (``kernels.dechirp._spread``).
+   A candidate within a bandwidth of a signal so turned away is not tried again
+   until the windows tried have passed.
 3. Extent: back over the preamble while its tone holds; forward symbol by
    symbol (sync, data: a tone per symbol in the chirp's band, the wrap folded;
    the start frame delimiter's down-chirps a tone at a known bin, after which
@@ -393,8 +393,9 @@ class ChirpDetector:
                 self.candidates += 1
                 packet = self._confirm(s, start, int(best[i]))
                 if packet is SPREAD:
-                    # Until the confirmed windows have passed, this signal's ripple is no
-                    # preamble, nor would a tone within a bandwidth of it pass the test.
+                    # A strong spread signal lights up every window: until the windows just
+                    # tried have passed, its candidates (and those within a bandwidth of it,
+                    # which its level raises too) are not tried again.
                     s.spread.append((start + s.run * s.n, self._bin_hz(int(best[i]), s.nfft)))
                 elif packet is not None:
                     self.confirmed += 1
