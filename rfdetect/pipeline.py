@@ -24,6 +24,8 @@ from .sources.base import DEFAULT_BLOCK_SAMPLES, Source
 Emit = Callable[[dict], None]
 HISTORY_S = 0.1        # IQ kept for confirmation kernels (longer than any control-link burst)
 BEARING_KEEP_S = 30.0  # per-burst bearings kept until their detection is reported
+
+
 def merger_samples(stages: Iterable, sample_rate_hz: float, config: DetectorConfig) -> tuple[int, int]:
     """(delay, longest hold) in samples of the merger that meets the energy detector's and
     the evidence stages' bursts.  Every detector closes a burst soon after it ends: held the

@@ -73,9 +73,6 @@ PREAMBLE_SLACK = 1           # the confirmation's run: the preamble less this ma
                              # boundary grid's 1/8 symbol, a preamble a symbol short)
 
 
-SPREAD = "spread"             # _confirm's answer for a signal the dechirp spread (CONFIRM_SPREAD)
-
-
 @dataclass(frozen=True)
 class Hypothesis:
     bw_hz: float
@@ -392,12 +389,7 @@ class ChirpDetector:
                 s.tried = start
                 self.candidates += 1
                 packet = self._confirm(s, start, int(best[i]))
-                if packet is SPREAD:
-                    # A strong spread signal lights up every window: until the windows just
-                    # tried have passed, its candidates (and those within a bandwidth of it,
-                    # which its level raises too) are not tried again.
-                    s.spread.append((start + s.run * s.n, self._bin_hz(int(best[i]), s.nfft)))
-                elif packet is not None:
+                if packet is not None:
                     self.confirmed += 1
                     self._packets.append(packet)
                     # Later windows of the same preamble (and its sync symbols) are this packet.
@@ -435,16 +427,21 @@ class ChirpDetector:
         f = k * self.sample_rate_hz / n
         return (f + self.sample_rate_hz / 2) % self.sample_rate_hz - self.sample_rate_hz / 2
 
-    def _confirm(self, s: _Search, start: int, best: int) -> _Packet | str | None:
+    def _confirm(self, s: _Search, start: int, best: int) -> _Packet | None:
         """The candidate window ``start`` (last of the search's sum) with its peak bin:
         a preamble if, on the right symbol boundary, one tone holds over the windows
-        (kernels.dechirp.confirm_preamble)."""
+        (kernels.dechirp.confirm_preamble).  A signal the dechirp spread is noted on the
+        search (``_in_spread``)."""
         fs, n, nb = self.sample_rate_hz, s.n, PAD * s.nfft
         out = self._confirm_out
         confirm_preamble(self._x, start - self._x0, s.ref, nb, s.run,
                          self._bin_hz(best, s.nfft) / fs * nb, s.hyp.bw_hz / fs * nb, s.confirm_thr, out)
         if out[0] == CONFIRM_SPREAD:
-            return SPREAD
+            # A strong spread signal lights up every window: until the windows just tried
+            # have passed, its candidates (and those within a bandwidth of it, which its
+            # level raises too) are not tried again.
+            s.spread.append((start + s.run * s.n, self._bin_hz(best, s.nfft)))
+            return None
         if out[0] != CONFIRM_OK:
             return None
         u, k, noise, peak, score = int(out[1]) + self._x0, int(out[2]), out[3], out[4], out[5]
