@@ -3,6 +3,7 @@ tracker, signature matcher), scored against the simulator's ground truth.
 
     .venv/bin/python bench/bench_accuracy.py [--trials 20] [--snr -20,-15,-10,-5,0,5,10,15,20]
         [--links all|ID,ID] [--duration 1.0] [--out bench/out/accuracy] [--integrate] [--dechirp [--dechirp-links all]] [--zadoff-chu]
+        [--jobs N]
 
 Per link: an SNR sweep (in-band SNR as the simulator defines it), ``--trials`` seeded trials
 per point, each parameter the simulator varies per seed (hop sequence, carrier offset,
@@ -201,33 +202,45 @@ def main(argv=None) -> int:
                     help="LoRa signatures the chirp detector searches for (rfdetect analyze --dechirp-links)")
     ap.add_argument("--zadoff-chu", action="store_true",
                     help="add the Zadoff-Chu search for DroneID (rfdetect analyze --zadoff-chu)")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="worker processes (default 1); the results do not depend on it")
     args = ap.parse_args(argv)
+    if args.jobs < 1:
+        ap.error(f"--jobs {args.jobs}: must be at least 1")
     config = detector_config(args.integrate, args.dechirp, args.dechirp_links, args.zadoff_chu)
     snrs = [float(s) for s in args.snr.split(",")]
     links = list(CASES) if args.links == "all" else args.links.split(",")
     results: dict = {"config": vars(args), "trials": [], "negatives": []}
     t_start = time.time()
-    for sig_id in links:
-        for snr in snrs:
-            for k in range(args.trials):
-                recs, wall, _ = run_trial(sig_id, snr, args.duration, EVAL_SEED + k, config)
-                out = score_trial(recs, sig_id)
-                out.update({"link": sig_id, "snr_db": snr, "trial": k, "wall_s": round(wall, 3)})
-                results["trials"].append(out)
-            print(f"{sig_id:22s} {snr:+5.1f} dB  detected {np.mean([t['detected'] for t in results['trials'] if t['link'] == sig_id and t['snr_db'] == snr]):.2f}"
-                  f"  correct {np.mean([t['correct'] for t in results['trials'] if t['link'] == sig_id and t['snr_db'] == snr]):.2f}",
-                  file=sys.stderr)
+    cells = [(sig_id, snr, k, args.duration, config) for sig_id in links for snr in snrs
+             for k in range(args.trials)]
     # Negatives: noise alone at two receivers.
-    neg_s = 0.0
-    false_alarms = 0
-    for k in range(max(1, args.trials // 2)):
-        for rx in NOISE_RECEIVERS:
-            recs, _, dur = run_trial(None, 0.0, args.duration, NEGATIVE_SEED + k, config, receiver=rx)
-            sc = score_trial(recs, None)
-            sc.update({"receiver": rx, "trial": k})
-            results["negatives"].append(sc)
-            false_alarms += sc["false_drone"]
-            neg_s += dur
+    cells += [(None, rx, k, args.duration, config) for k in range(max(1, args.trials // 2))
+              for rx in NOISE_RECEIVERS]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pending = Counter((c[0], c[1]) for c in cells if c[0] is not None)
+    # Each trial's outcome as it comes, so that an interrupted run still tells what it saw.
+    with out.with_suffix(".partial.jsonl").open("w") as partial:
+        for r in _outcomes(cells, args.jobs):
+            partial.write(json.dumps(r, default=str) + "\n")
+            partial.flush()
+            if r["link"] is None:
+                results["negatives"].append(r)
+                continue
+            results["trials"].append(r)
+            key = (r["link"], r["snr_db"])
+            pending[key] -= 1
+            if not pending[key]:
+                tt = [t for t in results["trials"] if (t["link"], t["snr_db"]) == key]
+                print(f"{key[0]:22s} {key[1]:+5.1f} dB  detected {np.mean([t['detected'] for t in tt]):.2f}"
+                      f"  correct {np.mean([t['correct'] for t in tt]):.2f}", file=sys.stderr, flush=True)
+    # (In the order of a serial run, whatever order the workers finished in.)
+    order = {(c[0], c[1], c[2]): i for i, c in enumerate(cells)}
+    results["trials"].sort(key=lambda t: order[(t["link"], t["snr_db"], t["trial"])])
+    results["negatives"].sort(key=lambda t: order[(None, tuple(t["receiver"]), t["trial"])])
+    neg_s = args.duration * len(results["negatives"])
+    false_alarms = sum(sc["false_drone"] for sc in results["negatives"])
     for t in results["trials"]:
         if t["link"] in NON_DRONE:
             false_alarms += t["false_drone"]
@@ -238,14 +251,38 @@ def main(argv=None) -> int:
     summary["false_drone_alarms_per_hour"] = false_alarms / (neg_s / 3600) if neg_s else None
     summary["wall_s"] = round(time.time() - t_start, 1)
     results["summary"] = summary
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(results, indent=1, default=str))
     out.with_suffix(".md").write_text(markdown(summary, snrs, links))
     if not args.no_plots:
         plots(summary, snrs, links, out)
     print(out.with_suffix(".md").read_text())
     return 0
+
+
+def run_cell(cell: tuple) -> dict:
+    """One scored trial: ``(link, SNR, k, duration, config)``, or ``(None, receiver, k,
+    duration, config)`` for noise alone at that receiver."""
+    sig_id, snr_or_rx, k, duration_s, config = cell
+    if sig_id is None:
+        recs, wall, _ = run_trial(None, 0.0, duration_s, NEGATIVE_SEED + k, config, receiver=snr_or_rx)
+        out = score_trial(recs, None)
+        out.update({"link": None, "receiver": snr_or_rx, "trial": k, "wall_s": round(wall, 3)})
+        return out
+    recs, wall, _ = run_trial(sig_id, snr_or_rx, duration_s, EVAL_SEED + k, config)
+    out = score_trial(recs, sig_id)
+    out.update({"link": sig_id, "snr_db": snr_or_rx, "trial": k, "wall_s": round(wall, 3)})
+    return out
+
+
+def _outcomes(cells: list[tuple], jobs: int):
+    """``run_cell`` of every cell, in this process or in ``jobs`` worker processes (in the
+    order they finish)."""
+    if jobs == 1:
+        yield from map(run_cell, cells)
+        return
+    import multiprocessing
+    with multiprocessing.get_context("spawn").Pool(jobs) as pool:
+        yield from pool.imap_unordered(run_cell, cells)
 
 
 def summarise(trials: list[dict], snrs, links, negatives: list[dict] = ()) -> dict:
