@@ -250,6 +250,44 @@ def test_a_chirp_the_dechirp_confirmed_is_named_no_link_that_sends_none():
                          for link in named), named
 
 
+def test_one_chirp_among_unconfirmed_runs_does_not_make_a_track_lora():
+    # ExpressLRS GFSK (1000 Hz) at +5 dB: the dechirp, run on the track's first bursts because
+    # ExpressLRS LoRa's band and bandwidth fit them too, confirmed one of three as SF5 /
+    # 250 kHz.  Taken as the track's modulation, it ruled out every link that sends no
+    # chirp: its 915 packets were named unknown-fhss.  A chirp needs to stand for the track.
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import bench_accuracy as acc
+
+    recs, _, _ = acc.run_trial("expresslrs-fsk", 5.0, 1.0, 1008, acc.detector_config(integrate=True))
+    dets = {r["track_id"]: r for r in recs if r["type"] == "detection"}
+    biggest = max(dets.values(), key=lambda d: d["bursts"])
+    assert biggest["bursts"] > 800
+    assert biggest["link"] == "expresslrs-fsk" and biggest["confidence"] >= 0.9
+
+
+def test_chirps_stand_on_a_clear_one_a_majority_or_three():
+    from rfdetect.classify.matcher import _chirps_stand
+    from rfdetect.classify.tracker import Track
+
+    def track(outcomes):
+        t = Track.__new__(Track)
+        t.kernel_results = {"lora": [None if o is None else
+                                     {"confirmed": o[0], "score": o[1], **({"source": o[2]} if len(o) > 2 else {})}
+                                     for o in outcomes]}
+        return t
+
+    weak_yes, no = (True, 1.62), (False, 1.1)
+    assert not _chirps_stand(track([no, weak_yes, no]))
+    assert _chirps_stand(track([weak_yes, no]))
+    assert _chirps_stand(track([weak_yes, None, None]))
+    assert _chirps_stand(track([weak_yes] * 3 + [no] * 4))
+    assert not _chirps_stand(track([weak_yes] * 2 + [no] * 3))
+    assert _chirps_stand(track([no, (True, 14.1), no]))              # a LoRaWAN packet's strong piece
+    assert _chirps_stand(track([no, (True, 1.2, "chirp detector"), no]))
+
+
 @pytest.mark.parametrize("t0_s", [0.002, 0.1])
 def test_an_unknown_hopper_is_reported_early_once_the_detector_has_looked_for_always_on_emitters(t0_s):
     # The pieces of an analog video cut in a stream's first 20 ms look like a hopper named

@@ -50,6 +50,7 @@ LOG_SLACK = math.log(SLACK)
 KERNEL_MATCH = 3.0
 KERNEL_MISMATCH = -3.0
 CONFIRM_BURSTS = 3        # kernels stop running on a track once this many bursts confirmed it
+CLEAR_CHIRP_SCORE = 3.2   # a LoRa kernel score that stands alone: twice its threshold (kernels/evidence_lora.py)
 REPORT_SCORE = 1.0        # mean track score a link needs to be named
 UNKNOWN_MIN_BURSTS = 3
 UNKNOWN_MAX_CONFIDENCE = 0.5
@@ -656,7 +657,7 @@ class Classifier:
                 terms["rate"] = RATE_MISMATCH  # the link would have sent far more in the window
             if sig.hopping and apart_hz > sig.bandwidth_hz[1]:
                 terms["hopping"] = -1.5       # one radio sends on one channel at a time
-            if track.modulation[0] == "lora" and not _may_chirp(sig):
+            if track.modulation[0] == "lora" and not _may_chirp(sig) and _chirps_stand(track):
                 terms["modulation"] = MODE_MISMATCH  # the dechirp confirmed a chirp this link does not send
             if sliced:
                 terms["slices"] = SLICED_MISMATCH   # pieces of a host's (Wi-Fi's) frames
@@ -1048,6 +1049,20 @@ def _compatible(kernels: dict, track: Track) -> bool:
             if (last["sf"], last["bw_hz"], last["direction"]) != (r["sf"], r["bw_hz"], r["direction"]):
                 return False
     return True
+
+
+def _chirps_stand(track: Track) -> bool:
+    """Whether the dechirp's confirmations stand for the track: one that is clear (the chirp
+    detector's, set for one false packet an hour, or a burst's score CLEAR_CHIRP_SCORE above
+    noise), CONFIRM_BURSTS of them, or at least as many as the runs that did not confirm.
+    One just past the threshold among more that did not is a chance: an ExpressLRS GFSK
+    burst at 4 dB scored 1.62 as SF5 / 250 kHz among the track's unconfirmed runs, and its
+    900 packets were named nothing (a LoRaWAN packet's pieces at 2 dB fail where its 10 dB
+    piece scores 14)."""
+    results = [r for r in track.kernel_results.get("lora", []) if r]
+    confirmed = [r for r in results if r.get("confirmed")]
+    return len(confirmed) >= CONFIRM_BURSTS or 2 * len(confirmed) >= len(results) or \
+        any(r.get("source") == "chirp detector" or r["score"] >= CLEAR_CHIRP_SCORE for r in confirmed)
 
 
 def _may_chirp(sig: Signature) -> bool:
