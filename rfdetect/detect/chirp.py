@@ -391,7 +391,7 @@ class ChirpDetector:
                 if start < s.busy_until or start - s.tried < s.n or self._inside_packet(s, start, int(best[i])) \
                         or self._in_spread(s, start, int(best[i])) \
                         or self._under_local_level(s, rows, int(i) + first, int(best[i])):
-                    continue        # inside a packet, or the same windows as the last try
+                    continue        # inside a packet, the same windows as the last try, or no tone
                 s.tried = start
                 self.candidates += 1
                 packet = self._confirm(s, start, int(best[i]))
