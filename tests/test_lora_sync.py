@@ -136,3 +136,32 @@ def test_window_kernel_equals_its_twin(signal):
         np.testing.assert_allclose(got[1:], want[1:], rtol=1e-9)
         # Windows on a chirp hold one clear tone; noise's stand barely above the rest.
         assert (got[2].max() > 4 * MARGIN_THRESHOLD) == signal
+
+
+@pytest.mark.parametrize("signal", ["packet", "noise"])
+def test_the_delimiter_is_the_first_down_chirp_of_all_the_windows(signal):
+    """_first_down_chirp dechirps the windows a few at a time from the preamble's end: its
+    answer is the first window, of all of them dechirped at once, where a down-chirp stands
+    out more than the up-chirp (a packet: the delimiter; noise: none)."""
+    from rfdetect.kernels.lora_sync import _first_down_chirp
+
+    sf, bw_hz = 7, 125e3
+    if signal == "packet":
+        x, _ = _packet(sf, bw_hz, 0x34, 5.0, seed=2)
+    else:
+        rng = np.random.default_rng(2)
+        x = ((rng.normal(size=60_000) + 1j * rng.normal(size=60_000)) * math.sqrt(0.5)).astype(np.complex64)
+    y = np.ascontiguousarray(band_to_rate(x[: x.size - x.size % 96], FS, OFFSET_HZ, 2 * bw_hz), np.complex128)
+    m = 1 << sf
+    n, nb = 2 * m, PAD * m
+    ref = conj_chirp(n, bw_hz * bw_hz / m, 2 * bw_hz)
+    starts = np.arange(0, y.size - n, n, dtype=np.int64)
+    up = (np.empty(starts.size, np.int64), np.empty(starts.size), np.empty(starts.size))
+    down = (np.empty(starts.size, np.int64), np.empty(starts.size), np.empty(starts.size))
+    window_peaks(y, ref, starts, nb, GUARD_BINS * PAD, *up)
+    window_peaks(y, np.conj(ref), starts, nb, GUARD_BINS * PAD, *down)
+    is_down = (down[2] >= MARGIN_THRESHOLD) & (down[2] > up[2])
+    for j0 in (0, 3, 6):
+        expected = [j for j in range(j0, starts.size) if is_down[j]][:1]
+        assert _first_down_chirp(y, np.conj(ref), starts, j0, up[2], nb) == expected
+    assert (signal == "packet") == bool(is_down.any())

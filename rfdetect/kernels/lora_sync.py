@@ -41,6 +41,7 @@ SYNC_TOLERANCE = 2.0     # bins a sync value may lie from a multiple of 8
 # over 100 000 noise windows at SF7 (50 000 at SF8) its 99.9th percentile is 2.14 (1.97),
 # its 99.99th 2.51 (2.23); 1.2e-4 (2e-5) of them reach 2.5.  Both sync windows must.
 MARGIN_THRESHOLD = 2.5
+SFD_CHUNK = 4            # windows dechirped for the delimiter at a time (_first_down_chirp)
 
 
 @njit(cache=True)
@@ -97,6 +98,22 @@ def _longest_run(bins: np.ndarray, nb: int) -> tuple[int, int]:
     return best
 
 
+def _first_down_chirp(x, ref_down, starts, j0, up_margins, nb) -> list[int]:
+    """[the first window from ``j0`` on that holds a down-chirp standing out more than the
+    up-chirp there], or [].  The windows are dechirped for down-chirps SFD_CHUNK at a time
+    from ``j0``: the delimiter follows the preamble's sync symbols, so the rest of the
+    windows are seldom needed (each window is independent: the same answer as all of them
+    dechirped at once)."""
+    for a in range(j0, starts.shape[0], SFD_CHUNK):
+        b = min(a + SFD_CHUNK, starts.shape[0])
+        bins, peaks, margins = np.empty(b - a, np.int64), np.empty(b - a), np.empty(b - a)
+        window_peaks(x, ref_down, np.ascontiguousarray(starts[a:b]), nb, GUARD_BINS * PAD, bins, peaks, margins)
+        hit = np.flatnonzero((margins >= MARGIN_THRESHOLD) & (margins > up_margins[a:b]))
+        if hit.size:
+            return [a + int(hit[0])]
+    return []
+
+
 def lora_sync_word(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, bw_hz: float,
                    sf: int) -> dict | None:
     """The sync word of the LoRa packet in ``samples`` (one channel; the packet centred
@@ -128,22 +145,19 @@ def lora_sync_word(samples: np.ndarray, sample_rate_hz: float, offset_hz: float,
     starts = np.arange(n_windows, dtype=np.int64) * hop
     ref = conj_chirp(n, bw_hz * bw_hz / m, rate_hz)
     up = (np.empty(n_windows, np.int64), np.empty(n_windows), np.empty(n_windows))
-    down = (np.empty(n_windows, np.int64), np.empty(n_windows), np.empty(n_windows))
     window_peaks(x, ref, starts, nb, GUARD_BINS * PAD, *up)
-    window_peaks(x, np.conj(ref), starts, nb, GUARD_BINS * PAD, *down)
+    ref_down = np.conj(ref)
 
     best = None
     for phase in range(STEPS):
         bins, peaks, margins = (a[phase::STEPS] for a in up)
-        down_margins = down[2][phase::STEPS]
         first, last = _longest_run(bins, nb)
         if last - first + 1 < MIN_PREAMBLE:
             continue
         # The SFD is the first down-chirp after the preamble's start; the two windows before it
         # are the sync symbols (a sync value 0 has joined the run).  Without it (cut off, or
         # too weak), the two after the run.
-        is_down = (down_margins >= MARGIN_THRESHOLD) & (down_margins > margins)
-        sfd = [j for j in range(first + MIN_PREAMBLE + 2, len(bins)) if is_down[j]][:1]
+        sfd = _first_down_chirp(x, ref_down, starts[phase::STEPS], first + MIN_PREAMBLE + 2, margins, nb)
         s1 = sfd[0] - 2 if sfd else last + 1
         if s1 + 2 > len(bins):
             continue
