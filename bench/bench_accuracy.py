@@ -265,12 +265,12 @@ def run_cell(cell: tuple) -> dict:
     sig_id, snr_or_rx, k, duration_s, config = cell
     if sig_id is None:
         recs, wall, _ = run_trial(None, 0.0, duration_s, NEGATIVE_SEED + k, config, receiver=snr_or_rx)
-        out = score_trial(recs, None)
-        out.update({"link": None, "receiver": snr_or_rx, "trial": k, "wall_s": round(wall, 3)})
-        return out
-    recs, wall, _ = run_trial(sig_id, snr_or_rx, duration_s, EVAL_SEED + k, config)
+        where = {"receiver": snr_or_rx}
+    else:
+        recs, wall, _ = run_trial(sig_id, snr_or_rx, duration_s, EVAL_SEED + k, config)
+        where = {"snr_db": snr_or_rx}
     out = score_trial(recs, sig_id)
-    out.update({"link": sig_id, "snr_db": snr_or_rx, "trial": k, "wall_s": round(wall, 3)})
+    out.update({"link": sig_id, **where, "trial": k, "wall_s": round(wall, 3)})
     return out
 
 
