@@ -127,8 +127,15 @@ class Pipeline:
 
     def _snippet(self, burst: Burst):
         margin = int(self.detector.nfft)
-        return self.history.snippet(burst.sample_start - margin, burst.sample_end + margin,
-                                    max_samples=int(self.info.sample_rate_hz * HISTORY_S))
+        keep = int(self.info.sample_rate_hz * HISTORY_S)
+        start, stop = burst.sample_start - margin, burst.sample_end + margin
+        if burst.features.get("steady"):
+            # An always-on emitter was there before its span's last frames too: all the
+            # samples held (classify/prefix.py sums them), unless a retune lies among them.
+            iq = self.history.snippet(min(start, stop - keep), stop, max_samples=keep)
+            if iq is not None:
+                return iq
+        return self.history.snippet(start, stop, max_samples=keep)
 
     def _handle(self, bursts: Iterable[Burst]) -> None:
         for burst in bursts:
@@ -139,7 +146,8 @@ class Pipeline:
         k = bisect.bisect_right(self._tunings, (burst.sample_start, math.inf)) - 1
         self.classifier.set_window(self._tunings[max(k, 0)][1], self.info.sample_rate_hz,
                                    self.detector.hop / self.info.sample_rate_hz, since_s=self._stretch_t0_s)
-        if self.all_bursts:
+        if self.all_bursts and not burst.features.get("faint"):
+            # (A faint span shows through the link it confirms, if any: detect/steady.py.)
             self.emit(burst_record(burst, self.info))
         if self.bearings:
             self.bearings.add(burst, iq)

@@ -186,23 +186,30 @@ def test_integrated_test_keeps_strong_bursts_and_packet_gaps(truth_scene):
     assert len([b for b in found if b.sample_end - b.sample_start >= 2_400]) <= 1
 
 
-def test_the_floor_pre_check_skips_only_floors_without_raised_spans():
+@pytest.mark.parametrize("fs, fc, faint_db, scale", [(FS, FC, 1.5, 1.0), (FS, FC, 0.15, 1.0),
+                                                     (30.72e6, 2439.5e6, 0.15, 0.1)])
+def test_the_floor_pre_check_skips_only_floors_without_raised_spans(fs, fc, faint_db, scale):
     """``_floor_may_stand_raised`` lets the detector skip ``raised_spans``: it must say
-    True for every floor where the search finds a span, and False for plain noise."""
+    True for every floor where the search finds a span, and False for plain noise; with
+    the faint spans off (their threshold the plain one's, or no OFDM video band in the
+    window: the plain threshold stands) and on (0.15 dB at 2.4 GHz, floors and heights
+    ten times flatter)."""
     from rfdetect.detect.steady import raised_spans
-    config = DetectorConfig(steady_min_bandwidth_hz=100e3)     # narrow spans: found often
-    det = BurstDetector(config, FS, FC)
+    config = DetectorConfig(steady_min_bandwidth_hz=100e3, steady_faint_threshold_db=faint_db)  # narrow spans: found often
+    det = BurstDetector(config, fs, fc)
+    if fc == FC:
+        faint_db = 1.5
     rng = np.random.default_rng(7)
     found = skipped = 0
     for trial in range(400):
-        floor = 10 ** (rng.uniform(-0.3, 0.3, det.nfft) / 10)
+        floor = 10 ** (rng.uniform(-0.3, 0.3, det.nfft) * scale / 10)
         if trial % 2:
             lo = int(rng.integers(0, det.nfft - 20))
-            # Heights around the thresholds (1.5 dB for the mean, 0.75 dB for a bin).
-            floor[lo: lo + int(rng.integers(12, 80))] *= 10 ** (rng.uniform(0.3, 2.5) / 10)
+            # Heights around the thresholds (1.5 dB for the mean, 0.75 dB for a bin; a tenth
+            # of that for faint spans).
+            floor[lo: lo + int(rng.integers(12, 80))] *= 10 ** (rng.uniform(0.3, 2.5) * scale / 10)
         det._floor[:] = floor.astype(np.float32)
-        spans = raised_spans(det._floor, threshold_db=config.steady_threshold_db,
-                             min_bins=det._steady_min_bins,
+        spans = raised_spans(det._floor, threshold_db=faint_db, min_bins=det._steady_min_bins,
                              shoulder_bins=max(2, det._steady_min_bins // 4))
         may = det._floor_may_stand_raised()
         assert may or not spans, trial

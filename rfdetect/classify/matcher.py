@@ -42,6 +42,7 @@ from . import evidence as ev_mod
 from .assembler import Assembler, piece_gap_s
 from .calibration import confidence_from
 from .continuous import ContinuousHosts
+from .prefix import SteadyPrefixes
 from .kernels import MIN_GAP_S, lattice_at, testable_periods
 from .tracker import Track, TrackTable, lattice_multiples, on_channel_of, timing_tolerance_s
 
@@ -233,6 +234,8 @@ class Classifier:
         self.slices: Counter = Counter()       # host signature id -> slices of its frames set aside
         self.edge_packets: Counter = Counter()  # track id -> its packets seen only through the window's edge
         self._continuous = ContinuousHosts()
+        self._prefixes = SteadyPrefixes()
+        self.faint_held = 0             # faint steady bursts no kernel confirmed a link on (yet)
         self._window_hz: tuple[float, float] | None = None
         self._window_since_s = 0.0       # start of the stretch this window is seen in
         self._window_channels: dict[str, int | None] = {}
@@ -361,15 +364,42 @@ class Classifier:
             if sig.kernel_required and v != "match":
                 self.rejections[sid] += 1
                 continue
-            k = KERNEL_MATCH if v == "match" else KERNEL_MISMATCH if v == "mismatch" else 0.0
-            bw_fits[sid] = bw_fit = _band_fit(sig, v, f["bandwidth"])
-            scores[sid] = bw_fit + f["duration"] + k
+            bw_fits[sid] = _band_fit(sig, v, f["bandwidth"])
+            scores[sid] = _score(sig, f, v)
             verdicts[sid] = v
+        if burst.features.get("faint"):
+            if "match" not in verdicts.values():
+                # A span of the floor a fraction of a dB high stands for a link only where a
+                # kernel confirms one (detect/steady.py): otherwise a front end's ripple
+                # would make emitters.  Its band's sums may confirm one later (prefix.py).
+                self.faint_held += 1
+                self._prefixes.hold(burst)
+                return out
         modulation = _modulation(kernels)
         if track is None:
             track = self._new_track(burst, scores, modulation)
         elif track.modulation == ("?",) and modulation != ("?",):
             track.modulation = modulation
+        # The steady bursts whose summed prefixes confirmed the link with this one are its own.
+        for earlier in self._prefixes.release(burst) if "ofdm_cp" in kernels else ():
+            ok = {sid: f for sid, f in self._features(earlier).items() if verdicts.get(sid) == "match"}
+            self._add_to_track(track, earlier, {sid: _score(sigs[sid], f, "match") for sid, f in ok.items()},
+                               dict.fromkeys(ok, "match"), kernels)
+        self._add_to_track(track, burst, scores, verdicts, kernels)
+        lora = kernels.get("lora")
+        if lora and lora.get("confirmed"):
+            track.note_chirp_packet(lora["sf"], burst.duration_s, burst.snr_db)
+        if piece is not None:
+            track.kernel_results.setdefault("ofdm_piece", []).append(piece)
+        for sid, v in verdicts.items():
+            if sigs[sid].continuous and v == "match" and bw_fits[sid] == 1.0:
+                self._continuous.note(track, burst, sigs[sid].bandwidth_hz[1])
+                break
+        if self.early_reports and (not track.reported or track.packets >= track.recheck_packets):
+            out.extend(self._report(track))
+        return out
+
+    def _add_to_track(self, track: Track, burst: Burst, scores: dict, verdicts: dict, kernels: dict) -> None:
         fragment = _continues(burst, track, self._piece_gap_s) or \
             (track.modulation != ("?",) and track.within_packet(burst))
         track.add(burst, fragment=fragment)
@@ -386,18 +416,6 @@ class Classifier:
                 vc["inherited"] = "match" if vc["match"] > vc["mismatch"] else "mismatch"
         for name, result in kernels.items():
             track.kernel_results.setdefault(name, []).append(result)
-        lora = kernels.get("lora")
-        if lora and lora.get("confirmed"):
-            track.note_chirp_packet(lora["sf"], burst.duration_s, burst.snr_db)
-        if piece is not None:
-            track.kernel_results.setdefault("ofdm_piece", []).append(piece)
-        for sid, v in verdicts.items():
-            if sigs[sid].continuous and v == "match" and bw_fits[sid] == 1.0:
-                self._continuous.note(track, burst, sigs[sid].bandwidth_hz[1])
-                break
-        if self.early_reports and (not track.reported or track.packets >= track.recheck_packets):
-            out.extend(self._report(track))
-        return out
 
     def _report(self, track: Track) -> list[Detection]:
         """A track's first report, or a later one when it now names another link (a hopper
@@ -508,6 +526,13 @@ class Classifier:
         for name, sigs in need.items():
             self.kernel_runs[name] += 1
             out[name] = self.run_kernel(name, burst, iq, sigs)
+        always_on = [s for s in need.get("ofdm_cp", ()) if s.continuous]
+        if always_on and burst.features.get("steady") and \
+                not any(ev_mod.verdict(s, out["ofdm_cp"]) == "match" for s in always_on):
+            # Too weak to confirm alone (a short lag's correlation is the band's own): the
+            # band's steady bursts so far, summed (prefix.py).
+            self.kernel_runs["ofdm_cp_summed"] += 1
+            out["ofdm_cp"] = self._prefixes.add(burst, iq, always_on) or out["ofdm_cp"]
         return out
 
     # ---- tracks ------------------------------------------------------------------------
@@ -1079,6 +1104,12 @@ def _band_fit(sig: Signature, verdict: str, measured_fit: float) -> float:
     if verdict == "match" and sig.kernel in ("lora", "fm_video"):
         return 1.0
     return measured_fit
+
+
+def _score(sig: Signature, feats: dict, verdict: str) -> float:
+    """A burst's score for a signature: its band and duration fits, and its kernel's verdict."""
+    k = KERNEL_MATCH if verdict == "match" else KERNEL_MISMATCH if verdict == "mismatch" else 0.0
+    return _band_fit(sig, verdict, feats["bandwidth"]) + feats["duration"] + k
 
 
 def _modulation(kernels: dict) -> tuple:

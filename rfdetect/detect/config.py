@@ -52,6 +52,12 @@ class DetectorConfig:
     steady_span_s: float = 0.05
     steady_threshold_db: float = 1.5
     steady_min_bandwidth_hz: float = 2e6
+    # Spans standing at least steady_faint_threshold_db (but under steady_threshold_db) are
+    # reported too, marked ``faint``: an OFDM video link below the noise (-12 dB in-band
+    # raises the floor by 0.2 dB).  The classifier keeps a faint burst only where a
+    # kernel confirms a link on it (classify/prefix.py); others cost a check and nothing
+    # more.  Equal to steady_threshold_db turns it off.
+    steady_faint_threshold_db: float = 0.15
     # Analog video below the noise (detect/linerate.py): every line_rate_check_s of signal,
     # where a video signature's band is in the window, the last line_rate_span_s are searched
     # for the line rate in the power of narrow sub-bands.  0 turns it off.
@@ -94,6 +100,9 @@ class DetectorConfig:
         if self.steady_check_s < 0 or (self.steady_check_s and not 0 < self.steady_span_s <= self.steady_check_s):
             raise ParameterError("must be 0 (off), or at least steady_span_s (> 0)", param="steady_check_s",
                                  value=self.steady_check_s)
+        if not 0 < self.steady_faint_threshold_db <= self.steady_threshold_db:
+            raise ParameterError("must be in (0, steady_threshold_db]", param="steady_faint_threshold_db",
+                                 value=self.steady_faint_threshold_db)
         if self.line_rate_check_s < 0 or (self.line_rate_check_s and
                                           not 0 < self.line_rate_span_s <= self.line_rate_check_s):
             raise ParameterError("must be 0 (off), or at least line_rate_span_s (> 0)", param="line_rate_check_s",

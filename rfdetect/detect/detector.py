@@ -15,7 +15,7 @@ from ..kernels import bursts as K
 from ..model import Burst, IQBlock
 from .config import DetectorConfig, auto_fft_size
 from .framer import FrameBatch, Framer
-from .steady import EDGE_FRACTION, NOISE_QUANTILE, raised_spans
+from .steady import EDGE_FRACTION, NOISE_QUANTILE, faint_spans_wanted, raised_spans
 
 
 class BurstDetector:
@@ -169,7 +169,7 @@ class BurstDetector:
         # only at the first multiple of the check interval.
         out = self._run(frames[: self._init_frames])
         if self._checked_frame != int(self._state[K.S_FRAME]):     # (unless one just fell there)
-            out += self._steady_bursts()
+            out += self._steady_bursts(faint=False)
         return out + self._run(frames[self._init_frames:])
 
     def _run(self, power: np.ndarray) -> list[Burst]:
@@ -203,21 +203,30 @@ class BurstDetector:
         target = (before // self._steady_every + 1) * self._steady_every
         return max(0, -(-(target - start) // self.hop)) + 1
 
-    def _steady_bursts(self) -> list[Burst]:
-        """The always-on emitters the floor holds now, as bursts of the last frames."""
+    def _steady_bursts(self, faint: bool = True) -> list[Burst]:
+        """The always-on emitters the floor holds now, as bursts of the last frames.
+        ``faint``: also the spans under the plain threshold, which a burst in the stretch
+        the floor first learns from raises as much (so not at the first look)."""
         self._checked_frame = int(self._state[K.S_FRAME])
         if not self._floor_may_stand_raised():
             return []
-        spans = raised_spans(self._floor, threshold_db=self.config.steady_threshold_db,
-                             min_bins=self._steady_min_bins,
-                             shoulder_bins=max(2, self._steady_min_bins // 4))
+        shape = {"min_bins": self._steady_min_bins, "shoulder_bins": max(2, self._steady_min_bins // 4)}
+        spans = [(lo, hi, level, False) for lo, hi, level in
+                 raised_spans(self._floor, threshold_db=self.config.steady_threshold_db, **shape)]
+        if faint and self.config.steady_faint_threshold_db < self.config.steady_threshold_db and \
+                faint_spans_wanted(self.sample_rate_hz, self.center_freq_hz):
+            # Outlined at their own (lower) level, so that a span the plain check finds keeps
+            # its edges; a faint span overlapping one of those is that span.
+            spans += [(lo, hi, level, True) for lo, hi, level in
+                      raised_spans(self._floor, threshold_db=self.config.steady_faint_threshold_db, **shape)
+                      if not any(lo <= b and a <= hi for a, b, _, _ in spans)]
         last = float(self._state[K.S_FRAME])
         # A span's edges are those of its bins (the floor is smoothed over a CFAR cell).
         return [self._burst(last - self._steady_span, last, lo - 0.5, hi + 0.5, level - 1.0,
                             float(self._floor[lo: hi + 1].max()),
                             {"frames": self._steady_span, "cells": (hi - lo + 1) * self._steady_span,
-                             "edges_refined": False, "steady": True})
-                for lo, hi, level in spans]
+                             "edges_refined": False, "steady": True, **({"faint": True} if faint else {})})
+                for lo, hi, level, faint in spans]
 
     def _floor_may_stand_raised(self) -> bool:
         """False when no bin of the floor reaches ``raised_spans``' thresholds, so that it
@@ -230,7 +239,9 @@ class BurstDetector:
         centre = floor[edge: n - edge] if n - 2 * edge >= 8 else floor
         k = int((centre.shape[0] - 1) * NOISE_QUANTILE)
         below = float(np.partition(centre, k)[k])      # the quantile interpolates up from it
-        ratio = 10 ** (self.config.steady_threshold_db / 10)
+        lowest_db = self.config.steady_faint_threshold_db \
+            if faint_spans_wanted(self.sample_rate_hz, self.center_freq_hz) else self.config.steady_threshold_db
+        ratio = 10 ** (lowest_db / 10)
         # A span needs a bin above sqrt(ratio) x noise, and a mean of at least ratio x noise;
         # the margin covers the quantile's rounding.
         bound = max(ratio, math.sqrt(ratio)) * below * (1 - 1e-3)

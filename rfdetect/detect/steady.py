@@ -8,11 +8,16 @@ itself.  Across the band it is flat where there is only noise (a front end's
 roll-off bends it gently towards the edges), and it stands raised, with steep
 sides, where a continuous emitter sits.  ``raised_spans`` finds such spans; the
 detector looks every ``DetectorConfig.steady_check_s`` and reports each span as
-a burst marked ``steady`` (see detector.py).
+a burst marked ``steady`` (see detector.py).  Where an OFDM video link's band is in
+the window, spans a fraction of a dB high are reported too, marked ``faint``: at
+-12 dB in-band SNR such a link raises the floor by 0.2 dB, and its prefix
+correlation, summed over its faint bursts, names it (classify/prefix.py).
 
 Called a few times a second on one floor vector: NumPy, not a kernel.
 """
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -21,6 +26,17 @@ import numpy as np
 NOISE_QUANTILE = 0.25
 # Bins at each edge left out of the noise level (a front end's roll-off).
 EDGE_FRACTION = 0.05
+
+
+@functools.lru_cache(maxsize=64)
+def faint_spans_wanted(sample_rate_hz: float, center_freq_hz: float) -> bool:
+    """Whether a faint span could be a link here: an always-on link confirmed by its OFDM
+    prefix (the one kernel that sums a faint span's bursts, classify/prefix.py) has a band
+    in the receiver's window."""
+    from ..signatures import load_all
+    lo, hi = center_freq_hz - sample_rate_hz / 2, center_freq_hz + sample_rate_hz / 2
+    return any(sig.continuous and sig.kernel == "ofdm_cp" and any(b.lo_hz <= hi and b.hi_hz >= lo for b in sig.bands)
+               for sig in load_all())
 
 
 def raised_spans(floor: np.ndarray, *, threshold_db: float, min_bins: int,
