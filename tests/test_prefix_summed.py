@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rfdetect.classify.prefix import MIN_POWER_RATIO, SteadyPrefixes
+from rfdetect.classify.prefix import MIN_POWER_RATIO, SteadyPrefixes, steady_prefix_sums
 from rfdetect.detect import BurstDetector, DetectorConfig
 from rfdetect.kernels.evidence_ofdm import band_taper, prefix_lag_sums
 from rfdetect.history import IQSnippet
@@ -70,7 +70,7 @@ def test_summed_noise_stays_under_the_threshold_as_the_exponential_model_says():
         prefixes = SteadyPrefixes()
         for k in range(3):
             burst, iq = _noise_burst(rng, fs, n, 0.2 * k + 10.0 * trial)
-            ev = prefixes.add(burst, iq, video)
+            ev = prefixes.add(burst, steady_prefix_sums(burst, iq, video))
         best.append(ev["power_ratio"])
         assert ev["summed_bursts"] == 3 and ev["summed_s"] == pytest.approx(3 * n / fs, abs=1e-3)
     lags = int(video[0].kernel_params["useful_symbol_s"][1] * 1.12 * fs) - \
@@ -86,15 +86,15 @@ def test_a_new_band_after_hold_and_another_band_sum_apart():
     prefixes = SteadyPrefixes()
     video = [get("dji-ocusync-video")]
     a, iq = _noise_burst(rng, fs, n, 0.0)
-    assert prefixes.add(a, iq, video)["summed_bursts"] == 1
+    assert prefixes.add(a, steady_prefix_sums(a, iq, video))["summed_bursts"] == 1
     b, iq = _noise_burst(rng, fs, n, 0.2)
-    assert prefixes.add(b, iq, video)["summed_bursts"] == 2
+    assert prefixes.add(b, steady_prefix_sums(b, iq, video))["summed_bursts"] == 2
     far, iq = _noise_burst(rng, fs, n, 5.0)          # past HOLD_S: the sums start again
-    assert prefixes.add(far, iq, video)["summed_bursts"] == 1
+    assert prefixes.add(far, steady_prefix_sums(far, iq, video))["summed_bursts"] == 1
     other, iq = _noise_burst(rng, fs, n, 5.2)
     other = Burst(other.sample_start, other.sample_end, other.t_start_s, other.t_end_s, 2455e6, 2465e6,
                   0.2, -60.0, 2460e6, features=other.features)
-    assert prefixes.add(other, iq, video)["summed_bursts"] == 1
+    assert prefixes.add(other, steady_prefix_sums(other, iq, video))["summed_bursts"] == 1
 
 
 def test_faint_spans_only_where_an_ofdm_video_band_is_in_the_window():

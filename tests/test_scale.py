@@ -463,3 +463,24 @@ def test_bad_worker_count_is_a_parameter_error(archive):
     paths, _ = archive
     with pytest.raises(ParameterError, match="--workers"):
         run_archive([str(paths[0])], workers=0, config=CONFIG, emit=lambda r: None, progress=False)
+
+
+def test_an_ofdm_video_named_from_summed_prefixes_merges_to_the_serial_records(tmp_path):
+    """An OcuSync video at -8 dB: named only through its faint steady bursts' prefix sums,
+    which the classifier adds up over the whole file (classify/prefix.py).  The workers
+    compute each burst's sums from the same samples as the serial run, and the client's
+    classifier adds them in the serial order: the same records."""
+    from rfdetect.simulate import generate
+    fs, fc = 15.36e6, 2439.5e6
+    scn = {"scenario": {"duration_s": 2.6, "seed": 3}, "receiver": {"sample_rate": fs, "center_freq": fc},
+           "emitter": [{"id": "v", "link": "dji-ocusync-video", "mode": "10MHz", "domain": "2G4",
+                        "freq": fc, "snr_db": -8.0}]}
+    x, _ = generate(scn, seed=3)
+    path = iqgen.write_hdf5(tmp_path / "video.h5", x, datatype="cu8", sample_rate_hz=fs, center_freq_hz=fc)
+    config = DetectorConfig(floor_tau_s=0.05)
+    ref = strip(serial(path, config))
+    named = [r for r in ref if r["type"] == "detection"]
+    assert named and {r["link"] for r in named} == {"dji-ocusync-video"}
+    tasks, out, _ = _merge_in_process(path, 0, config)
+    assert len(tasks) >= 2
+    assert strip(out) == ref

@@ -23,6 +23,7 @@ from ..kernels.evidence_ofdm import ofdm_evidence, prefix_piece_evidence
 from ..kernels.resample import shift_to_zero
 from ..model import Burst
 from ..signatures import Signature
+from .prefix import steady_prefix_sums
 
 # Longest stretch of a burst each kernel looks at (seconds) and at most this many
 # input samples: enough for its statistic, bounded so a long burst costs no more.
@@ -203,6 +204,9 @@ def run_kernel(kernel: str, burst: Burst, iq, candidates: list[Signature]) -> di
             sync = sync_word_of(burst, iq, ev)
             ev["sync_word"] = sync["sync_word"] if sync and sync["confirmed"] else None
         return ev
+    if kernel == "ofdm_cp_sums":
+        # (A steady burst's samples up to its end, not the burst's own: prefix.py.)
+        return steady_prefix_sums(burst, iq, candidates)
     x = burst_samples(burst, iq, kernel)
     if x is None:
         return None

@@ -531,8 +531,9 @@ class Classifier:
                 not any(ev_mod.verdict(s, out["ofdm_cp"]) == "match" for s in always_on):
             # Too weak to confirm alone (a short lag's correlation is the band's own): the
             # band's steady bursts so far, summed (prefix.py).
-            self.kernel_runs["ofdm_cp_summed"] += 1
-            out["ofdm_cp"] = self._prefixes.add(burst, iq, always_on) or out["ofdm_cp"]
+            self.kernel_runs["ofdm_cp_sums"] += 1
+            sums = self.run_kernel("ofdm_cp_sums", burst, iq, always_on)
+            out["ofdm_cp"] = self._prefixes.add(burst, sums) or out["ofdm_cp"]
         return out
 
     # ---- tracks ------------------------------------------------------------------------

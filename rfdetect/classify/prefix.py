@@ -3,16 +3,19 @@
 Below about -5 dB in-band SNR the cyclic-prefix kernel cannot confirm an OFDM video
 link on one steady burst (at -12 dB its prefix correlates at 0.003, the noise at
 0.003 over 6 ms).  The link is on for as long as it flies, and the phase of
-x[n + T_u] conj x[n] depends only on its carrier offset, so the sums of successive
-steady bursts of one band add coherently: summed over k bursts (each adds the last
-0.1 s of samples) the peak at T_u stands sqrt(k) times higher over the noise.  ``SteadyPrefixes`` keeps those sums per
-band, over the useful-symbol lags of the always-on OFDM signatures, and confirms the
-link when the best lag's power stands MIN_POWER_RATIO times the mean of the others.
+x[n + T_u] conj x[n] depends only on its carrier's frequency, so the sums of
+successive steady bursts of one band add coherently: summed over k bursts (each adds
+up to the last 0.1 s of samples) the peak at T_u stands sqrt(k) times higher over the
+noise.  ``steady_prefix_sums`` (the ``ofdm_cp_sums`` kernel) takes one burst's sums at
+the useful-symbol lags of the always-on OFDM signatures; ``SteadyPrefixes`` adds them
+up per band and confirms the link when the best lag's power stands MIN_POWER_RATIO
+times the mean of the others'.
 
-In noise, each lag's summed power is exponential about the mean, so the best of the
+In noise each lag's summed power is exponential about the mean, so the best of the
 ~460 lags searched stands above MIN_POWER_RATIO with a probability of
-460 exp(-20) = 1e-6 per check.  The sums are reset when a band has had no steady
-burst for HOLD_S.
+460 exp(-20) = 1e-6 per check.  A band's sums start again once it has had no steady
+burst for HOLD_S.  The kernel is stateless, so a chunked run's workers compute it as
+the serial run would (scale/worker.py); the sums are the classifier's.
 """
 from __future__ import annotations
 
@@ -51,41 +54,51 @@ class _Band:
     held: list[Burst] = field(default_factory=list)    # summed, before the link confirmed
 
 
+def steady_prefix_sums(burst: Burst, iq, candidates: list[Signature]) -> dict | None:
+    """The ``ofdm_cp_sums`` kernel: over the samples held up to a steady burst's end (at most
+    SPAN_S; the emitter is always on), kept to its band, the lag sums of
+    ``kernels.evidence_ofdm.prefix_lag_sums`` at the useful-symbol lags of ``candidates``
+    (the always-on OFDM signatures it may be), or None without enough samples.  Alone it
+    confirms nothing: ``SteadyPrefixes`` adds a band's sums up.  (The band is not moved to
+    0 Hz, so each sum's phase is the signal's own, whatever the burst's measured centre.)"""
+    if iq is None or not candidates:
+        return None
+    fs = iq.sample_rate_hz
+    lo_s = min(s.kernel_params["useful_symbol_s"][0] for s in candidates)
+    hi_s = max(s.kernel_params["useful_symbol_s"][1] for s in candidates) * WHOLE_SYMBOL_REACH
+    lag_lo, lag_hi = int(np.ceil(lo_s * fs)), int(hi_s * fs)
+    x = iq.samples[0] if iq.samples.ndim == 2 else iq.samples
+    stop = min(burst.sample_end, iq.sample_index0 + x.shape[0])
+    start = max(iq.sample_index0, stop - int(SPAN_S * fs))
+    if stop - start < 4 * lag_hi:
+        return None
+    sums, energy = prefix_lag_sums(x[start - iq.sample_index0: stop - iq.sample_index0], fs,
+                                   burst.center_freq_hz - iq.center_freq_hz, burst.bandwidth_hz, lag_lo, lag_hi)
+    return {"sample_rate_hz": fs, "receiver_freq_hz": iq.center_freq_hz, "lag_lo": lag_lo, "sums": sums,
+            "energy": energy, "sample_start": start, "sample_end": stop}
+
+
 class SteadyPrefixes:
     def __init__(self):
         self._bands: list[_Band] = []
-        self.runs = 0
 
-    def add(self, burst: Burst, iq, candidates: list[Signature]) -> dict | None:
-        """The prefix evidence of the band's steady bursts so far, this one included, as the
-        cyclic-prefix kernel reports it (``useful_symbol_s``, ``confirmed``...), or None
-        where the burst has no samples.  ``candidates``: the always-on OFDM signatures the
-        burst may be.  Each burst adds the samples held up to its end (the emitter is
-        always on) that an earlier burst of the band did not add."""
-        if iq is None or not candidates:
+    def add(self, burst: Burst, sums: dict | None) -> dict | None:
+        """The prefix evidence of the band's steady bursts so far, this one's ``sums``
+        (``steady_prefix_sums``) included, as the cyclic-prefix kernel reports it
+        (``useful_symbol_s``, ``confirmed``...), or None where there is nothing summed.
+        Samples an earlier burst of the band added are not added again."""
+        if sums is None:
             return None
-        fs = iq.sample_rate_hz
-        lo_s = min(s.kernel_params["useful_symbol_s"][0] for s in candidates)
-        hi_s = max(s.kernel_params["useful_symbol_s"][1] for s in candidates) * WHOLE_SYMBOL_REACH
-        lag_lo, lag_hi = int(np.ceil(lo_s * fs)), int(hi_s * fs)
-        band = self._band(burst, fs, iq.center_freq_hz, lag_lo, lag_hi - lag_lo + 1)
-        x = iq.samples[0] if iq.samples.ndim == 2 else iq.samples
-        stop = min(burst.sample_end, iq.sample_index0 + x.shape[0])
-        start = max(iq.sample_index0, band.sample_end, stop - int(SPAN_S * fs))
-        if stop - start < 4 * lag_hi:
-            return self._evidence(band) if band.bursts else None
-        self.runs += 1
-        # Every stretch of the band kept around the same frequency: its sums turn alike.
-        sums, energy = prefix_lag_sums(x[start - iq.sample_index0: stop - iq.sample_index0], fs,
-                                       band.center_freq_hz - band.receiver_freq_hz, burst.bandwidth_hz,
-                                       lag_lo, lag_hi)
-        band.sums += sums
-        band.energy += energy
-        band.seconds += (stop - start) / fs
-        band.bursts += 1
-        band.sample_end = stop
+        band = self._band(burst, sums["sample_rate_hz"], sums["receiver_freq_hz"], sums["lag_lo"],
+                          sums["sums"].shape[0])
+        if sums["sample_start"] >= band.sample_end:
+            band.sums += sums["sums"]
+            band.energy += sums["energy"]
+            band.seconds += (sums["sample_end"] - sums["sample_start"]) / sums["sample_rate_hz"]
+            band.bursts += 1
+            band.sample_end = sums["sample_end"]
         band.t_end_s = burst.t_end_s
-        return self._evidence(band)
+        return self._evidence(band) if band.bursts else None
 
     def hold(self, burst: Burst) -> None:
         """``burst``, just summed, confirmed nothing: kept with its band, whose sums may

@@ -314,6 +314,13 @@ class BurstDetector:
         """The noise floor has started (after ``DetectorConfig.noise_init_s`` of signal)."""
         return self._floor_ready
 
+    def next_steady_start(self) -> float | None:
+        """Sample at which the bursts of the next check for always-on emitters will start
+        (they cover the span before it), or None when the check is off."""
+        if not self._steady_every:
+            return None
+        return self.frame_to_sample(float(int(self._state[K.S_FRAME]) + self._frames_to_check() - self._steady_span))
+
     @property
     def release_fraction(self) -> float:
         """Share of bins the step rule counts as raised in plain noise (plus the

@@ -248,6 +248,9 @@ class _ChunkPipeline(Pipeline):
         """A burst that may start in [lo, hi) is still to be handed on."""
         if any(lo <= s < hi for s in self.detector.open_starts()):
             return True
+        steady = self.detector.next_steady_start()
+        if steady is not None and lo <= steady < hi:
+            return True      # a check past the end reports always-on emitters from a span back
         if self.chirp is None:
             return False
         held = self.merger.held_from()
