@@ -250,17 +250,20 @@ def prefix_piece_evidence(samples: np.ndarray, sample_rate_hz: float, offset_hz:
 PREFIX_TAPER = 0.3      # the sides' width, relative to the band
 
 
-def band_taper(n: int, sample_rate_hz: float, offset_hz: float, bandwidth_hz: float) -> np.ndarray:
-    """Weights of the FFT bins (NumPy order) of ``n`` samples: 1 within half the
-    bandwidth of ``offset_hz``, falling as a raised cosine to 0 over PREFIX_TAPER of it more."""
-    f = np.abs(np.fft.fftfreq(n, 1.0 / sample_rate_hz) - offset_hz)
+def band_taper(n: int, sample_rate_hz: float, offset_hz: float, bandwidth_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """The FFT bins (NumPy order) of ``n`` samples that the band of ``bandwidth_hz`` around
+    ``offset_hz`` keeps, and their weights: 1 within half the bandwidth of ``offset_hz``,
+    falling as a raised cosine to 0 over PREFIX_TAPER of it more."""
+    df = sample_rate_hz / n
     lo = 0.5 * bandwidth_hz
     hi = lo * (1.0 + PREFIX_TAPER)
-    w = np.zeros(n, np.float32)
-    side = (f > lo) & (f < hi)
-    w[f <= lo] = 1.0
-    w[side] = 0.5 + 0.5 * np.cos(np.pi * (f[side] - lo) / (hi - lo))
-    return w
+    k = np.arange(int(np.ceil((offset_hz - hi) / df)), int(np.floor((offset_hz + hi) / df)) + 1)
+    k = k[np.abs(k) < n / 2]          # (inside the window)
+    f = np.abs(k * df - offset_hz)
+    w = np.ones(k.shape[0], np.float32)
+    side = f > lo
+    w[side] = 0.5 + 0.5 * np.cos(np.pi * np.minimum((f[side] - lo) / (hi - lo), 1.0))
+    return np.mod(k, n), w
 
 
 def prefix_lag_sums(samples: np.ndarray, sample_rate_hz: float, offset_hz: float, bandwidth_hz: float,
@@ -268,9 +271,9 @@ def prefix_lag_sums(samples: np.ndarray, sample_rate_hz: float, offset_hz: float
     """For the samples kept to the band of ``bandwidth_hz`` around ``offset_hz``: the sums
     sum_n y[n + L] conj y[n] for L = lag_lo..lag_hi, cyclic over the stretch (the L
     products that wrap round pair unrelated samples, or zeros: noise, a fraction L / n of it),
-    and the band's energy sum |y|^2.  By FFT: the inverse transform of |Y|^2.  (Not moved
-    to 0 Hz: the band's offset turns every sum by exp(2 pi i offset L / fs), the same for
-    every stretch summed at that offset.)"""
+    and the band's energy sum |y|^2.  By FFT: the inverse transform of |Y|^2 (real: half of
+    it, ``ihfft``).  (Not moved to 0 Hz: the band's offset turns every sum by
+    exp(2 pi i offset L / fs), the signal's own.)"""
     from scipy import fft as scipy_fft    # (not at import: the engine starts without scipy.fft)
 
     x = np.asarray(samples, np.complex64)
@@ -278,6 +281,9 @@ def prefix_lag_sums(samples: np.ndarray, sample_rate_hz: float, offset_hz: float
     # prime: 10x slower); the zeros add nothing to the sums.
     n = scipy_fft.next_fast_len(x.shape[0])
     spectrum = scipy_fft.fft(x, n)
-    power = (spectrum.real ** 2 + spectrum.imag ** 2) * band_taper(n, sample_rate_hz, offset_hz, bandwidth_hz) ** 2
-    r = scipy_fft.ifft(power)
+    bins, w = band_taper(n, sample_rate_hz, offset_hz, bandwidth_hz)
+    kept = spectrum[bins]
+    power = np.zeros(n, np.float32)
+    power[bins] = (kept.real ** 2 + kept.imag ** 2) * w ** 2
+    r = scipy_fft.ihfft(power)        # = ifft(power)[: n // 2 + 1]
     return r[lag_lo: lag_hi + 1].astype(np.complex128), float(power.sum()) / n
