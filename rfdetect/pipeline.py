@@ -78,6 +78,7 @@ class Pipeline:
         self._stretch_t0_s = 0.0
         self.gaps = 0
         self.bursts = 0
+        self.faint_spans = 0      # (detect/steady.py: not written, not counted as bursts)
         self._tracks: dict[int, tuple[str, bool | None]] = {}
         self.detection_records = 0
         self.bearing_records = 0
@@ -142,7 +143,10 @@ class Pipeline:
             self._classify(burst, self._snippet(burst))
 
     def _classify(self, burst: Burst, iq) -> None:
-        self.bursts += 1
+        if burst.features.get("faint"):
+            self.faint_spans += 1
+        else:
+            self.bursts += 1
         k = bisect.bisect_right(self._tunings, (burst.sample_start, math.inf)) - 1
         self.classifier.set_window(self._tunings[max(k, 0)][1], self.info.sample_rate_hz,
                                    self.detector.hop / self.info.sample_rate_hz, since_s=self._stretch_t0_s)
@@ -208,6 +212,8 @@ class Pipeline:
             "detector": {"fft_size": self.detector.nfft, "hop": self.detector.hop,
                          "overflows": self.detector.overflows},
         }
+        if self.faint_spans:
+            record["detector"]["faint_spans"] = self.faint_spans
         if self.line_rate is not None:
             record["detector"]["line_rate"] = {
                 "line_rates_hz": list(self.line_rate.line_rates_hz), "checks": self.line_rate.checks,

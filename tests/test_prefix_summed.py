@@ -134,10 +134,15 @@ def test_ocusync_video_at_minus_12_db_is_named_from_its_summed_prefixes(seed):
     named = [r for r in recs if r["type"] == "detection"]
     assert named and {r["link"] for r in named} == {"dji-ocusync-video"}
     assert named[-1]["drone"] is True and "ofdm_cp" in named[-1]["evidence"]["matched"]
+    # The faint spans are counted apart from the bursts (none of which is written for them).
+    summary = recs[-1]
+    assert summary["type"] == "summary" and summary["detector"]["faint_spans"] >= 4
+    assert named[-1]["bursts"] >= 4
     config = acc.detector_config(integrate=True)
     config = type(config)(**{**config.__dict__, "steady_faint_threshold_db": config.steady_threshold_db})
     recs, _, _ = acc.run_trial("dji-ocusync-video", -12.0, 1.0, seed, config)
     assert not [r for r in recs if r["type"] == "detection"]
+    assert "faint_spans" not in recs[-1]["detector"]
 
 
 def test_noise_at_2g4_gives_no_detection_from_faint_spans():
