@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rfdetect.classify.prefix import MIN_POWER_RATIO, SteadyPrefixes, steady_prefix_sums
+from rfdetect.classify.prefix import MAX_HELD, MIN_POWER_RATIO, SteadyPrefixes, steady_prefix_sums
 from rfdetect.detect import BurstDetector, DetectorConfig
 from rfdetect.kernels.evidence_ofdm import band_taper, prefix_lag_sums
 from rfdetect.history import IQSnippet
@@ -150,3 +150,20 @@ def test_noise_at_2g4_gives_no_detection_from_faint_spans():
         recs, _, _ = acc.run_trial(None, 0.0, 1.0, seed, acc.detector_config(integrate=True),
                                    receiver=(30.72e6, 2439.5e6))
         assert not [r for r in recs if r["type"] == "detection"]
+
+
+def test_a_band_holds_its_last_faint_bursts_and_releases_them_once():
+    rng = np.random.default_rng(9)
+    fs, n = 15.36e6, 20_000
+    prefixes = SteadyPrefixes()
+    video = [get("dji-ocusync-video")]
+    held = []
+    for k in range(MAX_HELD + 10):
+        burst, iq = _noise_burst(rng, fs, n, 0.2 * k)
+        prefixes.add(burst, steady_prefix_sums(burst, iq, video))
+        prefixes.hold(burst)
+        held.append(burst)
+    last, iq = _noise_burst(rng, fs, n, 0.2 * (MAX_HELD + 10))
+    prefixes.add(last, steady_prefix_sums(last, iq, video))
+    assert prefixes.release(last) == held[-MAX_HELD:]
+    assert prefixes.release(last) == []

@@ -33,6 +33,8 @@ MIN_POWER_RATIO = 20.0
 # Lags next to the best that its own main lobe raises: left out of the noise's mean.
 PEAK_LAGS = 2
 HOLD_S = 1.0
+# Faint bursts held per band until it confirms (at 5 a second, the last 13 s).
+MAX_HELD = 64
 # The real frames correlate best at one whole symbol period (see evidence.verdict):
 # the search reaches that far past the useful symbol's range.
 WHOLE_SYMBOL_REACH = 1.12
@@ -106,6 +108,9 @@ class SteadyPrefixes:
         band = self._find(burst)
         if band is not None:
             band.held.append(burst)
+            # (A span that never confirms, a front end's ripple, is held for as long as it
+            # lasts: only the last few join a track, the sums keep the rest.)
+            del band.held[:-MAX_HELD]
 
     def release(self, burst: Burst) -> list[Burst]:
         """The bursts held in ``burst``'s band (now that its sums confirmed a link with
