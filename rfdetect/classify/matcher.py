@@ -235,7 +235,6 @@ class Classifier:
         self.edge_packets: Counter = Counter()  # track id -> its packets seen only through the window's edge
         self._continuous = ContinuousHosts()
         self._prefixes = SteadyPrefixes()
-        self.faint_held = 0             # faint steady bursts no kernel confirmed a link on (yet)
         self._window_hz: tuple[float, float] | None = None
         self._window_since_s = 0.0       # start of the stretch this window is seen in
         self._window_channels: dict[str, int | None] = {}
@@ -372,7 +371,6 @@ class Classifier:
                 # A span of the floor a fraction of a dB high stands for a link only where a
                 # kernel confirms one (detect/steady.py): otherwise a front end's ripple
                 # would make emitters.  Its band's sums may confirm one later (prefix.py).
-                self.faint_held += 1
                 self._prefixes.hold(burst)
                 return out
         modulation = _modulation(kernels)

@@ -56,6 +56,11 @@ class _Band:
     held: list[Burst] = field(default_factory=list)    # summed, before the link confirmed
 
 
+def _around(band: _Band, burst: Burst) -> bool:
+    """Whether the burst's centre is within half of its or the band's width of the band's."""
+    return abs(burst.center_freq_hz - band.center_freq_hz) <= 0.5 * max(burst.bandwidth_hz, band.bandwidth_hz)
+
+
 def steady_prefix_sums(burst: Burst, iq, candidates: list[Signature]) -> dict | None:
     """The ``ofdm_cp_sums`` kernel: over the samples held up to a steady burst's end (at most
     SPAN_S; the emitter is always on), kept to its band, the lag sums of
@@ -123,9 +128,7 @@ class SteadyPrefixes:
 
     def _find(self, burst: Burst) -> _Band | None:
         """The band this steady burst was summed into."""
-        return next((b for b in self._bands if b.t_end_s == burst.t_end_s and
-                     abs(burst.center_freq_hz - b.center_freq_hz) <= 0.5 * max(burst.bandwidth_hz, b.bandwidth_hz)),
-                    None)
+        return next((b for b in self._bands if b.t_end_s == burst.t_end_s and _around(b, burst)), None)
 
     def _band(self, burst: Burst, fs: float, receiver_freq_hz: float, lag_lo: int, lags: int) -> _Band:
         """The band this steady burst continues (its centre within half of either's width,
@@ -133,7 +136,7 @@ class SteadyPrefixes:
         self._bands = [b for b in self._bands if burst.t_start_s <= b.t_end_s + HOLD_S]
         for b in self._bands:
             if (b.sample_rate_hz, b.receiver_freq_hz, b.lag_lo, b.sums.shape[0]) == (fs, receiver_freq_hz, lag_lo, lags) \
-                    and abs(burst.center_freq_hz - b.center_freq_hz) <= 0.5 * max(burst.bandwidth_hz, b.bandwidth_hz):
+                    and _around(b, burst):
                 return b
         band = _Band(burst.center_freq_hz, burst.bandwidth_hz, fs, receiver_freq_hz, lag_lo,
                      np.zeros(lags, np.complex128))

@@ -319,7 +319,11 @@ class BurstDetector:
         (they cover the span before it), or None when the check is off."""
         if not self._steady_every:
             return None
-        return self.frame_to_sample(float(int(self._state[K.S_FRAME]) + self._frames_to_check() - self._steady_span))
+        return self.frame_to_sample(float(self._next_steady_frame()))
+
+    def _next_steady_frame(self) -> int:
+        """First frame of the span the next check for always-on emitters reports."""
+        return int(self._state[K.S_FRAME]) + self._frames_to_check() - self._steady_span
 
     @property
     def release_fraction(self) -> float:
@@ -335,7 +339,7 @@ class BurstDetector:
         first = min([int(self._state[K.S_PROC]) + 1, *(int(f) for f in self._active[:n, K.A_START])])
         if self._steady_every:
             # The next check reports its emitters from a span back.
-            first = min(first, int(self._state[K.S_FRAME]) + self._frames_to_check() - self._steady_span)
+            first = min(first, self._next_steady_frame())
         return self._horizon_at(float(first))
 
     def _horizon_at(self, frame: float) -> float:
