@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model import IQBlock
+from .model import FloorSnapshot, IQBlock
 
 
 @dataclass(frozen=True)
@@ -15,6 +15,7 @@ class IQSnippet:
     sample_index0: int
     sample_rate_hz: float
     center_freq_hz: float
+    floor: FloorSnapshot | None = None      # the detector's, when the burst was handed on
 
 
 class IQHistory:

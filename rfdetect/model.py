@@ -31,6 +31,16 @@ class Annotation:
 
 
 @dataclass(frozen=True)
+class FloorSnapshot:
+    """The detector's noise floor per frequency bin at one moment, with what turns samples
+    into the same power: frames of ``window``'s length, windowed, transformed, squared,
+    times ``scale``, fft-shifted (bin 0 at the window's lowest frequency)."""
+    power: np.ndarray        # (nfft,) float32
+    window: np.ndarray       # (nfft,)
+    scale: float
+
+
+@dataclass(frozen=True)
 class RecordingInfo:
     """What a source knows about its stream before the first sample is read."""
     path: str

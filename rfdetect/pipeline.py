@@ -7,6 +7,7 @@ it found.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
 import os
 import time
@@ -16,7 +17,7 @@ from .classify import Classifier
 from .detect import BurstDetector, DetectorConfig
 from .detect.framer import FrameBatch, framed_blocks
 from .detect.linerate import line_rate_detector_for
-from .history import IQHistory
+from .history import IQHistory, IQSnippet
 from .model import Burst, IQBlock, RecordingInfo
 from .records import SCHEMA, burst_record, detection_record, gap_record
 from .sources.base import DEFAULT_BLOCK_SAMPLES, Source
@@ -130,13 +131,18 @@ class Pipeline:
         margin = int(self.detector.nfft)
         keep = int(self.info.sample_rate_hz * HISTORY_S)
         start, stop = burst.sample_start - margin, burst.sample_end + margin
+        iq = None
         if burst.features.get("steady"):
             # An always-on emitter was there before its span's last frames too: all the
             # samples held (classify/prefix.py sums them), unless a retune lies among them.
             iq = self.history.snippet(min(start, stop - keep), stop, max_samples=keep)
-            if iq is not None:
-                return iq
-        return self.history.snippet(start, stop, max_samples=keep)
+        if iq is None:
+            iq = self.history.snippet(start, stop, max_samples=keep)
+        if isinstance(iq, IQSnippet) and iq.floor is None:
+            # What the floor beside a burst stood at tells a slice of a wider frame
+            # (kernels/beside.py).  (A chunked run's client is handed the worker's.)
+            iq = dataclasses.replace(iq, floor=self.detector.floor_snapshot())
+        return iq
 
     def _handle(self, bursts: Iterable[Burst]) -> None:
         for burst in bursts:

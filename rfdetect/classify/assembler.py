@@ -157,7 +157,8 @@ def merge_beside(pieces: list[Burst]) -> Burst:
 
 
 def stitch(snippets: list) -> IQSnippet | None:
-    """The longest contiguous run of samples the snippets cover (they may overlap)."""
+    """The longest contiguous run of samples the snippets cover (they may overlap), with
+    the noise floor of the last."""
     snips = sorted((s for s in snippets if s is not None), key=lambda s: s.sample_index0)
     if not snips:
         return None
@@ -174,7 +175,7 @@ def stitch(snippets: list) -> IQSnippet | None:
     out = np.empty((best[0].samples.shape[0], stop - start), best[0].samples.dtype)
     for x in best:
         out[:, x.sample_index0 - start: x.sample_index0 - start + x.samples.shape[-1]] = x.samples
-    return IQSnippet(out, start, best[0].sample_rate_hz, best[0].center_freq_hz)
+    return IQSnippet(out, start, best[0].sample_rate_hz, best[0].center_freq_hz, getattr(best[-1], "floor", None))
 
 
 def flush_point_s(burst: Burst) -> float:

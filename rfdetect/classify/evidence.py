@@ -19,6 +19,7 @@ from ..kernels.evidence_fmvideo import fm_video_evidence
 from ..kernels.evidence_fsk import fsk_evidence, tone_evidence
 from ..kernels.evidence_lora import dechirp_result, lora_evidence
 from ..kernels.lora_sync import lora_sync_word
+from ..kernels.beside import floor_beside
 from ..kernels.evidence_ofdm import ofdm_evidence, prefix_piece_evidence
 from ..kernels.resample import shift_to_zero
 from ..model import Burst
@@ -225,8 +226,16 @@ def run_kernel(kernel: str, burst: Burst, iq, candidates: list[Signature]) -> di
         return ofdm_evidence(shift_to_zero(x, offset, fs), fs, burst.bandwidth_hz)
     if kernel == "ofdm_piece":
         # Is the burst a slice of the host's (Wi-Fi's) frame?  The candidate is the host.
+        # Its numerology says so, and so does the floor standing raised beside it (of
+        # any wider emission, told over a track: Classifier._sliced).
         p = candidates[0].extra["pieces"]
-        return prefix_piece_evidence(x, fs, offset, p["useful_symbol_s"], p["prefix_s"])
+        ev = prefix_piece_evidence(x, fs, offset, p["useful_symbol_s"], p["prefix_s"])
+        floor = getattr(iq, "floor", None)
+        beside = None if floor is None else floor_beside(
+            x, fs, burst.f_lo_hz - iq.center_freq_hz, burst.f_hi_hz - iq.center_freq_hz, floor)
+        if ev is None and beside is None:
+            return None
+        return {**(ev or {"confirmed": False}), **(beside or {})}
     if kernel == "droneid_zc":
         p = next((s.kernel_params for s in candidates if s.kernel == "droneid_zc"), {})
         ev = droneid_zc(x, fs, offset, max_cfo_hz=p.get("max_cfo_hz", MAX_CFO_HZ))

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from ..kernels import bursts as K
-from ..model import Burst, IQBlock
+from ..model import Burst, FloorSnapshot, IQBlock
 from .config import DetectorConfig, auto_fft_size
 from .framer import FrameBatch, Framer
 from .steady import EDGE_FRACTION, NOISE_QUANTILE, faint_spans_wanted, raised_spans
@@ -46,6 +46,7 @@ class BurstDetector:
         self._state[K.S_FRAME] = -1
         self._state[K.S_PROC] = -1
         self._floor = np.zeros(self.nfft, np.float32)
+        self._snapshot: tuple | None = None
         self._ring = np.zeros((config.ring_frames, self.nfft), np.float32)
         self._rows = np.zeros((4, 2 * lag + 1, self.nfft), np.float32)
         self._fparams = np.zeros(K.F_COLS)
@@ -163,6 +164,7 @@ class BurstDetector:
         raised = (smoothed > self._step_ratio * self._floor).mean()
         self._fparams[K.F_RELEASE_FRACTION] = float(raised) + self.config.floor_step_release_margin
         self._floor_ready = True
+        self._snapshot = None
         if not self._steady_every:
             return self._run(frames)
         # An emitter on from the start is in the floor already: looked for at once, not
@@ -313,6 +315,17 @@ class BurstDetector:
     def floor_ready(self) -> bool:
         """The noise floor has started (after ``DetectorConfig.noise_init_s`` of signal)."""
         return self._floor_ready
+
+    def floor_snapshot(self) -> FloorSnapshot | None:
+        """A copy of the noise floor as it stands (None before it has started).  The bursts
+        handed on between two frames share one copy: a chunked run ships it with each."""
+        if not self._floor_ready:
+            return None
+        at = (id(self._floor), int(self._state[K.S_FRAME]))
+        if self._snapshot is None or self._snapshot[0] != at:
+            spec = self.framer.spectrogram
+            self._snapshot = (at, FloorSnapshot(self._floor.copy(), spec.window, float(spec.scale)))
+        return self._snapshot[1]
 
     def next_steady_start(self) -> float | None:
         """Sample at which the bursts of the next check for always-on emitters will start

@@ -34,6 +34,7 @@ class LazySnippet:
         self.sample_index0 = ref.sample_index0
         self.center_freq_hz = ref.center_freq_hz
         self.sample_rate_hz = sample_rate_hz
+        self.floor = ref.floor
         self._ref = ref
         self._open = open_reader
 

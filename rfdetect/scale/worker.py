@@ -31,7 +31,7 @@ from ..classify import Classifier, KernelRunner
 from ..classify.evidence import run_kernel
 from ..detect import BurstDetector, DetectorConfig
 from ..errors import InputError
-from ..model import Burst, RecordingInfo
+from ..model import Burst, FloorSnapshot, RecordingInfo
 from ..pipeline import Pipeline
 from ..sources import open_source
 from ..sources.base import Source
@@ -45,10 +45,12 @@ OWN_MARGIN_NFFT = 4
 
 @dataclass(frozen=True)
 class SnippetRef:
-    """Samples [sample_index0, sample_index0 + num_samples) at ``center_freq_hz``."""
+    """Samples [sample_index0, sample_index0 + num_samples) at ``center_freq_hz``, and the
+    worker's noise floor when the burst was handed on (the serial run's, bit for bit)."""
     sample_index0: int
     num_samples: int
     center_freq_hz: float
+    floor: FloorSnapshot | None = None
 
 
 @dataclass(frozen=True)
@@ -326,4 +328,5 @@ def _ref(snip) -> SnippetRef | None:
     """Where the samples ``Pipeline._handle`` hands the classifier lie."""
     if snip is None:
         return None
-    return SnippetRef(int(snip.sample_index0), int(snip.samples.shape[-1]), float(snip.center_freq_hz))
+    return SnippetRef(int(snip.sample_index0), int(snip.samples.shape[-1]), float(snip.center_freq_hz),
+                      getattr(snip, "floor", None))
