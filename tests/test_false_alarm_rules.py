@@ -260,6 +260,32 @@ def test_a_track_of_weak_wifi_slices_is_named_no_link():
     assert not _sliced(_piece_checks(slices, [2.5] * 3)) and _sliced(_piece_checks(slices, [2.5] * 9))
 
 
+def _beside_checks(track: Track, sigmas, contrast_db: float = 2.0) -> Track:
+    track.kernel_results["ofdm_piece"] = [{"significance": 1.0, "confirmed": False, "host": "wifi",
+                                           "beside_sigma": z, "beside_contrast_db": contrast_db} for z in sigmas]
+    return track
+
+
+def test_a_track_whose_floor_stood_raised_beside_it_is_named_no_link():
+    """The floor beside each burst (kernels/beside.py), over the track: slices of a wider
+    emission sum to 4 or more; a packet in noise measures about N(0, 1)."""
+    freqs = [2438.3e6, 2438.85e6, 2439.9e6, 2438.5e6]
+    track = _track([0.43, 0.47, 0.93, 1.10], freqs, 600e3, 0.28e-3)
+    track.scores, track.candidates = {"spektrum-dsmx": 8.0}, {"spektrum-dsmx": 4}
+    clf = Classifier()
+    clf.set_window(2447.7e6, 20e6)
+    sliced = _sliced(_beside_checks(track, [2.5, 1.9, 2.6, 1.6]))     # 8.6 / 2 = 4.3
+    assert sliced == {"link": None, "checks": 4, "mean_significance": 1.0, "beside_sigma": 4.3}
+    assert clf._track_scores(track)["spektrum-dsmx"][1]["slices"] == SLICED_MISMATCH
+    assert not _sliced(_beside_checks(track, [1.5, 1.9, 2.6, 1.6]))    # 3.8
+    # One burst cannot decide (each counts at most 4), nor can two.
+    assert not _sliced(_beside_checks(track, [40.0, 0.5, -0.5, 1.0]))
+    assert not _sliced(_beside_checks(track, [9.0, 9.0]))
+    # A burst far above its neighbours spills into them: its measure does not count.
+    assert not _sliced(_beside_checks(track, [9.0, 9.0, 9.0, 9.0], contrast_db=8.0))
+    assert "slices" not in clf._track_scores(track)["spektrum-dsmx"][1]
+
+
 def test_weak_wifi_frames_raise_no_drone_alarm():
     """A held-out negative of bench_false_alarms.py: Wi-Fi frames at about +4 dB, whose
     slices the rules before the slice-track test named Spektrum DSMX at 0.8 s."""
