@@ -484,3 +484,39 @@ def test_an_ofdm_video_named_from_summed_prefixes_merges_to_the_serial_records(t
     tasks, out, _ = _merge_in_process(path, 0, config)
     assert len(tasks) >= 2
     assert strip(out) == ref
+
+
+def test_wifi_slices_told_by_the_floor_beside_them_merge_to_the_serial_records(tmp_path, monkeypatch):
+    """Weak Wi-Fi traffic seen as slices (a recording of the false-alarm bench, with
+    --integrate): the check of each slice measures the floor beside it against the
+    detector's noise floor (kernels/beside.py).  A chunk's worker ships its floor with each
+    burst's snippet reference; the client's classifier takes the worker's results, or runs
+    the check itself with that floor.  (Here the second chunk's warm-up reaches back to the
+    file's start; test_default_floor_warmup_gives_serial_records shows a floor reached
+    mid-file is the serial one.)"""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from bench_false_alarms import make_scenario
+
+    from rfdetect.classify import matcher
+    from rfdetect.simulate import generate
+
+    scn = make_scenario("crowded-2g4", 797047, 1.2)
+    x, _ = generate(scn, seed=797047)
+    fs, fc = scn["receiver"]["sample_rate"], scn["receiver"]["center_freq"]
+    path = iqgen.write_hdf5(tmp_path / "wifi.h5", x, datatype="cu8", sample_rate_hz=fs, center_freq_hz=fc)
+    del x
+    config = DetectorConfig(floor_tau_s=0.01, integrate_frames=9)
+    ref = strip(serial(path, config))
+    with monkeypatch.context() as m:
+        m.setattr(matcher, "BESIDE_MIN_SIGMA", float("inf"))
+        assert strip(serial(path, config)) != ref          # the measure sets tracks aside here
+    tasks, out, _ = _merge_in_process(path, 0, config)
+    assert len(tasks) >= 2
+    assert strip(out) == ref
+    # With no result from the workers, the client runs every check itself, on the samples
+    # read back from the file and the floor the worker shipped: the same records.
+    from rfdetect.classify.evidence import run_kernel
+    from rfdetect.scale import worker
+    monkeypatch.setattr(worker, "recording_kernels", lambda record: run_kernel)
+    _, out, _ = _merge_in_process(path, 1, config)
+    assert strip(out) == ref
