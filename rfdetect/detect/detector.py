@@ -46,7 +46,7 @@ class BurstDetector:
         self._state[K.S_FRAME] = -1
         self._state[K.S_PROC] = -1
         self._floor = np.zeros(self.nfft, np.float32)
-        self._snapshot: tuple | None = None
+        self._snapshot: tuple[int, FloorSnapshot] | None = None   # (frame, floor then)
         self._ring = np.zeros((config.ring_frames, self.nfft), np.float32)
         self._rows = np.zeros((4, 2 * lag + 1, self.nfft), np.float32)
         self._fparams = np.zeros(K.F_COLS)
@@ -321,10 +321,10 @@ class BurstDetector:
         handed on between two frames share one copy: a chunked run ships it with each."""
         if not self._floor_ready:
             return None
-        at = (id(self._floor), int(self._state[K.S_FRAME]))
-        if self._snapshot is None or self._snapshot[0] != at:
+        frame = int(self._state[K.S_FRAME])
+        if self._snapshot is None or self._snapshot[0] != frame:
             spec = self.framer.spectrogram
-            self._snapshot = (at, FloorSnapshot(self._floor.copy(), spec.window, float(spec.scale)))
+            self._snapshot = (frame, FloorSnapshot(self._floor.copy(), spec.window, float(spec.scale)))
         return self._snapshot[1]
 
     def next_steady_start(self) -> float | None:
