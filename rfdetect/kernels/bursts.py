@@ -370,303 +370,23 @@ def _close(state, active, peak, i, closed, ring, floor, nfft, ring_frames, min_f
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _store_run(runs, run_peak, n, lo, hi, seeded, peak, level):
-    runs[n, 0] = lo
-    runs[n, 1] = hi
-    runs[n, 2] = seeded
-    run_peak[n, 0] = peak
-    run_peak[n, 1] = level
-    return n + 1
+def _near(plo, phi, lo, hi, tol):
+    """Do bins lo..hi come within ``tol`` bins of a region whose extent in the last frame
+    was plo..phi?"""
+    return plo - tol <= hi and lo <= phi + tol
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _near(active, i, lo, hi, tol):
-    """Do bins lo..hi come within ``tol`` bins of region i's extent in the last frame?"""
-    return active[i, A_PLO] - tol <= hi and lo <= active[i, A_PHI] + tol
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _compatible(active, peak, i, level, t, ratio):
-    """May a run whose strongest cell is ``level`` over the floor join region i?
-    Not when it differs by more than ``ratio`` from the region's recent runs (a
-    strong burst crossing a weak long signal stays a burst of its own, and the
-    weak signal goes on as itself), except while the region is young (the
-    rising edge of a burst is weaker than what follows)."""
-    if t - active[i, A_START] < YOUNG_FRAMES:
+def _compatible(start, log_level, level, t, ratio):
+    """May a run whose strongest cell is ``level`` over the floor join a region that
+    started at frame ``start``, whose recent runs stood at ``log_level`` (a log)?
+    Not when it differs by more than ``ratio`` from them (a strong burst crossing a
+    weak long signal stays a burst of its own, and the weak signal goes on as
+    itself), except while the region is young (the rising edge of a burst is weaker
+    than what follows)."""
+    if t - start < YOUNG_FRAMES:
         return True
-    return abs(np.log(level) - peak[i, 1]) < np.log(ratio)
-
-
-# Inlined into the frame kernel: as a call, its dozen array arguments cost more per
-# frame than its CFAR test does.
-@njit(cache=True, nogil=True, fastmath=True, inline="always")
-def decide_frame(t, state, floor, ring, rows, active, peak, closed, fparams, iparams,
-                 hot, hot8, runs, run_peak, fbox, iwork, scratch, h, lag, ih):
-    """Floor, CFAR and region tracking of frame ``t`` (its power is in ``ring``,
-    its smoothed rows in ``rows``).  ``hot``: the frame's CFAR mask as 1.0/0.0
-    (float32, so the test loop vectorises); ``hot8``: the same as bytes, scanned
-    eight at a time; ``iwork`` (3, nfft) and ``scratch``: the integrated test's
-    work space.  Returns 1 if a table was full."""
-    nfft = floor.size
-    ring_frames = ring.shape[0]
-    window = 2 * lag + 1
-    sub = window // 3
-    hot64 = hot8.view(np.uint64)    # nfft is a power of two >= 16
-    thr_lo = np.float32(fparams[F_THR_LO])
-    thr_hi = np.float32(fparams[F_THR_HI])
-    alpha = np.float32(fparams[F_ALPHA])
-    alpha_step = np.float32(fparams[F_ALPHA_STEP])
-    step_ratio = np.float32(fparams[F_STEP_RATIO])
-    rise = np.float32(fparams[F_RISE])
-    level_ratio = fparams[F_LEVEL_RATIO]
-    step_frames, max_gap, min_frames, min_cells, freq_tol = (
-        iparams[I_STEP_FRAMES], iparams[I_MAX_GAP], iparams[I_MIN_FRAMES],
-        iparams[I_MIN_CELLS], iparams[I_FREQ_TOL])
-    status = 0
-    state[S_PROC] = t
-    p = ring[t % ring_frames]
-    s = rows[0, t % window]
-    one = np.float32(1.0)
-    zero = np.float32(0.0)
-    n_hot = zero
-    n_raised = zero
-    for k in range(nfft):
-        sk = s[k]
-        fk = floor[k]
-        m = one if sk > thr_lo * fk else zero
-        hot[k] = m
-        n_hot += m
-        n_raised += one if sk > step_ratio * fk else zero
-    ithr_lo = np.float32(fparams[F_ITHR_LO])
-    ithr_hi = np.float32(fparams[F_ITHR_HI])
-    scale = np.float32(sub)
-    integrated = False
-    if lag > 0 and t - lag >= state[S_SEG0] and t + lag <= state[S_FRAME]:
-        # The least of the three sub-window sums (near a segment's ends, where
-        # one is missing, the per-cell test decides alone), against the floor
-        # averaged over the same bins.
-        integrated = True
-        isum = iwork[0]
-        r0 = rows[2, (t - lag + sub - 1) % window]
-        r1 = rows[2, (t - lag - 1 + 2 * sub) % window]
-        r2 = rows[2, (t - lag - 1 + 3 * sub) % window]
-        for k in range(nfft):
-            isum[k] = min(r0[k], r1[k], r2[k])
-        if t % FLOOR_BOX_FRAMES == 0 or fbox[nfft // 2] <= 0.0:
-            # The floor moves slowly (a time constant of about a second): its bin
-            # sums are refreshed every few frames, on a schedule of absolute frame
-            # numbers so that any block size gives the same result.
-            box_sum(floor, fbox, ih, scratch)
-        # Near a strong cell the bin sums hold its power: the integrated test would
-        # widen every strong burst by the sums' reach and bridge it to its
-        # neighbours (then a weaker burst beside a strong one is taken for its
-        # skirt).  It decides only away from cells above the seed threshold.
-        strong = iwork[1]
-        near = iwork[2]
-        n_strong = zero
-        for k in range(nfft):
-            m = one if s[k] > thr_hi * floor[k] else zero
-            strong[k] = m
-            n_strong += m
-        if n_strong > zero:
-            box_sum(strong, near, ih + h, scratch)
-        else:                   # most frames: a dozen passes saved
-            near[:] = zero
-        # The outer ih bins average fewer cells (noisier): per-cell test only.
-        inner_hot = hot[ih: nfft - ih]
-        inner_sum = isum[ih: nfft - ih]
-        inner_floor = fbox[ih: nfft - ih]
-        inner_near = near[ih: nfft - ih]
-        ithr = ithr_lo * scale
-        for k in range(nfft - 2 * ih):
-            was = inner_hot[k]
-            passes = inner_sum[k] > ithr * inner_floor[k] and inner_near[k] == zero
-            now = max(was, one if passes else zero)
-            inner_hot[k] = now
-            n_hot += now - was
-    # Runs of hot cells, with their peak and whether they hold a seed
-    # (a cell above the high threshold).  Hot cells are sparse in noise:
-    # skip eight empty bins at a time, and in the others go from hot cell to
-    # hot cell (a byte each, found by its bit): branches on every bin cost more
-    # in mispredictions than the few hot cells of a noise frame.
-    n_runs = 0
-    seeded = 0
-    pk = np.float32(0.0)
-    lv = 0.0
-    lo_k = 0
-    last = -2                   # the last hot cell seen
-    if n_hot > zero:
-        for k in range(nfft):
-            hot8[k] = np.uint8(hot[k])
-    for w in range(nfft // 8 if n_hot > zero else 0):
-        bits = hot64[w]
-        while bits != 0:
-            k = 8 * w + (trailing_zeros(bits) >> 3)
-            bits &= bits - np.uint64(1)
-            if k != last + 1:
-                if last >= 0:
-                    n_runs = _store_run(runs, run_peak, n_runs, lo_k, last, seeded, pk, lv)
-                lo_k = k
-                seeded = 0
-                pk = np.float32(0.0)
-                lv = 0.0
-            if s[k] > thr_hi * floor[k]:
-                seeded |= SEED_CELL
-            lv = max(lv, s[k] / floor[k])
-            if integrated and ih <= k < nfft - ih:
-                if iwork[0, k] > ithr_hi * scale * fbox[k] and iwork[2, k] == zero:
-                    seeded |= SEED_INTEGRATED
-            pk = max(pk, p[k])
-            last = k
-    if last >= 0:
-        n_runs = _store_run(runs, run_peak, n_runs, lo_k, last, seeded, pk, lv)
-    # Engage after most of the band stayed up for step_frames; release
-    # only once the raised share is back near its level in plain noise.
-    if state[S_RAISED] > step_frames:
-        # A random walk up while mostly settled: robust to single frames.
-        if n_raised < fparams[F_RELEASE_FRACTION] * nfft:
-            state[S_SETTLED] += 1
-            if state[S_SETTLED] > step_frames:
-                state[S_RAISED] = 0
-                state[S_SETTLED] = 0
-        elif state[S_SETTLED] > 0:
-            state[S_SETTLED] -= 1
-    elif fparams[F_STEP_FRACTION] * nfft < n_raised:
-        state[S_RAISED] += 1
-    else:
-        state[S_RAISED] = 0
-    if state[S_RAISED] > step_frames:
-        # Most of the band stayed up: a gain or floor step, not a burst (a
-        # burst over a fifth of the band raises under 40 % of the bins, and
-        # strong short bursts that fill the band do not last).
-        for k in range(nfft):
-            floor[k] += alpha_step * (s[k] - floor[k])
-    else:
-        for k in range(nfft):
-            fk = floor[k]
-            floor[k] = fk * rise if hot[k] > zero else fk + alpha * (s[k] - fk)
-    # Join each run to the active regions it touches (merging them), or open one.
-    # A run only the integrated test seeds, within the bin sums' reach of a region
-    # much stronger than it (young or not), is that region's far skirt, not a burst.
-    reach = freq_tol + ih + h
-    for r in range(n_runs):
-        lo_k, hi_k, seeded = runs[r, 0], runs[r, 1], runs[r, 2]
-        pk, lv = run_peak[r, 0], run_peak[r, 1]
-        target = -1
-        skirt = False
-        i = 0
-        while i < state[S_ACTIVE]:
-            touches = _near(active, i, lo_k, hi_k, freq_tol)
-            if touches and not _compatible(active, peak, i, lv, t, level_ratio):
-                # Much weaker than a region it touches: that region's skirt.
-                skirt |= np.log(lv) < peak[i, 1]
-                touches = False
-            elif (seeded == SEED_INTEGRATED and not touches and _near(active, i, lo_k, hi_k, reach)
-                  and np.log(lv) < peak[i, 1] - np.log(level_ratio)):
-                skirt = True
-            if touches:
-                if target < 0:
-                    target = i
-                    i += 1
-                else:
-                    # Merge region i into target, then drop i.
-                    active[target, A_START] = min(active[target, A_START], active[i, A_START])
-                    active[target, A_LO] = min(active[target, A_LO], active[i, A_LO])
-                    active[target, A_HI] = max(active[target, A_HI], active[i, A_HI])
-                    active[target, A_SEED] |= active[i, A_SEED]
-                    active[target, A_CELLS] += active[i, A_CELLS]
-                    if active[i, A_SEEN] == t:
-                        if active[target, A_SEEN] == t:
-                            active[target, A_NLO] = min(active[target, A_NLO], active[i, A_NLO])
-                            active[target, A_NHI] = max(active[target, A_NHI], active[i, A_NHI])
-                        else:
-                            active[target, A_NLO] = active[i, A_NLO]
-                            active[target, A_NHI] = active[i, A_NHI]
-                            active[target, A_SEEN] = t
-                    active[target, A_PLO] = min(active[target, A_PLO], active[i, A_PLO])
-                    active[target, A_PHI] = max(active[target, A_PHI], active[i, A_PHI])
-                    peak[target, 0] = max(peak[target, 0], peak[i, 0])
-                    peak[target, 1] = max(peak[target, 1], peak[i, 1])
-                    last = state[S_ACTIVE] - 1
-                    if target == last:
-                        target = i
-                    for c in range(A_COLS):
-                        active[i, c] = active[last, c]
-                    peak[i] = peak[last]
-                    state[S_ACTIVE] = last
-            else:
-                i += 1
-        if target < 0:
-            # A chirp wrapping from one edge of its band to the other (LoRa):
-            # a sweeping region last seen at one edge of the band it has
-            # covered, and a narrow run right after it at the other edge.
-            for i in range(state[S_ACTIVE]):
-                a = active[i]
-                width = a[A_PHI] - a[A_PLO] + 1
-                if not (a[A_LAST] >= t - 1 and a[A_HI] - a[A_LO] + 1 >= 3 * width
-                        and hi_k - lo_k + 1 <= 2 * width + 2
-                        and a[A_LO] - freq_tol <= lo_k and hi_k <= a[A_HI] + freq_tol
-                        and _compatible(active, peak, i, lv, t, level_ratio)):
-                    continue
-                up = a[A_PHI] >= a[A_HI] - width and lo_k <= a[A_LO] + width
-                down = a[A_PLO] <= a[A_LO] + width and hi_k >= a[A_HI] - width
-                if up or down:
-                    target = i
-                    break
-        if target < 0:
-            if not seeded or skirt:
-                # Only a seed opens a region; weaker runs only extend one.
-                continue
-            if state[S_ACTIVE] >= active.shape[0]:
-                status = 1
-                continue
-            target = state[S_ACTIVE]
-            state[S_ACTIVE] += 1
-            active[target, A_START] = t
-            active[target, A_LO] = lo_k
-            active[target, A_HI] = hi_k
-            active[target, A_PLO] = lo_k
-            active[target, A_PHI] = hi_k
-            active[target, A_SEEN] = -1
-            active[target, A_SEED] = 0
-            active[target, A_CELLS] = 0
-            peak[target, 0] = 0.0
-            peak[target, 1] = np.log(lv)
-        a = active[target]
-        a[A_LAST] = t
-        a[A_LO] = min(a[A_LO], lo_k)
-        a[A_HI] = max(a[A_HI], hi_k)
-        if a[A_SEEN] == t:
-            a[A_NLO] = min(a[A_NLO], lo_k)
-            a[A_NHI] = max(a[A_NHI], hi_k)
-        else:
-            a[A_NLO] = lo_k
-            a[A_NHI] = hi_k
-            a[A_SEEN] = t
-        a[A_SEED] |= seeded
-        a[A_CELLS] += hi_k - lo_k + 1
-        if pk > peak[target, 0]:
-            peak[target, 0] = pk
-        # The region's recent level: the log of its runs' levels, smoothed (the
-        # strongest while young).
-        if t - a[A_START] < YOUNG_FRAMES:
-            peak[target, 1] = max(peak[target, 1], np.log(lv))
-        else:
-            peak[target, 1] += 0.25 * (np.log(lv) - peak[target, 1])
-    # Regions seen this frame carry this frame's extent forward; stale ones close.
-    i = 0
-    while i < state[S_ACTIVE]:
-        if active[i, A_SEEN] == t:
-            active[i, A_PLO] = active[i, A_NLO]
-            active[i, A_PHI] = active[i, A_NHI]
-        if active[i, A_LAST] < t - max_gap:
-            if state[S_CLOSED] >= closed.shape[0]:
-                status = 1
-            _close(state, active, peak, i, closed, ring, floor, nfft, ring_frames,
-                   min_frames, min_cells, lag)
-        else:
-            i += 1
-    return status
+    return abs(np.log(level) - log_level) < np.log(ratio)
 
 
 @njit(cache=True, nogil=True)
@@ -713,44 +433,308 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
         spectra = power.shape[1] == 2 * nfft
         power_scale = np.float32(fparams[F_POWER_SCALE])
         ring_frames = ring.shape[0]
+        # ``hot``: a frame's CFAR mask as 1.0/0.0 (float32, so the test loop vectorises);
+        # ``hot8``: the same as bytes, scanned eight at a time.
         hot = np.zeros(nfft, np.float32)
         hot8 = np.zeros(nfft, np.uint8)
+        hot64 = hot8.view(np.uint64)    # nfft is a power of two >= 16
         runs = np.empty((nfft // 2 + 1, 3), np.int64)      # lo, hi, seeded
         run_peak = np.empty((nfft // 2 + 1, 2))            # peak, summed level
         fbox = rows[3, 0]
         iwork = np.empty((3, nfft), np.float32)
         scratch = np.empty((3, nfft + 2 * (ih + h)), np.float32)
+        thr_lo = np.float32(fparams[F_THR_LO])
+        thr_hi = np.float32(fparams[F_THR_HI])
+        alpha = np.float32(fparams[F_ALPHA])
+        alpha_step = np.float32(fparams[F_ALPHA_STEP])
+        step_ratio = np.float32(fparams[F_STEP_RATIO])
+        rise = np.float32(fparams[F_RISE])
+        level_ratio = fparams[F_LEVEL_RATIO]
+        ithr_lo = np.float32(fparams[F_ITHR_LO])
+        ithr_hi = np.float32(fparams[F_ITHR_HI])
+        step_frames, max_gap, min_frames, min_cells, freq_tol = (
+            iparams[I_STEP_FRAMES], iparams[I_MAX_GAP], iparams[I_MIN_FRAMES],
+            iparams[I_MIN_CELLS], iparams[I_FREQ_TOL])
+        one = np.float32(1.0)
+        zero = np.float32(0.0)
+        scale = np.float32(sub)
         status = 0
-        for f in range(n_frames):
-            t = state[S_FRAME] + 1
-            state[S_FRAME] = t
-            kept = ring[t % ring_frames]
-            if spectra:
-                shifted_power_row(power[f], power_scale, kept)
-            else:
-                p = power[f]
-                for k in range(nfft):      # an explicit loop: 3x faster than a slice copy here
-                    kept[k] = p[k]
-            smooth_into(kept, rows[0, t % window], h)
-            if lag > 0:
-                box_sum(rows[0, t % window], rows[1, t % window], ih, scratch)
-                acc = rows[2, t % window]
-                box = rows[1, t % window]
-                for k in range(nfft):
-                    acc[k] = box[k]
-                for j in range(1, min(sub, t - state[S_SEG0] + 1)):
-                    prev = rows[1, (t - j) % window]
+        f = 0
+        while True:
+            # The next frame to decide: with the integrated test, ``lag`` frames behind
+            # the newest; with ``flush``, the ones still waiting once every frame is in.
+            if f < n_frames:
+                t = state[S_FRAME] + 1
+                state[S_FRAME] = t
+                kept = ring[t % ring_frames]
+                if spectra:
+                    shifted_power_row(power[f], power_scale, kept)
+                else:
+                    p = power[f]
+                    for k in range(nfft):      # an explicit loop: 3x faster than a slice copy here
+                        kept[k] = p[k]
+                f += 1
+                smooth_into(kept, rows[0, t % window], h)
+                if lag > 0:
+                    box_sum(rows[0, t % window], rows[1, t % window], ih, scratch)
+                    acc = rows[2, t % window]
+                    box = rows[1, t % window]
                     for k in range(nfft):
-                        acc[k] += prev[k]
-            if t - lag >= state[S_SEG0]:
-                status |= decide_frame(t - lag, state, floor, ring, rows, active, peak, closed,
-                                       fparams, iparams, hot, hot8, runs, run_peak, fbox, iwork,
-                                       scratch, h, lag, ih)
+                        acc[k] = box[k]
+                    for j in range(1, min(sub, t - state[S_SEG0] + 1)):
+                        prev = rows[1, (t - j) % window]
+                        for k in range(nfft):
+                            acc[k] += prev[k]
+                u = t - lag
+                if u < state[S_SEG0]:
+                    continue
+            elif flush and state[S_PROC] < state[S_FRAME]:
+                u = state[S_PROC] + 1
+            else:
+                break
+            # Floor, CFAR and region tracking of frame u (its power is in ``ring``, its
+            # smoothed rows in ``rows``).  Written out here, not as an inlined function:
+            # each array argument of one costs a reference count each way, per frame,
+            # which came to more than the CFAR test itself.
+            state[S_PROC] = u
+            p = ring[u % ring_frames]
+            s = rows[0, u % window]
+            n_hot = zero
+            n_seed = zero
+            n_raised = zero
+            for k in range(nfft):
+                sk = s[k]
+                fk = floor[k]
+                m = one if sk > thr_lo * fk else zero
+                hot[k] = m
+                n_hot += m
+                n_seed += one if sk > thr_hi * fk else zero
+                n_raised += one if sk > step_ratio * fk else zero
+            integrated = False
+            if lag > 0 and u - lag >= state[S_SEG0] and u + lag <= state[S_FRAME]:
+                # The least of the three sub-window sums (near a segment's ends, where
+                # one is missing, the per-cell test decides alone), against the floor
+                # averaged over the same bins.
+                integrated = True
+                isum = iwork[0]
+                r0 = rows[2, (u - lag + sub - 1) % window]
+                r1 = rows[2, (u - lag - 1 + 2 * sub) % window]
+                r2 = rows[2, (u - lag - 1 + 3 * sub) % window]
+                for k in range(nfft):
+                    isum[k] = min(r0[k], r1[k], r2[k])
+                if u % FLOOR_BOX_FRAMES == 0 or fbox[nfft // 2] <= 0.0:
+                    # The floor moves slowly (a time constant of about a second): its bin
+                    # sums are refreshed every few frames, on a schedule of absolute frame
+                    # numbers so that any block size gives the same result.
+                    box_sum(floor, fbox, ih, scratch)
+                # Near a strong cell the bin sums hold its power: the integrated test would
+                # widen every strong burst by the sums' reach and bridge it to its
+                # neighbours (then a weaker burst beside a strong one is taken for its
+                # skirt).  It decides only away from cells above the seed threshold.
+                strong = iwork[1]
+                near = iwork[2]
+                n_strong = zero
+                for k in range(nfft):
+                    m = one if s[k] > thr_hi * floor[k] else zero
+                    strong[k] = m
+                    n_strong += m
+                if n_strong > zero:
+                    box_sum(strong, near, ih + h, scratch)
+                else:                   # most frames: a dozen passes saved
+                    near[:] = zero
+                # The outer ih bins average fewer cells (noisier): per-cell test only.
+                inner_hot = hot[ih: nfft - ih]
+                inner_sum = isum[ih: nfft - ih]
+                inner_floor = fbox[ih: nfft - ih]
+                inner_near = near[ih: nfft - ih]
+                ithr = ithr_lo * scale
+                for k in range(nfft - 2 * ih):
+                    was = inner_hot[k]
+                    passes = inner_sum[k] > ithr * inner_floor[k] and inner_near[k] == zero
+                    now = max(was, one if passes else zero)
+                    inner_hot[k] = now
+                    n_hot += now - was
+            # Runs of hot cells, with their peak and whether they hold a seed
+            # (a cell above the high threshold).  Hot cells are sparse in noise:
+            # skip eight empty bins at a time, and in the others go from hot cell to
+            # hot cell (a byte each, found by its bit): branches on every bin cost more
+            # in mispredictions than the few hot cells of a noise frame.  Without a
+            # region open and without a seed, no run can open or extend one: the frame
+            # is noise, and its runs are not looked for at all.
+            n_runs = 0
+            last = -2                   # the last hot cell seen
+            if n_hot > zero and (state[S_ACTIVE] > 0 or n_seed > zero or integrated):
+                for k in range(nfft):
+                    hot8[k] = np.uint8(hot[k])
+                for w in range(nfft // 8):
+                    bits = hot64[w]
+                    while bits != 0:
+                        k = 8 * w + (trailing_zeros(bits) >> 3)
+                        bits &= bits - np.uint64(1)
+                        if k != last + 1:   # a new run: lo, hi, seeded; peak, level
+                            runs[n_runs, 0] = k
+                            runs[n_runs, 2] = 0
+                            run_peak[n_runs, 0] = 0.0
+                            run_peak[n_runs, 1] = 0.0
+                            n_runs += 1
+                        r = n_runs - 1
+                        runs[r, 1] = k
+                        if s[k] > thr_hi * floor[k]:
+                            runs[r, 2] |= SEED_CELL
+                        run_peak[r, 1] = max(run_peak[r, 1], s[k] / floor[k])
+                        if integrated and ih <= k < nfft - ih:
+                            if iwork[0, k] > ithr_hi * scale * fbox[k] and iwork[2, k] == zero:
+                                runs[r, 2] |= SEED_INTEGRATED
+                        run_peak[r, 0] = max(run_peak[r, 0], p[k])
+                        last = k
+            # Engage after most of the band stayed up for step_frames; release
+            # only once the raised share is back near its level in plain noise.
+            if state[S_RAISED] > step_frames:
+                # A random walk up while mostly settled: robust to single frames.
+                if n_raised < fparams[F_RELEASE_FRACTION] * nfft:
+                    state[S_SETTLED] += 1
+                    if state[S_SETTLED] > step_frames:
+                        state[S_RAISED] = 0
+                        state[S_SETTLED] = 0
+                elif state[S_SETTLED] > 0:
+                    state[S_SETTLED] -= 1
+            elif fparams[F_STEP_FRACTION] * nfft < n_raised:
+                state[S_RAISED] += 1
+            else:
+                state[S_RAISED] = 0
+            if state[S_RAISED] > step_frames:
+                # Most of the band stayed up: a gain or floor step, not a burst (a
+                # burst over a fifth of the band raises under 40 % of the bins, and
+                # strong short bursts that fill the band do not last).
+                for k in range(nfft):
+                    floor[k] += alpha_step * (s[k] - floor[k])
+            else:
+                for k in range(nfft):
+                    fk = floor[k]
+                    floor[k] = fk * rise if hot[k] > zero else fk + alpha * (s[k] - fk)
+            # Join each run to the active regions it touches (merging them), or open one.
+            # A run only the integrated test seeds, within the bin sums' reach of a region
+            # much stronger than it (young or not), is that region's far skirt, not a burst.
+            reach = freq_tol + ih + h
+            for r in range(n_runs):
+                lo_k, hi_k, seeded = runs[r, 0], runs[r, 1], runs[r, 2]
+                pk, lv = run_peak[r, 0], run_peak[r, 1]
+                target = -1
+                skirt = False
+                i = 0
+                while i < state[S_ACTIVE]:
+                    plo, phi = active[i, A_PLO], active[i, A_PHI]
+                    touches = _near(plo, phi, lo_k, hi_k, freq_tol)
+                    if touches and not _compatible(active[i, A_START], peak[i, 1], lv, u, level_ratio):
+                        # Much weaker than a region it touches: that region's skirt.
+                        skirt |= np.log(lv) < peak[i, 1]
+                        touches = False
+                    elif (seeded == SEED_INTEGRATED and not touches and _near(plo, phi, lo_k, hi_k, reach)
+                          and np.log(lv) < peak[i, 1] - np.log(level_ratio)):
+                        skirt = True
+                    if touches:
+                        if target < 0:
+                            target = i
+                            i += 1
+                        else:
+                            # Merge region i into target, then drop i.
+                            active[target, A_START] = min(active[target, A_START], active[i, A_START])
+                            active[target, A_LO] = min(active[target, A_LO], active[i, A_LO])
+                            active[target, A_HI] = max(active[target, A_HI], active[i, A_HI])
+                            active[target, A_SEED] |= active[i, A_SEED]
+                            active[target, A_CELLS] += active[i, A_CELLS]
+                            if active[i, A_SEEN] == u:
+                                if active[target, A_SEEN] == u:
+                                    active[target, A_NLO] = min(active[target, A_NLO], active[i, A_NLO])
+                                    active[target, A_NHI] = max(active[target, A_NHI], active[i, A_NHI])
+                                else:
+                                    active[target, A_NLO] = active[i, A_NLO]
+                                    active[target, A_NHI] = active[i, A_NHI]
+                                    active[target, A_SEEN] = u
+                            active[target, A_PLO] = min(active[target, A_PLO], active[i, A_PLO])
+                            active[target, A_PHI] = max(active[target, A_PHI], active[i, A_PHI])
+                            peak[target, 0] = max(peak[target, 0], peak[i, 0])
+                            peak[target, 1] = max(peak[target, 1], peak[i, 1])
+                            last = state[S_ACTIVE] - 1
+                            if target == last:
+                                target = i
+                            for c in range(A_COLS):
+                                active[i, c] = active[last, c]
+                            peak[i] = peak[last]
+                            state[S_ACTIVE] = last
+                    else:
+                        i += 1
+                if target < 0:
+                    # A chirp wrapping from one edge of its band to the other (LoRa):
+                    # a sweeping region last seen at one edge of the band it has
+                    # covered, and a narrow run right after it at the other edge.
+                    for i in range(state[S_ACTIVE]):
+                        a = active[i]
+                        width = a[A_PHI] - a[A_PLO] + 1
+                        if not (a[A_LAST] >= u - 1 and a[A_HI] - a[A_LO] + 1 >= 3 * width
+                                and hi_k - lo_k + 1 <= 2 * width + 2
+                                and a[A_LO] - freq_tol <= lo_k and hi_k <= a[A_HI] + freq_tol
+                                and _compatible(active[i, A_START], peak[i, 1], lv, u, level_ratio)):
+                            continue
+                        up = a[A_PHI] >= a[A_HI] - width and lo_k <= a[A_LO] + width
+                        down = a[A_PLO] <= a[A_LO] + width and hi_k >= a[A_HI] - width
+                        if up or down:
+                            target = i
+                            break
+                if target < 0:
+                    if not seeded or skirt:
+                        # Only a seed opens a region; weaker runs only extend one.
+                        continue
+                    if state[S_ACTIVE] >= active.shape[0]:
+                        status = 1
+                        continue
+                    target = state[S_ACTIVE]
+                    state[S_ACTIVE] += 1
+                    active[target, A_START] = u
+                    active[target, A_LO] = lo_k
+                    active[target, A_HI] = hi_k
+                    active[target, A_PLO] = lo_k
+                    active[target, A_PHI] = hi_k
+                    active[target, A_SEEN] = -1
+                    active[target, A_SEED] = 0
+                    active[target, A_CELLS] = 0
+                    peak[target, 0] = 0.0
+                    peak[target, 1] = np.log(lv)
+                a = active[target]
+                a[A_LAST] = u
+                a[A_LO] = min(a[A_LO], lo_k)
+                a[A_HI] = max(a[A_HI], hi_k)
+                if a[A_SEEN] == u:
+                    a[A_NLO] = min(a[A_NLO], lo_k)
+                    a[A_NHI] = max(a[A_NHI], hi_k)
+                else:
+                    a[A_NLO] = lo_k
+                    a[A_NHI] = hi_k
+                    a[A_SEEN] = u
+                a[A_SEED] |= seeded
+                a[A_CELLS] += hi_k - lo_k + 1
+                if pk > peak[target, 0]:
+                    peak[target, 0] = pk
+                # The region's recent level: the log of its runs' levels, smoothed (the
+                # strongest while young).
+                if u - a[A_START] < YOUNG_FRAMES:
+                    peak[target, 1] = max(peak[target, 1], np.log(lv))
+                else:
+                    peak[target, 1] += 0.25 * (np.log(lv) - peak[target, 1])
+            # Regions seen this frame carry this frame's extent forward; stale ones close.
+            i = 0
+            while i < state[S_ACTIVE]:
+                if active[i, A_SEEN] == u:
+                    active[i, A_PLO] = active[i, A_NLO]
+                    active[i, A_PHI] = active[i, A_NHI]
+                if active[i, A_LAST] < u - max_gap:
+                    if state[S_CLOSED] >= closed.shape[0]:
+                        status = 1
+                    _close(state, active, peak, i, closed, ring, floor, nfft, ring_frames,
+                           min_frames, min_cells, lag)
+                else:
+                    i += 1
         if flush:
-            while state[S_PROC] < state[S_FRAME]:
-                status |= decide_frame(state[S_PROC] + 1, state, floor, ring, rows, active, peak,
-                                       closed, fparams, iparams, hot, hot8, runs, run_peak, fbox,
-                                       iwork, scratch, h, lag, ih)
             # Here rather than by a call from Python: one compiled function fewer to load.
             close_all(state, active, peak, closed, ring, floor, iparams[I_MIN_FRAMES],
                       iparams[I_MIN_CELLS], lag)
