@@ -88,45 +88,37 @@ def shifted_power_row(spectrum, scale, out):
 
 
 @njit(cache=True, nogil=True)
-def _clipped_mean(p, k, h):
+def _clipped_mean(src, r, k, h):
+    n = src.shape[1]
     lo = max(k - h, 0)
-    hi = min(k + h, p.size - 1)
+    hi = min(k + h, n - 1)
     acc = np.float32(0.0)
     for j in range(lo, hi + 1):
-        acc += p[j]
+        acc += src[r, j]
     return acc / (hi - lo + 1)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def smooth_into(p, out, h):
-    """out[k] = mean(p[k-h : k+h+1]), window clipped at the edges.
+def smooth_into(src, r, dst, w, h):
+    """dst[w, k] = mean(src[r, k-h : k+h+1]), window clipped at the edges.
 
     Inlined into the kernels of ``make_smooth`` and ``make_frame_kernel``, where
-    ``h`` is a compile-time constant: with a run-time width the loop does not
-    vectorise and runs about 5x slower.
+    ``h`` is a compile-time constant: the sum over the window unrolls and the loop
+    vectorises (with a run-time width it runs about 5x slower).  Rows are taken by
+    index, not as views: a view made per frame costs a reference count each way.
+    The sum's order is that of the textbook loop.
     """
-    n = p.size
+    n = src.shape[1]
     inner = np.float32(1.0 / (2 * h + 1))
-    # Offsets outside, bins inside, and every loop indexed from 0 over slices:
-    # offset indices (p[k - j]) keep the loops from vectorising (about 5x slower).
-    # The sum's order is that of the textbook loop.
-    m = n - 2 * h
-    if m > 0:
-        o = out[h: n - h]
-        c = p[h: n - h]
-        for k in range(m):
-            o[k] = c[k]
+    for k in range(n - 2 * h):
+        acc = src[r, h + k]
         for j in range(1, h + 1):
-            a = p[h - j: h - j + m]
-            b = p[h + j: h + j + m]
-            for k in range(m):
-                o[k] += a[k] + b[k]
-        for k in range(m):
-            o[k] *= inner
+            acc += src[r, h - j + k] + src[r, h + j + k]
+        dst[w, h + k] = acc * inner
     for k in range(min(h, n)):
-        out[k] = _clipped_mean(p, k, h)
+        dst[w, k] = _clipped_mean(src, r, k, h)
     for k in range(max(n - h, h), n):
-        out[k] = _clipped_mean(p, k, h)
+        dst[w, k] = _clipped_mean(src, r, k, h)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -173,7 +165,7 @@ def make_smooth(h: int):
 
     @njit(cache=True, nogil=True)
     def smooth_row(p, out):
-        smooth_into(p, out, h)
+        smooth_into(p.reshape((1, p.size)), 0, out.reshape((1, out.size)), 0, h)
 
     return smooth_row
 
@@ -440,6 +432,7 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
         hot64 = hot8.view(np.uint64)    # nfft is a power of two >= 16
         runs = np.empty((nfft // 2 + 1, 3), np.int64)      # lo, hi, seeded
         run_peak = np.empty((nfft // 2 + 1, 2))            # peak, summed level
+        smoothed = rows[0]
         fbox = rows[3, 0]
         iwork = np.empty((3, nfft), np.float32)
         scratch = np.empty((3, nfft + 2 * (ih + h)), np.float32)
@@ -474,7 +467,7 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
                     for k in range(nfft):      # an explicit loop: 3x faster than a slice copy here
                         kept[k] = p[k]
                 f += 1
-                smooth_into(kept, rows[0, t % window], h)
+                smooth_into(ring, t % ring_frames, smoothed, t % window, h)
                 if lag > 0:
                     box_sum(rows[0, t % window], rows[1, t % window], ih, scratch)
                     acc = rows[2, t % window]
@@ -497,13 +490,13 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
             # each array argument of one costs a reference count each way, per frame,
             # which came to more than the CFAR test itself.
             state[S_PROC] = u
-            p = ring[u % ring_frames]
-            s = rows[0, u % window]
+            pr = u % ring_frames        # the frame's power: ring[pr], smoothed: smoothed[sw]
+            sw = u % window
             n_hot = zero
             n_seed = zero
             n_raised = zero
             for k in range(nfft):
-                sk = s[k]
+                sk = smoothed[sw, k]
                 fk = floor[k]
                 m = one if sk > thr_lo * fk else zero
                 hot[k] = m
@@ -535,7 +528,7 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
                 near = iwork[2]
                 n_strong = zero
                 for k in range(nfft):
-                    m = one if s[k] > thr_hi * floor[k] else zero
+                    m = one if smoothed[sw, k] > thr_hi * floor[k] else zero
                     strong[k] = m
                     n_strong += m
                 if n_strong > zero:
@@ -579,13 +572,13 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
                             n_runs += 1
                         r = n_runs - 1
                         runs[r, 1] = k
-                        if s[k] > thr_hi * floor[k]:
+                        if smoothed[sw, k] > thr_hi * floor[k]:
                             runs[r, 2] |= SEED_CELL
-                        run_peak[r, 1] = max(run_peak[r, 1], s[k] / floor[k])
+                        run_peak[r, 1] = max(run_peak[r, 1], smoothed[sw, k] / floor[k])
                         if integrated and ih <= k < nfft - ih:
                             if iwork[0, k] > ithr_hi * scale * fbox[k] and iwork[2, k] == zero:
                                 runs[r, 2] |= SEED_INTEGRATED
-                        run_peak[r, 0] = max(run_peak[r, 0], p[k])
+                        run_peak[r, 0] = max(run_peak[r, 0], ring[pr, k])
                         last = k
             # Engage after most of the band stayed up for step_frames; release
             # only once the raised share is back near its level in plain noise.
@@ -607,11 +600,11 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
                 # burst over a fifth of the band raises under 40 % of the bins, and
                 # strong short bursts that fill the band do not last).
                 for k in range(nfft):
-                    floor[k] += alpha_step * (s[k] - floor[k])
+                    floor[k] += alpha_step * (smoothed[sw, k] - floor[k])
             else:
                 for k in range(nfft):
                     fk = floor[k]
-                    floor[k] = fk * rise if hot[k] > zero else fk + alpha * (s[k] - fk)
+                    floor[k] = fk * rise if hot[k] > zero else fk + alpha * (smoothed[sw, k] - fk)
             # Join each run to the active regions it touches (merging them), or open one.
             # A run only the integrated test seeds, within the bin sums' reach of a region
             # much stronger than it (young or not), is that region's far skirt, not a burst.
