@@ -108,3 +108,29 @@ def test_batches_left_unread_do_not_shift_the_next_blocks():
     for i, (a, b) in enumerate(zip(serial, seen)):
         expected = a[1] if i % 2 == 0 else a[1][: DetectorConfig().batch_frames]
         np.testing.assert_array_equal(b[1], expected)
+
+
+def test_the_consumer_runs_its_share_of_the_transforms(monkeypatch):
+    """Every CONSUMER_FFT_EVERY-th batch's FFT runs on the consumer's thread, from an
+    input of its own, and gives the frames of one thread."""
+    import threading
+
+    from rfdetect.detect import framer as framer_module
+
+    ran_on = []
+    run = framer_module._Transform.run
+
+    def recording_run(self):
+        if not self._claim.locked():
+            ran_on.append(threading.current_thread().name)
+        run(self)
+
+    monkeypatch.setattr(framer_module._Transform, "run", recording_run)
+    sizes = [300_000] * 6          # about 14000 frames: 55 batches
+    serial = collect(stream(sizes), workers=0)
+    parallel = collect(stream(sizes), workers=1, consume_s=0.002)
+    for a, b in zip(serial, parallel):
+        np.testing.assert_array_equal(a[1], b[1])
+    consumer = ran_on.count(threading.current_thread().name)
+    assert len(ran_on) >= 50
+    assert consumer == pytest.approx(len(ran_on) / framer_module.CONSUMER_FFT_EVERY, abs=2)

@@ -22,6 +22,9 @@ from .spectrogram import Spectrogram
 
 # Batches of frames the producing thread may run ahead of the consumer (two cores).
 AHEAD_BATCHES = 6
+# The consumer runs the FFT of every this many batches itself, the framing thread the
+# others: the split that makes the two threads' work about even (see ``_Transform``).
+CONSUMER_FFT_EVERY = 5
 
 
 @dataclass
@@ -159,15 +162,26 @@ def framed_blocks(blocks: Iterator[IQBlock], framer: Framer,
     spectrogram = framer.spectrogram
     rows = spectrogram.batch_frames
     if spectrogram.backend == "fftw":
-        # The spectra, which the consumer's frame kernel turns into power (about half the
-        # work each side).  Each batch is the output of the next of these FFT plans in
-        # turn; the one run now was last handed over AHEAD_BATCHES + 2 batches ago, which
-        # the consumer has let go of by then (it holds the batch it took last, and the
-        # queue the rest).
-        plans = itertools.cycle(spectrogram.output_plans(AHEAD_BATCHES + 2))
+        # The spectra, which the consumer's frame kernel turns into power, handed over with
+        # their FFT (``_Transform``).  This thread runs most FFTs, each from the one input
+        # buffer, which stays in the cache; every CONSUMER_FFT_EVERY-th batch is windowed
+        # into an input of its own and its FFT left to the consumer.  A plan used now was
+        # last handed over at least AHEAD_BATCHES + 2 batches ago, which the consumer has
+        # let go of by then (it holds the batch it took last, and the queue the rest).
+        ahead = AHEAD_BATCHES + 2
+        shared = itertools.cycle(spectrogram.more_plans(ahead))
+        own = spectrogram.more_plans(-(-ahead // CONSUMER_FFT_EVERY), own_input=True)
+        consumers = {id(fft) for fft in own}
+        own = itertools.cycle(own)
+        plans = (next(own) if turn % CONSUMER_FFT_EVERY == 0 else next(shared)
+                 for turn in itertools.count(1))
 
-        def batches(job: FrameJob) -> Iterator[np.ndarray]:
-            return spectrogram.spectra(job.x, job.head, plans)
+        def batches(job: FrameJob) -> Iterator:
+            for fft, n in spectrogram.windowed(job.x, job.head, plans):
+                transform = _Transform(fft, n)
+                yield transform
+                if id(fft) not in consumers:
+                    transform.spectra()     # run (or wait for) it: the input is reused next
     else:
         def batches(job: FrameJob) -> Iterator[np.ndarray]:
             return spectrogram.batches(job.x, job.head)     # (fresh arrays, rocket-fft)
@@ -199,7 +213,7 @@ def framed_blocks(blocks: Iterator[IQBlock], framer: Framer,
         item = q.get()
         if isinstance(item, BaseException):
             raise item
-        return item
+        return item.spectra() if isinstance(item, _Transform) else item
 
     producer = threading.Thread(target=produce, name="rfdetect-framer", daemon=True)
     producer.start()
@@ -217,6 +231,33 @@ def framed_blocks(blocks: Iterator[IQBlock], framer: Framer,
     finally:
         stop.set()
         producer.join(timeout=5)
+
+
+class _Transform:
+    """The FFT of one windowed batch, run by whichever thread comes to it first: the
+    producer, after handing it over, or the consumer, when it needs the spectra.  So
+    the transforms, the largest part of the framing, go to the thread with time to
+    spare.  Either way it is the same plan on the same input: the same values."""
+
+    __slots__ = ("fft", "rows", "_claim", "_done")
+
+    def __init__(self, fft, rows: int):
+        self.fft, self.rows = fft, rows
+        self._claim = threading.Lock()
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        if self._claim.acquire(blocking=False):
+            try:
+                self.fft.execute()          # releases the interpreter lock
+            finally:
+                self._done.set()
+
+    def spectra(self) -> np.ndarray:
+        """(frames, 2*nfft) float32: complex64 viewed as interleaved float32."""
+        self.run()
+        self._done.wait()
+        return self.fft.output_array.view(np.float32)[: self.rows]
 
 
 class _Taken:

@@ -108,12 +108,20 @@ class Spectrogram:
                 yield out[f0: f0 + nb]
             f0 += nb
 
-    def spectra(self, x: np.ndarray, head: np.ndarray | None = None,
-                plans: Iterator | None = None) -> Iterator[np.ndarray]:
+    def spectra(self, x: np.ndarray, head: np.ndarray | None = None) -> Iterator[np.ndarray]:
         """The frames' spectra before power (FFTW only), up to ``batch_frames`` at a time:
         (frames, 2*nfft) float32, complex64 viewed as interleaved float32, in FFT order.
-        Each batch is the output buffer of its FFT plan, valid until that plan runs
-        again: this instance's own plan, or the next of ``plans`` (``output_plans``)."""
+        Each batch is the output buffer of this instance's plan, valid until the next."""
+        for fft, nb in self.windowed(x, head):
+            fft.execute()
+            yield fft.output_array.view(np.float32)[:nb]
+
+    def windowed(self, x: np.ndarray, head: np.ndarray | None = None,
+                 plans: Iterator | None = None) -> Iterator[tuple[object, int]]:
+        """The frames of ``x`` windowed, up to ``batch_frames`` at a time, into the input
+        of an FFT plan not run yet: (plan, frames).  The plan is this instance's own, or
+        the next of ``plans`` (``more_plans``); a plan that shares this instance's input
+        must run before the next batch is windowed."""
         head = self._head(x, head)
         n = self.n_frames(head.size + x.size)
         if n == 0:
@@ -122,24 +130,25 @@ class Spectrogram:
         n_joint = min(n, -(-head.size // hop))      # frames that start in ``head``
         joint = np.concatenate([head, x[: self.nfft]]).view(np.float32) if n_joint else None
         xf = x.view(np.float32)
-        inf = self._in.view(np.float32)
         for f0 in range(0, n, self.batch_frames):
             nb = min(self.batch_frames, n - f0)
             nj = max(0, min(n_joint - f0, nb))
+            fft = self._fft if plans is None else next(plans)
+            inf = fft.input_array.view(np.float32)
             if nj:
                 window_frames(joint, self._window2, hop, f0 * hop, nj, inf)
             if nb > nj:
                 window_frames(xf, self._window2, hop, (f0 + nj) * hop - head.size, nb - nj, inf[nj:])
-            fft = self._fft if plans is None else next(plans)
-            fft.execute()
-            yield fft.output_array.view(np.float32)[:nb]
+            yield fft, nb
 
-    def output_plans(self, count: int) -> list:
-        """``count`` more FFT plans from this instance's input buffer, each into an output
-        buffer of its own (for ``spectra``): the same transform (FFTW_ESTIMATE plans of
-        the same sizes and alignment), so the same values, to the bit."""
+    def more_plans(self, count: int, own_input: bool = False) -> list:
+        """``count`` more FFT plans (for ``windowed``), each into an output buffer of its
+        own, from this instance's input buffer or (``own_input``) from one of its own:
+        the same transform (FFTW_ESTIMATE plans of the same sizes and alignment), so
+        the same values, to the bit."""
         pyfftw = imports.pyfftw()
-        return [pyfftw.FFTW(self._in, pyfftw.empty_aligned(self._in.shape, np.complex64), axes=(1,),
+        return [pyfftw.FFTW(pyfftw.empty_aligned(self._in.shape, np.complex64) if own_input else self._in,
+                            pyfftw.empty_aligned(self._in.shape, np.complex64), axes=(1,),
                             flags=("FFTW_ESTIMATE",), threads=1) for _ in range(count)]
 
     def power_of(self, spectra: np.ndarray) -> np.ndarray:
