@@ -36,8 +36,9 @@ def register(sub) -> None:
     p.add_argument("--progress", choices=["auto", "on", "off"], default="auto",
                    help="progress bar on stderr (auto: when stderr is a terminal)")
     p.add_argument("--quiet", action="store_true", help="no summary on stderr")
-    p.add_argument("--threads", type=int, choices=[1, 2], help="1: all on one thread; 2: FFT a block "
-                   "ahead on a second thread (default: 2 when two cores are available)")
+    p.add_argument("--threads", type=int, choices=[1, 2], help="1: all on one thread; 2: read, window "
+                   "and transform frames a few batches ahead on a second thread (default: 2 "
+                   "when two cores are available)")
     add_detector_options(p)
     add_handoff_options(p)
     from ..scale import add_arguments as add_scale_arguments
