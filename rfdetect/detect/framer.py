@@ -162,10 +162,10 @@ def framed_blocks(blocks: Iterator[IQBlock], framer: Framer,
     spectrogram = framer.spectrogram
     rows = spectrogram.batch_frames
     if spectrogram.backend == "fftw":
-        # The spectra, which the consumer's frame kernel turns into power, handed over with
-        # their FFT (``_Transform``).  This thread runs most FFTs, each from the one input
-        # buffer, which stays in the cache; every CONSUMER_FFT_EVERY-th batch is windowed
-        # into an input of its own and its FFT left to the consumer.  A plan used now was
+        # The spectra, which the consumer's frame kernel turns into power.  This thread runs
+        # most FFTs, each from the one input buffer, which stays in the cache; every
+        # CONSUMER_FFT_EVERY-th batch is windowed into an input of its own and handed over
+        # with its FFT still to run (``_Transform``).  A plan used now was
         # last handed over at least AHEAD_BATCHES + 2 batches ago, which the consumer has
         # let go of by then (it holds the batch it took last, and the queue the rest).
         ahead = AHEAD_BATCHES + 2
@@ -178,10 +178,11 @@ def framed_blocks(blocks: Iterator[IQBlock], framer: Framer,
 
         def batches(job: FrameJob) -> Iterator:
             for fft, n in spectrogram.windowed(job.x, job.head, plans):
-                transform = _Transform(fft, n)
-                yield transform
-                if id(fft) not in consumers:
-                    transform.spectra()     # run (or wait for) it: the input is reused next
+                if id(fft) in consumers:
+                    yield _Transform(fft, n)
+                else:
+                    fft.execute()           # before the next batch is windowed into its input
+                    yield fft.output_array.view(np.float32)[:n]
     else:
         def batches(job: FrameJob) -> Iterator[np.ndarray]:
             return spectrogram.batches(job.x, job.head)     # (fresh arrays, rocket-fft)
@@ -234,29 +235,18 @@ def framed_blocks(blocks: Iterator[IQBlock], framer: Framer,
 
 
 class _Transform:
-    """The FFT of one windowed batch, run by whichever thread comes to it first: the
-    producer, after handing it over, or the consumer, when it needs the spectra.  So
-    the transforms, the largest part of the framing, go to the thread with time to
-    spare.  Either way it is the same plan on the same input: the same values."""
+    """A windowed batch whose FFT the consumer runs, when it takes the batch: its share of
+    the framing, which keeps the two threads' work about even.  The same plan on the same
+    input as the framing thread would have run: the same values."""
 
-    __slots__ = ("fft", "rows", "_claim", "_done")
+    __slots__ = ("fft", "rows")
 
     def __init__(self, fft, rows: int):
         self.fft, self.rows = fft, rows
-        self._claim = threading.Lock()
-        self._done = threading.Event()
-
-    def run(self) -> None:
-        if self._claim.acquire(blocking=False):
-            try:
-                self.fft.execute()          # releases the interpreter lock
-            finally:
-                self._done.set()
 
     def spectra(self) -> np.ndarray:
         """(frames, 2*nfft) float32: complex64 viewed as interleaved float32."""
-        self.run()
-        self._done.wait()
+        self.fft.execute()                  # releases the interpreter lock
         return self.fft.output_array.view(np.float32)[: self.rows]
 
 
