@@ -122,40 +122,39 @@ def smooth_into(src, r, dst, w, h):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def box_sum(p, out, h, scratch):
-    """out[k] = sum(p[k-h : k+h+1]), window clipped at the edges.
+def box_sum(p, r, out, w_row, h, scratch):
+    """out[w_row, k] = sum(p[r, k-h : k+h+1]), window clipped at the edges.
 
     Sums of 1, 2, 4, 8... bins are made by doubling and added as the binary
     digits of the width 2*h+1 (9 = 1 + 8): a few passes that vectorise, where a
-    running sum is one chain of dependent additions, about 5x slower.
-    ``scratch``: float32 (2, p.size + 2*h) or larger.
+    running sum is one chain of dependent additions, about 5x slower.  Rows by
+    index, not as views (a view costs a reference count each way, per frame).
+    ``scratch``: float32 (2, p.shape[1] + 2*h) or larger.
     """
-    n = p.size
+    n = p.shape[1]
     w = 2 * h + 1
     m = n + 2 * h
-    b = scratch[0]              # b[i] = sum(a[i : i+length]), a = p between h zeros each side
-    c = scratch[1]
+    bi = 0              # scratch[bi, i] = sum(a[i : i+length]), a = p between h zeros each side
+    ci = 1
     for i in range(h):
-        b[i] = 0.0
-        b[h + n + i] = 0.0
+        scratch[bi, i] = 0.0
+        scratch[bi, h + n + i] = 0.0
     for i in range(n):
-        b[h + i] = p[i]
+        scratch[bi, h + i] = p[r, i]
     for k in range(n):          # w is odd: the sums of one bin come first
-        out[k] = b[k]
+        out[w_row, k] = scratch[bi, k]
     offset = 1
     length = 1
     while True:
         if length > 1 and w & length:
-            src = b[offset: offset + n]
             for k in range(n):
-                out[k] += src[k]
+                out[w_row, k] += scratch[bi, offset + k]
             offset += length
         if 2 * length > w:
             break
-        later = b[length:]
         for i in range(m - 2 * length + 1):
-            c[i] = b[i] + later[i]
-        b, c = c, b
+            scratch[ci, i] = scratch[bi, i] + scratch[bi, length + i]
+        bi, ci = ci, bi
         length *= 2
 
 
@@ -432,8 +431,10 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
         hot64 = hot8.view(np.uint64)    # nfft is a power of two >= 16
         runs = np.empty((nfft // 2 + 1, 3), np.int64)      # lo, hi, seeded
         run_peak = np.empty((nfft // 2 + 1, 2))            # peak, summed level
-        smoothed = rows[0]
+        # rows: smoothed power, bin sums, sub-window sums; the floor's bin sums.
+        smoothed, sums, subs = rows[0], rows[1], rows[2]
         fbox = rows[3, 0]
+        floor_rows, fbox_rows = floor.reshape((1, nfft)), rows[3]
         iwork = np.empty((3, nfft), np.float32)
         scratch = np.empty((3, nfft + 2 * (ih + h)), np.float32)
         thr_lo = np.float32(fparams[F_THR_LO])
@@ -469,15 +470,14 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
                 f += 1
                 smooth_into(ring, t % ring_frames, smoothed, t % window, h)
                 if lag > 0:
-                    box_sum(rows[0, t % window], rows[1, t % window], ih, scratch)
-                    acc = rows[2, t % window]
-                    box = rows[1, t % window]
+                    tw = t % window
+                    box_sum(smoothed, tw, sums, tw, ih, scratch)
                     for k in range(nfft):
-                        acc[k] = box[k]
+                        subs[tw, k] = sums[tw, k]
                     for j in range(1, min(sub, t - state[S_SEG0] + 1)):
-                        prev = rows[1, (t - j) % window]
+                        pw = (t - j) % window
                         for k in range(nfft):
-                            acc[k] += prev[k]
+                            subs[tw, k] += sums[pw, k]
                 u = t - lag
                 if u < state[S_SEG0]:
                     continue
@@ -509,43 +509,38 @@ def make_frame_kernel(h: int, lag: int = 0, ih: int = 0):
                 # one is missing, the per-cell test decides alone), against the floor
                 # averaged over the same bins.
                 integrated = True
-                isum = iwork[0]
-                r0 = rows[2, (u - lag + sub - 1) % window]
-                r1 = rows[2, (u - lag - 1 + 2 * sub) % window]
-                r2 = rows[2, (u - lag - 1 + 3 * sub) % window]
+                r0 = (u - lag + sub - 1) % window
+                r1 = (u - lag - 1 + 2 * sub) % window
+                r2 = (u - lag - 1 + 3 * sub) % window
                 for k in range(nfft):
-                    isum[k] = min(r0[k], r1[k], r2[k])
+                    iwork[0, k] = min(subs[r0, k], subs[r1, k], subs[r2, k])
                 if u % FLOOR_BOX_FRAMES == 0 or fbox[nfft // 2] <= 0.0:
                     # The floor moves slowly (a time constant of about a second): its bin
                     # sums are refreshed every few frames, on a schedule of absolute frame
                     # numbers so that any block size gives the same result.
-                    box_sum(floor, fbox, ih, scratch)
+                    box_sum(floor_rows, 0, fbox_rows, 0, ih, scratch)
                 # Near a strong cell the bin sums hold its power: the integrated test would
                 # widen every strong burst by the sums' reach and bridge it to its
                 # neighbours (then a weaker burst beside a strong one is taken for its
                 # skirt).  It decides only away from cells above the seed threshold.
-                strong = iwork[1]
-                near = iwork[2]
+                # iwork rows: the least sub-window sums, strong cells, their neighbourhood.
                 n_strong = zero
                 for k in range(nfft):
                     m = one if smoothed[sw, k] > thr_hi * floor[k] else zero
-                    strong[k] = m
+                    iwork[1, k] = m
                     n_strong += m
                 if n_strong > zero:
-                    box_sum(strong, near, ih + h, scratch)
+                    box_sum(iwork, 1, iwork, 2, ih + h, scratch)
                 else:                   # most frames: a dozen passes saved
-                    near[:] = zero
+                    for k in range(nfft):
+                        iwork[2, k] = zero
                 # The outer ih bins average fewer cells (noisier): per-cell test only.
-                inner_hot = hot[ih: nfft - ih]
-                inner_sum = isum[ih: nfft - ih]
-                inner_floor = fbox[ih: nfft - ih]
-                inner_near = near[ih: nfft - ih]
                 ithr = ithr_lo * scale
                 for k in range(nfft - 2 * ih):
-                    was = inner_hot[k]
-                    passes = inner_sum[k] > ithr * inner_floor[k] and inner_near[k] == zero
+                    was = hot[ih + k]
+                    passes = iwork[0, ih + k] > ithr * fbox[ih + k] and iwork[2, ih + k] == zero
                     now = max(was, one if passes else zero)
-                    inner_hot[k] = now
+                    hot[ih + k] = now
                     n_hot += now - was
             # Runs of hot cells, with their peak and whether they hold a seed
             # (a cell above the high threshold).  Hot cells are sparse in noise:
