@@ -165,9 +165,9 @@ def framed_blocks(blocks: Iterator[IQBlock], framer: Framer,
         # The spectra, which the consumer's frame kernel turns into power.  This thread runs
         # most FFTs, each from the one input buffer, which stays in the cache; every
         # CONSUMER_FFT_EVERY-th batch is windowed into an input of its own and handed over
-        # with its FFT still to run (``_Transform``).  A plan used now was
-        # last handed over at least AHEAD_BATCHES + 2 batches ago, which the consumer has
-        # let go of by then (it holds the batch it took last, and the queue the rest).
+        # with its FFT still to run (``_Transform``).  A plan used now was last handed over
+        # at least AHEAD_BATCHES + 2 batches ago, which the consumer has let go of by then
+        # (it holds the batch it took last, and the queue the rest).
         ahead = AHEAD_BATCHES + 2
         shared = itertools.cycle(spectrogram.more_plans(ahead))
         own = spectrogram.more_plans(-(-ahead // CONSUMER_FFT_EVERY), own_input=True)
