@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from rfdetect.detect import BurstDetector, DetectorConfig
+from rfdetect.errors import ParameterError
 from rfdetect.model import IQBlock
 from synth import TrueBurst, scene
 
@@ -52,6 +53,24 @@ def test_same_bursts_for_any_block_size(truth_scene, block):
     x = truth_scene[:160_000] if block == 1 else truth_scene
     reference = run(x, 1 << 20)
     assert run(x, block) == reference
+
+
+@pytest.mark.parametrize("batch_frames", [1, 37, 256])
+def test_same_bursts_for_any_batch_size(truth_scene, batch_frames):
+    """The frames per FFT and kernel call are a matter of speed only."""
+    reference = run(truth_scene, 1 << 16)
+    assert run(truth_scene, 1 << 16, DetectorConfig(batch_frames=batch_frames)) == reference
+
+
+def test_batch_size_follows_the_fft_size_and_is_checked():
+    # 1 MB of spectra a batch, within 64..512 frames
+    assert [DetectorConfig().frames_per_batch(n) for n in (64, 256, 1024, 8192)] == [512, 512, 128, 64]
+    assert DetectorConfig(batch_frames=100).frames_per_batch(1024) == 100
+    assert BurstDetector(DetectorConfig(), 50e6, FC).framer.spectrogram.batch_frames == 128
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ParameterError) as err:
+            DetectorConfig(batch_frames=bad)
+        assert err.value.param == "batch_frames"
 
 
 def test_both_fft_backends_agree(truth_scene):

@@ -88,7 +88,7 @@ def test_deferred_batches_give_the_frames_computed_at_once():
         assert (a.restart_at, a.center_freq_hz, a.samples_lost) == (b.restart_at, b.center_freq_hz,
                                                                    b.samples_lost)
         chunks = [c.copy() for c in b.chunks()]
-        assert all(c.shape[0] <= DetectorConfig().batch_frames for c in chunks)
+        assert all(c.shape[0] <= DetectorConfig().frames_per_batch(256) for c in chunks)
         joined = np.concatenate(chunks) if chunks else np.zeros((0, 256), np.float32)
         np.testing.assert_array_equal(joined, a.power)
         np.testing.assert_array_equal(b.power, a.power)      # all at once, on demand
@@ -106,7 +106,7 @@ def test_batches_left_unread_do_not_shift_the_next_blocks():
             seen.append((block.sample_index0, batch.power.copy()))
     assert [s[0] for s in seen] == [a[0] for a in serial]
     for i, (a, b) in enumerate(zip(serial, seen)):
-        expected = a[1] if i % 2 == 0 else a[1][: DetectorConfig().batch_frames]
+        expected = a[1] if i % 2 == 0 else a[1][: DetectorConfig().frames_per_batch(256)]
         np.testing.assert_array_equal(b[1], expected)
 
 
@@ -125,12 +125,13 @@ def test_the_consumer_runs_its_share_of_the_transforms(monkeypatch):
         return spectra(self)
 
     monkeypatch.setattr(framer_module._Transform, "spectra", recording_spectra)
-    sizes = [300_000] * 6          # about 14000 frames: 55 batches
+    sizes = [300_000] * 6          # about 14000 frames: 28 batches
     serial = collect(stream(sizes), workers=0)
     parallel = collect(stream(sizes), workers=1, consume_s=0.002)
     for a, b in zip(serial, parallel):
         np.testing.assert_array_equal(a[1], b[1])
-    batches = sum(-(-a[1].shape[0] // 256) for a in serial)
-    assert batches >= 50
+    rows = DetectorConfig().frames_per_batch(256)
+    batches = sum(-(-a[1].shape[0] // rows) for a in serial)
+    assert batches >= 25
     assert set(ran_on) == {threading.current_thread().name}
     assert len(ran_on) == pytest.approx(batches / framer_module.CONSUMER_FFT_EVERY, abs=2)

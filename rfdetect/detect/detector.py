@@ -177,8 +177,9 @@ class BurstDetector:
     def _run(self, power: np.ndarray) -> list[Burst]:
         out: list[Burst] = []
         f0 = 0
+        batch = self.framer.spectrogram.batch_frames
         while f0 < power.shape[0]:
-            n = min(self.config.batch_frames, power.shape[0] - f0)
+            n = min(batch, power.shape[0] - f0)
             to_check = self._frames_to_check()
             n = min(n, to_check)
             chunk = power[f0: f0 + n]

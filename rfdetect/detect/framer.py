@@ -98,7 +98,8 @@ class Framer:
     def __init__(self, nfft: int, hop: int, config: DetectorConfig, center_freq_hz: float,
                  sample_index0: int = 0):
         self.nfft, self.hop = nfft, hop
-        self.spectrogram = Spectrogram(nfft, hop, config.window, config.fft_backend, config.batch_frames)
+        self.spectrogram = Spectrogram(nfft, hop, config.window, config.fft_backend,
+                                       config.frames_per_batch(nfft))
         self.center_freq_hz = float(center_freq_hz)
         self._origin = int(sample_index0)
         self._frames = 0
@@ -158,7 +159,14 @@ def framed_blocks(blocks: Iterator[IQBlock], framer: Framer,
             yield block, framer.defer(block)
         return
     done = object()
-    q: queue.Queue = queue.Queue(maxsize=AHEAD_BATCHES)
+    # Two queues of C, not a ``queue.Queue``: each put and get of that runs Python under
+    # the interpreter lock, which the two threads then pass back and forth for every batch
+    # (about 10 % of the run).  ``room`` holds a token per batch the framing thread may
+    # still run ahead.
+    q: queue.SimpleQueue = queue.SimpleQueue()
+    room: queue.SimpleQueue = queue.SimpleQueue()
+    for _ in range(AHEAD_BATCHES):
+        room.put(None)
     spectrogram = framer.spectrogram
     rows = spectrogram.batch_frames
     if spectrogram.backend == "fftw":
@@ -191,10 +199,11 @@ def framed_blocks(blocks: Iterator[IQBlock], framer: Framer,
     def put(item) -> bool:
         while not stop.is_set():
             try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
+                room.get(timeout=0.1)
+            except queue.Empty:
                 continue
+            q.put(item)
+            return True
         return False
 
     def produce():
@@ -212,6 +221,7 @@ def framed_blocks(blocks: Iterator[IQBlock], framer: Framer,
 
     def take():
         item = q.get()
+        room.put(None)
         if isinstance(item, BaseException):
             raise item
         return item.spectra() if isinstance(item, _Transform) else item
