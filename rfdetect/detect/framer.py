@@ -170,19 +170,21 @@ def framed_blocks(blocks: Iterator[IQBlock], framer: Framer,
     spectrogram = framer.spectrogram
     rows = spectrogram.batch_frames
     if spectrogram.backend == "fftw":
-        # The spectra, which the consumer's frame kernel turns into power.  This thread runs
-        # most FFTs, each from the one input buffer, which stays in the cache; every
-        # CONSUMER_FFT_EVERY-th batch is windowed into an input of its own and handed over
-        # with its FFT still to run (``_Transform``).  A plan used now was last handed over
-        # at least AHEAD_BATCHES + 2 batches ago, which the consumer has let go of by then
-        # (it holds the batch it took last, and the queue the rest).
+        # Power frames: half the bytes of the spectra, and they cross to the consumer's core.
+        # This thread runs most FFTs, from one input buffer into one output buffer, both of
+        # which stay in its cache, and turns the output into power, in one of a cycle of
+        # buffers.  Every CONSUMER_FFT_EVERY-th batch is windowed into an input of its own
+        # and handed over with its FFT still to run (``_Transform``); the consumer's frame
+        # kernel makes that batch's power.  A power buffer or a consumer's plan used now was
+        # last handed over at least AHEAD_BATCHES + 2 batches ago, which the consumer has
+        # let go of by then (it holds the batch it took last, and the queue the rest).
         ahead = AHEAD_BATCHES + 2
-        shared = itertools.cycle(spectrogram.more_plans(ahead))
+        mine = spectrogram.more_plans(1)[0]
         own = spectrogram.more_plans(-(-ahead // CONSUMER_FFT_EVERY), own_input=True)
         consumers = {id(fft) for fft in own}
         own = itertools.cycle(own)
-        plans = (next(own) if turn % CONSUMER_FFT_EVERY == 0 else next(shared)
-                 for turn in itertools.count(1))
+        plans = (next(own) if turn % CONSUMER_FFT_EVERY == 0 else mine for turn in itertools.count(1))
+        powers = itertools.cycle([np.empty((rows, spectrogram.nfft), np.float32) for _ in range(ahead)])
 
         def batches(job: FrameJob) -> Iterator:
             for fft, n in spectrogram.windowed(job.x, job.head, plans):
@@ -190,7 +192,7 @@ def framed_blocks(blocks: Iterator[IQBlock], framer: Framer,
                     yield _Transform(fft, n)
                 else:
                     fft.execute()           # before the next batch is windowed into its input
-                    yield fft.output_array.view(np.float32)[:n]
+                    yield spectrogram.power_into(fft, n, next(powers))
     else:
         def batches(job: FrameJob) -> Iterator[np.ndarray]:
             return spectrogram.batches(job.x, job.head)     # (fresh arrays, rocket-fft)

@@ -98,14 +98,9 @@ class Spectrogram:
         if out is None and self._batch is None:
             self._batch = np.empty((self.batch_frames, self.nfft), np.float32)
         f0 = 0
-        for spectra in self.spectra(x, head):
-            nb = spectra.shape[0]
-            if out is None:
-                shifted_power(spectra, nb, self.scale, self._batch, 0)
-                yield self._batch[:nb]
-            else:
-                shifted_power(spectra, nb, self.scale, out, f0)
-                yield out[f0: f0 + nb]
+        for fft, nb in self.windowed(x, head):
+            fft.execute()
+            yield self.power_into(fft, nb, self._batch if out is None else out[f0:])
             f0 += nb
 
     def spectra(self, x: np.ndarray, head: np.ndarray | None = None) -> Iterator[np.ndarray]:
@@ -140,6 +135,12 @@ class Spectrogram:
             if nb > nj:
                 window_frames(xf, self._window2, hop, (f0 + nj) * hop - head.size, nb - nj, inf[nj:])
             yield fft, nb
+
+    def power_into(self, fft, n_frames: int, out: np.ndarray) -> np.ndarray:
+        """``out[:n_frames]``: the power frames of the first ``n_frames`` outputs of ``fft``,
+        a plan that has run."""
+        shifted_power(fft.output_array.view(np.float32), n_frames, self.scale, out, 0)
+        return out[:n_frames]
 
     def more_plans(self, count: int, own_input: bool = False) -> list:
         """``count`` more FFT plans (for ``windowed``), each into an output buffer of its
