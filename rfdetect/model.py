@@ -91,6 +91,36 @@ class IQBlock:
         return self.samples.shape[-1]
 
 
+class CU8Block(IQBlock):
+    """One channel of RTL-SDR bytes, ``raw`` (uint8 (n, 2): I, Q), converted to complex64
+    only when ``samples`` is first read.  The spectrogram windows the bytes themselves
+    (kernels.spectrogram.window_frames_cu8: the conversion's float32 operations, so the
+    same frames), so a recording's blocks are converted only where a burst's samples are
+    looked at."""
+
+    def __init__(self, raw: np.ndarray, sample_index0: int, center_freq_hz: float, sample_rate_hz: float,
+                 **kwargs):
+        self.raw = raw
+        self._converted: np.ndarray | None = None
+        super().__init__(None, sample_index0, center_freq_hz, sample_rate_hz, **kwargs)
+
+    @property
+    def samples(self) -> np.ndarray:
+        if self._converted is None:
+            from .kernels.convert import cu8_to_c64
+            self._converted = cu8_to_c64(self.raw)
+        return self._converted
+
+    @samples.setter
+    def samples(self, value: np.ndarray | None) -> None:
+        if value is not None:                # (IQBlock's __init__ sets None)
+            self._converted = value
+
+    @property
+    def num_samples(self) -> int:
+        return self.raw.shape[0]
+
+
 @dataclass(frozen=True)
 class Burst:
     """One contiguous time-frequency region above the detection threshold."""

@@ -135,3 +135,51 @@ def test_the_consumer_runs_its_share_of_the_transforms(monkeypatch):
     assert batches >= 25
     assert set(ran_on) == {threading.current_thread().name}
     assert len(ran_on) == pytest.approx(batches / framer_module.CONSUMER_FFT_EVERY, abs=2)
+
+
+def byte_stream(sizes, *, kinds="b", gap_at=None, seed=1):
+    """Blocks of RTL-SDR bytes, as CU8Blocks (kind "b") or converted (kind "c"), cycling
+    through ``kinds``, and the same blocks all converted."""
+    from rfdetect.kernels.convert import cu8_to_c64
+    from rfdetect.model import CU8Block
+
+    rng = np.random.default_rng(seed)
+    index, as_given, converted = 0, [], []
+    for i, n in enumerate(sizes):
+        lost = 5000 if i == gap_at else 0
+        index += lost
+        raw = rng.integers(0, 256, (n, 2), dtype=np.uint8)
+        kw = dict(sample_index0=index, center_freq_hz=868e6, sample_rate_hz=FS, samples_lost_before=lost)
+        x = cu8_to_c64(raw)
+        as_given.append(CU8Block(raw, **kw) if kinds[i % len(kinds)] == "b" else IQBlock(x, **kw))
+        converted.append(IQBlock(x, **kw))
+        index += n
+    return as_given, converted
+
+
+@pytest.mark.parametrize("kinds", ["b", "bc", "cb"])
+@pytest.mark.parametrize("workers", [0, 1])
+def test_bytes_give_the_frames_of_their_converted_samples(kinds, workers):
+    """The framer windows an RTL-SDR block's bytes without converting them first: the same
+    frames, bit for bit, also when blocks of bytes and of samples alternate."""
+    sizes = [1000, 70_000, 127, 129, 300_000, 5, 64_001]
+    as_given, converted = byte_stream(sizes, kinds=kinds, gap_at=4)
+    a = collect(iter(converted), workers=workers)
+    b = collect(iter(as_given), workers=workers)
+    assert len(a) == len(b) == len(sizes)
+    for x, y in zip(a, b):
+        assert x[0] == y[0] and x[2:] == y[2:]
+        np.testing.assert_array_equal(x[1].view(np.uint32), y[1].view(np.uint32))
+    if kinds == "b":     # framing needed no conversion
+        assert all(block._converted is None for block in as_given)
+
+
+def test_a_byte_block_converts_once_and_only_when_read():
+    from rfdetect.kernels.convert import cu8_to_c64
+
+    (block,), _ = byte_stream([1000])
+    assert block.num_samples == 1000 and block._converted is None
+    x = block.samples
+    assert x is block.samples                       # converted once
+    np.testing.assert_array_equal(x, cu8_to_c64(block.raw))
+    assert x.shape == (1, 1000) and x.dtype == np.complex64

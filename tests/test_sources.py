@@ -9,7 +9,7 @@ import pytest
 
 from iqgen import held_open_for_writing, quantized, random_iq, write_hdf5, write_raw, write_sigmf
 from rfdetect.errors import InputError, ParameterError
-from rfdetect.model import Annotation, SensorPosition
+from rfdetect.model import Annotation, CU8Block, SensorPosition
 from rfdetect.sources import detect_format, open_source
 from rfdetect.sources.hdf5 import HDF5Source, HDF5Writer
 from rfdetect.sources.raw import RawSource, parse_rtl433_name
@@ -60,6 +60,21 @@ def collect(src, **kw):
     if not blocks:
         return np.zeros((src.info.num_channels, 0), np.complex64), blocks
     return np.concatenate([b.samples for b in blocks], axis=1), blocks
+
+
+@pytest.mark.parametrize("name", ["raw-cu8", "sigmf-cu8"])
+def test_rtl_bytes_come_as_byte_blocks_that_outlive_the_file(tmp_path, name):
+    """One channel of cu8 comes as CU8Blocks (converted when read, see model.CU8Block),
+    whose bytes are copied out of the file's mapping: readable after the source closes."""
+    make, nch = IMPLS[name]
+    x = random_iq(N, nch, seed=3)
+    path, kw, datatype = make(tmp_path, x)
+    with open_source(path, **kw) as src:
+        blocks = list(src.blocks(block_samples=300))
+    assert all(isinstance(b, CU8Block) and b._converted is None for b in blocks)
+    assert sum(b.num_samples for b in blocks) == N
+    full = np.concatenate([b.samples for b in blocks], axis=1)
+    np.testing.assert_allclose(full, quantized(x, datatype), rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", list(IMPLS))

@@ -16,7 +16,8 @@ from typing import Iterator
 
 import numpy as np
 
-from ..model import IQBlock
+from ..kernels.convert import cu8_to_c64
+from ..model import CU8Block, IQBlock
 from .config import DetectorConfig
 from .spectrogram import Spectrogram
 
@@ -120,26 +121,40 @@ class Framer:
 
     def plan(self, block: IQBlock) -> FrameJob:
         """The bookkeeping of one block, in stream order: segment, carried samples, buffer."""
-        x = block.samples[0] if block.samples.ndim == 2 else block.samples
+        x = self._samples_of(block)
         restart_at = None
         if block.samples_lost_before or block.center_freq_hz != self.center_freq_hz \
-                or block.sample_index0 != self._origin + self._frames * self.hop + self._tail.size:
+                or block.sample_index0 != self._origin + self._frames * self.hop + self._tail.shape[0]:
             restart_at = self._origin = int(block.sample_index0)
             self._samples_lost += int(block.samples_lost_before)
             self.center_freq_hz = float(block.center_freq_hz)
             self._frames = 0
-            self._tail = np.zeros(0, np.complex64)
+            self._tail = x[:0]
         tail = self._tail
-        n = self.spectrogram.n_frames(tail.size + x.size)
+        if tail.dtype != x.dtype:                 # a stream of bytes and complex samples mixed
+            if not tail.shape[0]:
+                tail = x[:0]
+            elif x.dtype == np.uint8:
+                x = block.samples[0]
+            else:
+                tail = cu8_to_c64(tail)[0]
+        n = self.spectrogram.n_frames(tail.shape[0] + x.shape[0])
         self._turn = (self._turn + 1) % self.BUFFERS
         if self._power[self._turn].shape[0] < n:
             self._power[self._turn] = np.empty((n, self.nfft), np.float32)
         # What the next block's first frames need: the samples from frame n's start on.
-        rest = n * self.hop - tail.size
+        rest = n * self.hop - tail.shape[0]
         self._tail = x[rest:].copy() if rest >= 0 else np.concatenate([tail[n * self.hop:], x])
         self._frames += n
         return FrameJob(x, tail, self._power[self._turn][:n], restart_at, self.center_freq_hz,
                         self._samples_lost)
+
+    def _samples_of(self, block: IQBlock) -> np.ndarray:
+        """What the frames are cut from: a block's RTL-SDR bytes as they are (uint8 (n, 2),
+        windowed by FFTW's path without converting them first), else its first channel."""
+        if isinstance(block, CU8Block) and self.spectrogram.backend == "fftw":
+            return block.raw
+        return block.samples[0] if block.samples.ndim == 2 else block.samples
 
     def compute(self, job: FrameJob) -> FrameBatch:
         """The arithmetic of one planned block, all frames at once."""

@@ -7,7 +7,8 @@ import numpy as np
 
 from .. import imports
 from ..errors import ParameterError
-from ..kernels.spectrogram import frame_count, shifted_power, spectrogram_rocket, window_frames
+from ..kernels.spectrogram import (frame_count, shifted_power, spectrogram_rocket, window_frames,
+                                   window_frames_cu8)
 
 BACKENDS = ("fftw", "rocket")
 
@@ -61,21 +62,22 @@ class Spectrogram:
 
     def compute(self, x: np.ndarray, out: np.ndarray | None = None,
                 head: np.ndarray | None = None) -> np.ndarray:
-        """Power frames of ``x`` (1-D complex64): shape (frames, nfft), float32.
+        """Power frames of ``x`` (complex64 (n,), or with FFTW RTL-SDR bytes, uint8 (n, 2)):
+        shape (frames, nfft), float32.
 
         ``head``: samples that come before ``x`` (what the previous block left
         over): frames are cut from ``head`` followed by ``x`` without copying
         ``x`` behind it; only the few frames that straddle the two are assembled.
         """
         if out is None:
-            out = np.empty((self.n_frames(self._head(x, head).size + x.size), self.nfft), np.float32)
+            out = np.empty((self.n_frames(self._head(x, head).shape[0] + x.shape[0]), self.nfft), np.float32)
         for _ in self.batches(x, head, out):
             pass
         return out
 
     @staticmethod
     def _head(x: np.ndarray, head: np.ndarray | None) -> np.ndarray:
-        return x[:0] if head is None or head.size == 0 else head
+        return x[:0] if head is None or head.shape[0] == 0 else head
 
     def batches(self, x: np.ndarray, head: np.ndarray | None = None,
                 out: np.ndarray | None = None) -> Iterator[np.ndarray]:
@@ -85,7 +87,7 @@ class Spectrogram:
         of this instance that the next batch overwrites."""
         if self.backend == "rocket":
             head = self._head(x, head)
-            n = self.n_frames(head.size + x.size)
+            n = self.n_frames(head.shape[0] + x.shape[0])
             if n == 0:
                 return
             if out is None:
@@ -118,22 +120,27 @@ class Spectrogram:
         the next of ``plans`` (``more_plans``); a plan that shares this instance's input
         must run before the next batch is windowed."""
         head = self._head(x, head)
-        n = self.n_frames(head.size + x.size)
+        n = self.n_frames(head.shape[0] + x.shape[0])
         if n == 0:
             return
         hop = self.hop
-        n_joint = min(n, -(-head.size // hop))      # frames that start in ``head``
-        joint = np.concatenate([head, x[: self.nfft]]).view(np.float32) if n_joint else None
-        xf = x.view(np.float32)
+        n_joint = min(n, -(-head.shape[0] // hop))      # frames that start in ``head``
+        # Both kinds of samples, flat, two values a sample: float32 of complex64, or bytes.
+        if x.dtype == np.uint8:
+            window, flat = window_frames_cu8, (lambda v: v.reshape(-1))
+        else:
+            window, flat = window_frames, (lambda v: v.view(np.float32))
+        joint = flat(np.concatenate([head, x[: self.nfft]])) if n_joint else None
+        xf = flat(x)
         for f0 in range(0, n, self.batch_frames):
             nb = min(self.batch_frames, n - f0)
             nj = max(0, min(n_joint - f0, nb))
             fft = self._fft if plans is None else next(plans)
             inf = fft.input_array.view(np.float32)
             if nj:
-                window_frames(joint, self._window2, hop, f0 * hop, nj, inf)
+                window(joint, self._window2, hop, f0 * hop, nj, inf)
             if nb > nj:
-                window_frames(xf, self._window2, hop, (f0 + nj) * hop - head.size, nb - nj, inf[nj:])
+                window(xf, self._window2, hop, (f0 + nj) * hop - head.shape[0], nb - nj, inf[nj:])
             yield fft, nb
 
     def power_into(self, fft, n_frames: int, out: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ import numpy as np
 from numba import njit
 
 from .. import imports
+from .convert import CU8_SCALE
 
 rocket_fft = imports.rocket_fft()     # registers np.fft with Numba
 
@@ -31,6 +32,20 @@ def window_frames(xf, window2, hop, first_sample, n_frames, buff):
         dst = buff[i]
         for k in range(m):
             dst[k] = src[k] * window2[k]
+
+
+@njit(cache=True, nogil=True)
+def window_frames_cu8(raw, window2, hop, first_sample, n_frames, buff):
+    """``window_frames`` of RTL-SDR bytes (``raw``: uint8, I, Q, I, Q ...), converted as
+    ``kernels.convert.cu8_to_complex64`` converts them, in the same float32 operations:
+    the same frames as converting first, without writing the converted samples."""
+    m = window2.size
+    for i in range(n_frames):
+        s = 2 * (first_sample + i * hop)
+        src = raw[s:s + m]
+        dst = buff[i]
+        for k in range(m):
+            dst[k] = (np.float32(src[k]) * CU8_SCALE - np.float32(1.0)) * window2[k]
 
 
 @njit(cache=True, nogil=True)

@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..errors import InputError, ParameterError
-from ..model import IQBlock, RecordingInfo
+from ..model import CU8Block, IQBlock, RecordingInfo
 from .base import DEFAULT_BLOCK_SAMPLES, Source
 
 FORMATS = ("auto", "hdf5", "sigmf", "cu8", "cs8", "cs16", "cf32")
@@ -149,7 +149,8 @@ def check_range(info: RecordingInfo, block_samples, start, stop) -> tuple[int, i
 
 def iter_blocks(info: RecordingInfo, read: Callable[[int, int], np.ndarray], block_samples: int,
                 start: int, stop: int | None, check_finite: bool) -> Iterator[IQBlock]:
-    """Yield IQBlocks of ``read(a, b)`` -> complex64 (channels, b - a).
+    """Yield IQBlocks of ``read(a, b)`` -> complex64 (channels, b - a), or for one channel of
+    RTL-SDR bytes, uint8 (b - a, 2): a :class:`CU8Block`, converted when first read.
 
     A block never spans a retune or gap entry; the block that starts at a gap
     entry carries its ``samples_lost_before``; ``center_freq_hz`` follows the
@@ -188,8 +189,9 @@ def _gen_blocks(info, read, block_samples, start, stop, check_finite):
         freq = retunes[k - 1][1] if k else info.center_freq_hz
         g = bisect.bisect_right(gap_idx, a)
         lost_total = lost_cum[g - 1] if g else 0
-        yield IQBlock(samples=samples, sample_index0=a, center_freq_hz=float(freq),
-                      sample_rate_hz=rate,
-                      timestamp=None if t0 is None else t0 + (a + lost_total) / rate,
-                      gain_db=info.gain_db, samples_lost_before=lost_at.get(a, 0))
+        make = CU8Block if samples.dtype == np.uint8 else IQBlock
+        yield make(samples, sample_index0=a, center_freq_hz=float(freq),
+                   sample_rate_hz=rate,
+                   timestamp=None if t0 is None else t0 + (a + lost_total) / rate,
+                   gain_db=info.gain_db, samples_lost_before=lost_at.get(a, 0))
         a = b

@@ -150,6 +150,8 @@ class RawSource(Source):
     def _read(self, a: int, b: int) -> np.ndarray:
         c = self.info.num_channels
         raw = self.read_raw(a, b)
+        if self.format == "cu8" and c == 1:
+            return np.array(raw).reshape(-1, 2)      # a CU8Block's bytes, out of the mapping
         out = np.empty((c, b - a), np.complex64)
         if self.format == "cf32":
             z = raw.view("<c8").reshape(b - a, c)

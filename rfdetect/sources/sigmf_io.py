@@ -189,8 +189,10 @@ class SigMFSource(Source):
         k = b - a
         raw = self.read_raw(a, b)
         dt = self._dt
-        out = np.empty((c, k), np.complex64)
         name = dt["datatype"]
+        if name == "cu8" and c == 1:
+            return np.array(raw).reshape(-1, 2)      # a CU8Block's bytes, out of the mapping
+        out = np.empty((c, k), np.complex64)
         if name == "cu8":
             cu8_to_complex64(raw, out)
         elif name == "ci8":
