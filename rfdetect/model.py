@@ -94,7 +94,7 @@ class IQBlock:
 class CU8Block(IQBlock):
     """One channel of RTL-SDR bytes, ``raw`` (uint8 (n, 2): I, Q), converted to complex64
     only when ``samples`` is first read.  The spectrogram windows the bytes themselves
-    (kernels.spectrogram.window_frames_cu8: the conversion's float32 operations, so the
+    (kernels.spectrogram.window_frames: the conversion's float32 operations, so the
     same frames), so a recording's blocks are converted only where a burst's samples are
     looked at."""
 

@@ -31,16 +31,16 @@ def test_spectrogram_matches_scipy(backend, nfft, hop, n):
 
 
 def test_windowing_bytes_matches_converting_then_windowing():
-    """window_frames_cu8 against its twin: the bytes converted (cu8_to_c64), then windowed in
-    NumPy; bit for bit."""
+    """window_frames on bytes against its twin: the bytes converted (cu8_to_c64), then
+    windowed in NumPy; bit for bit."""
     from rfdetect.kernels.convert import cu8_to_c64
-    from rfdetect.kernels.spectrogram import window_frames_cu8
+    from rfdetect.kernels.spectrogram import window_frames
 
     rng = np.random.default_rng(5)
     raw = rng.integers(0, 256, (5000, 2), dtype=np.uint8)
     window2 = np.repeat(make_window("hann", 256), 2)
     out = np.empty((20, 512), np.float32)
-    window_frames_cu8(raw.reshape(-1), window2, 100, 37, 20, out)
+    window_frames(raw.reshape(-1), window2, 100, 37, 20, out)
     xf = cu8_to_c64(raw)[0].view(np.float32)
     twin = np.stack([xf[2 * (37 + i * 100): 2 * (37 + i * 100) + 512] * window2 for i in range(20)])
     np.testing.assert_array_equal(out.view(np.uint32), twin.view(np.uint32))

@@ -7,8 +7,7 @@ import numpy as np
 
 from .. import imports
 from ..errors import ParameterError
-from ..kernels.spectrogram import (frame_count, shifted_power, spectrogram_rocket, window_frames,
-                                   window_frames_cu8)
+from ..kernels.spectrogram import frame_count, shifted_power, spectrogram_rocket, window_frames
 
 BACKENDS = ("fftw", "rocket")
 
@@ -125,11 +124,9 @@ class Spectrogram:
             return
         hop = self.hop
         n_joint = min(n, -(-head.shape[0] // hop))      # frames that start in ``head``
-        # Both kinds of samples, flat, two values a sample: float32 of complex64, or bytes.
-        if x.dtype == np.uint8:
-            window, flat = window_frames_cu8, (lambda v: v.reshape(-1))
-        else:
-            window, flat = window_frames, (lambda v: v.view(np.float32))
+        # Either kind of samples, flat, two values a sample: bytes, or float32 of complex64.
+        def flat(v: np.ndarray) -> np.ndarray:
+            return v.reshape(-1) if v.dtype == np.uint8 else v.view(np.float32)
         joint = flat(np.concatenate([head, x[: self.nfft]])) if n_joint else None
         xf = flat(x)
         for f0 in range(0, n, self.batch_frames):
@@ -138,9 +135,9 @@ class Spectrogram:
             fft = self._fft if plans is None else next(plans)
             inf = fft.input_array.view(np.float32)
             if nj:
-                window(joint, self._window2, hop, f0 * hop, nj, inf)
+                window_frames(joint, self._window2, hop, f0 * hop, nj, inf)
             if nb > nj:
-                window(xf, self._window2, hop, (f0 + nj) * hop - head.shape[0], nb - nj, inf[nj:])
+                window_frames(xf, self._window2, hop, (f0 + nj) * hop - head.shape[0], nb - nj, inf[nj:])
             yield fft, nb
 
     def power_into(self, fft, n_frames: int, out: np.ndarray) -> np.ndarray:

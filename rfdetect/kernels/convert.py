@@ -14,7 +14,8 @@ Scaling (to full scale = 1.0):
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 CU8_SCALE = np.float32(1.0 / 127.5)
 CS8_SCALE = np.float32(1.0 / 128.0)
@@ -23,11 +24,24 @@ CS16_SCALE = np.float32(1.0 / 32768.0)
 _F32 = np.float32
 
 
+def cu8_value(v):
+    """The float32 value of one I or Q value: an RTL-SDR byte scaled to full scale 1.0,
+    a float32 as it is (so one kernel serves both, compiled for each)."""
+    return _F32(v) * CU8_SCALE - _F32(1.0) if isinstance(v, (int, np.integer)) else v
+
+
+@overload(cu8_value, jit_options={"nogil": True})
+def _cu8_value(v):
+    if isinstance(v, types.Integer):
+        return lambda v: _F32(v) * CU8_SCALE - _F32(1.0)
+    return lambda v: v
+
+
 @njit(cache=True, nogil=True)
 def _cu8_1ch(src, dst):
     # dst: float32 view of the complex64 output, len(dst) == len(src)
     for i in range(dst.shape[0]):
-        dst[i] = _F32(src[i]) * CU8_SCALE - _F32(1.0)
+        dst[i] = cu8_value(src[i])
 
 
 @njit(cache=True, nogil=True)

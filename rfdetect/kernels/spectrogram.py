@@ -12,18 +12,21 @@ import numpy as np
 from numba import njit
 
 from .. import imports
-from .convert import CU8_SCALE
+from .convert import cu8_value
 
 rocket_fft = imports.rocket_fft()     # registers np.fft with Numba
 
 
 @njit(cache=True, nogil=True)
 def window_frames(xf, window2, hop, first_sample, n_frames, buff):
-    """buff[i] = x[first_sample + i*hop : +nfft] * window, on float32 views.
+    """buff[i] = x[first_sample + i*hop : +nfft] * window, on flat I, Q values.
 
-    ``xf`` and ``buff`` are the complex64 arrays viewed as interleaved float32,
-    ``window2`` the window with each value repeated for I and Q: with plain
-    row slices the loop vectorises (about 4x faster than complex indexing).
+    ``xf``: the complex64 samples viewed as interleaved float32, or RTL-SDR bytes
+    (uint8), windowed as ``cu8_to_complex64`` would convert them (``cu8_value``), so
+    the frames are those of the converted samples, without writing those.  ``buff``
+    the complex64 output viewed as float32, ``window2`` the window with each value
+    repeated for I and Q: with plain row slices the loop vectorises (about 4x faster
+    than complex indexing).
     """
     m = window2.size
     for i in range(n_frames):
@@ -31,21 +34,7 @@ def window_frames(xf, window2, hop, first_sample, n_frames, buff):
         src = xf[s:s + m]
         dst = buff[i]
         for k in range(m):
-            dst[k] = src[k] * window2[k]
-
-
-@njit(cache=True, nogil=True)
-def window_frames_cu8(raw, window2, hop, first_sample, n_frames, buff):
-    """``window_frames`` of RTL-SDR bytes (``raw``: uint8, I, Q, I, Q ...), converted as
-    ``kernels.convert.cu8_to_complex64`` converts them, in the same float32 operations:
-    the same frames as converting first, without writing the converted samples."""
-    m = window2.size
-    for i in range(n_frames):
-        s = 2 * (first_sample + i * hop)
-        src = raw[s:s + m]
-        dst = buff[i]
-        for k in range(m):
-            dst[k] = (np.float32(src[k]) * CU8_SCALE - np.float32(1.0)) * window2[k]
+            dst[k] = cu8_value(src[k]) * window2[k]
 
 
 @njit(cache=True, nogil=True)
