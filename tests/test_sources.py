@@ -62,7 +62,7 @@ def collect(src, **kw):
     return np.concatenate([b.samples for b in blocks], axis=1), blocks
 
 
-@pytest.mark.parametrize("name", ["raw-cu8", "sigmf-cu8"])
+@pytest.mark.parametrize("name", ["raw-cu8", "sigmf-cu8", "hdf5-cu8"])
 def test_rtl_bytes_come_as_byte_blocks_that_outlive_the_file(tmp_path, name):
     """One channel of cu8 comes as CU8Blocks (converted when read, see model.CU8Block),
     whose bytes are copied out of the file's mapping: readable after the source closes."""

@@ -312,6 +312,8 @@ class HDF5Source(Source):
         if b <= a:
             return out
         try:
+            if self._cu8 and self.info.num_channels == 1:
+                return np.ascontiguousarray(self._ds[0, a:b, :])     # a CU8Block's bytes
             if self._cu8:
                 raw = np.ascontiguousarray(self._ds[:, a:b, :])
                 cu8_to_complex64(raw.reshape(-1), out.reshape(1, -1))
