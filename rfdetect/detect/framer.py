@@ -25,7 +25,7 @@ from .spectrogram import Spectrogram
 AHEAD_BATCHES = 6
 # The consumer runs the FFT of every this many batches itself, the framing thread the
 # others: the split that makes the two threads' work about even (see ``_Transform``).
-CONSUMER_FFT_EVERY = 5
+CONSUMER_FFT_EVERY = 3
 
 
 @dataclass
