@@ -198,3 +198,18 @@ def test_a_failing_receiver_surfaces_as_device_error():
     with pytest.raises(DeviceError, match="bus error"):
         list(src.chunks())
     src.close()
+
+
+def test_a_received_chunk_becomes_a_block_of_its_bytes():
+    """Live blocks are CU8Blocks: the detector windows their bytes; a burst's samples are
+    converted when read, to the values of the conversion kernel."""
+    from rfdetect.kernels.convert import cu8_to_c64
+    from rfdetect.model import CU8Block
+    from rfdetect.sources.accounting import Chunk, chunk_to_block
+
+    raw = np.random.default_rng(2).integers(0, 256, 2 * 1000, dtype=np.uint8)
+    block = chunk_to_block(Chunk(raw, 5000, 868e6, 7, 1.7e9), 2.4e6, gain_db=20.0)
+    assert isinstance(block, CU8Block) and block._converted is None
+    assert (block.num_samples, block.sample_index0, block.center_freq_hz, block.samples_lost_before,
+            block.timestamp, block.gain_db, block.sample_rate_hz) == (1000, 5000, 868e6, 7, 1.7e9, 20.0, 2.4e6)
+    np.testing.assert_array_equal(block.samples, cu8_to_c64(raw))

@@ -36,7 +36,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ..errors import DeviceError, ParameterError
-from ..model import IQBlock, RecordingInfo
+from ..model import CU8Block, IQBlock, RecordingInfo
 from .base import DEFAULT_BLOCK_SAMPLES, Source
 
 
@@ -524,13 +524,10 @@ class LiveSource(Source):
     def blocks(self, block_samples: int = DEFAULT_BLOCK_SAMPLES, start: int = 0,
                stop: int | None = None) -> Iterator[IQBlock]:
         """IQBlocks as they arrive (one per received chunk: low latency)."""
-        from ..kernels.convert import cu8_to_complex64
         for c in self.chunks():
             if c is None:
                 continue
-            out = np.empty((1, c.num_samples), np.complex64)
-            cu8_to_complex64(c.raw, out)
-            yield chunk_block(c, out, self.sample_rate_hz, self.gain_db)
+            yield chunk_to_block(c, self.sample_rate_hz, self.gain_db)
             if stop is not None and c.sample_index0 + c.num_samples >= stop:
                 return
 
@@ -570,17 +567,11 @@ class LiveSource(Source):
                 "buffer_samples": self.config.buffer_samples, "queue_buffers": self.config.queue_buffers}
 
 
-def chunk_block(c: Chunk, samples: np.ndarray, rate: float, gain_db: float | None) -> IQBlock:
-    return IQBlock(samples=samples, sample_index0=c.sample_index0, center_freq_hz=c.center_freq_hz,
-                   sample_rate_hz=rate, timestamp=c.timestamp, gain_db=gain_db,
-                   samples_lost_before=c.samples_lost_before)
-
-
-def chunk_to_block(c: Chunk, rate: float, gain_db: float | None = None) -> IQBlock:
-    from ..kernels.convert import cu8_to_complex64
-    out = np.empty((1, c.num_samples), np.complex64)
-    cu8_to_complex64(c.raw, out)
-    return chunk_block(c, out, rate, gain_db)
+def chunk_to_block(c: Chunk, rate: float, gain_db: float | None = None) -> CU8Block:
+    """A received chunk as a block of its bytes, converted when its samples are read."""
+    return CU8Block(c.raw.reshape(-1, 2), sample_index0=c.sample_index0, center_freq_hz=c.center_freq_hz,
+                    sample_rate_hz=rate, timestamp=c.timestamp, gain_db=gain_db,
+                    samples_lost_before=c.samples_lost_before)
 
 
 def check_rate(value: float, param: str = "--sample-rate") -> float:
