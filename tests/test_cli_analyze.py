@@ -156,6 +156,31 @@ def test_one_bad_file_does_not_stop_the_others(capsys, tmp_path, scene_h5):
     assert recs[-1]["type"] == "summary" and recs[-1]["bursts"] == 3
 
 
+def test_a_directory_stands_for_the_recordings_under_it(capsys, tmp_path, scene_h5):
+    """An archive folder: every recording under it, subfolders too, in name order; a SigMF
+    pair once; other files and hidden ones left out."""
+    archive = tmp_path / "archive"
+    (archive / "day2" / ".cache").mkdir(parents=True)
+    (archive / "b.h5").write_bytes(scene_h5.read_bytes())
+    x = scene(FS, 200_000, BURSTS[:2], seed=2)
+    write_sigmf(archive / "day2" / "pair", x, sample_rate_hz=FS, center_freq_hz=868e6)
+    (archive / "notes.txt").write_text("not a recording")
+    (archive / "day2" / ".cache" / "c.h5").write_bytes(scene_h5.read_bytes())
+    (archive / ".hidden.h5").write_bytes(scene_h5.read_bytes())
+    code, recs, err = analyze(capsys, archive, "--quiet")
+    assert code == 0, err
+    summaries = [r for r in recs if r["type"] == "summary"]
+    assert [Path(s["source"]).name for s in summaries] == ["b.h5", "pair.sigmf-meta"]
+    assert [s["bursts"] for s in summaries] == [3, 2]
+
+
+def test_a_directory_without_recordings(capsys, tmp_path):
+    (tmp_path / "empty_dir").mkdir()
+    (tmp_path / "empty_dir" / "readme.txt").write_text("nothing here")
+    code, _, err = analyze(capsys, tmp_path / "empty_dir")
+    one_line_error(code, err, "empty_dir", "without recordings")
+
+
 def test_cli_in_a_real_process_prints_no_traceback(tmp_path):
     """The installed entry point: one line on stderr, exit code 2."""
     proc = subprocess.run([sys.executable, "-m", "rfdetect", "analyze", str(tmp_path / "gone.cu8")],

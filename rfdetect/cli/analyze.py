@@ -8,7 +8,7 @@ from tqdm import tqdm
 
 from ..errors import RFDetectError
 from ..pipeline import analyze_source
-from ..sources import open_source
+from ..sources import expand_paths, open_source
 from ..units import format_hz
 from .common import (LineWriter, add_detector_options, add_handoff_options, add_input_options,
                      detector_config, open_handoff, rate_and_freq)
@@ -18,6 +18,7 @@ EXAMPLE = """examples:
   rfdetect analyze capture.cu8 --sample-rate 2.4M --center-freq 868.3M --all-bursts --out found.jsonl
   rfdetect analyze g001_1090M_2000k.cu8          (rate and frequency from rtl_433's file-name convention)
   rfdetect analyze archive/*.h5 --workers 2 --out all.jsonl      (a local Dask cluster of 2 processes)
+  rfdetect analyze archive/ --out all.jsonl      (every recording under archive/, in name order)
 """
 
 
@@ -26,7 +27,8 @@ def register(sub) -> None:
                        description="Find every burst and name every link in recordings. Records go to "
                        "stdout (or --out) as JSON Lines; progress and a summary go to stderr.",
                        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("paths", nargs="+", metavar="PATH", help="recordings (.h5, .sigmf-meta, .cu8/.cs8/.cs16/.cf32)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="recordings (.h5, .sigmf-meta, .cu8/.cs8/.cs16/.cf32), "
+                   "or directories: every recording under them, in name order")
     add_input_options(p)
     p.add_argument("--out", metavar="FILE", help="write records here instead of stdout")
     p.add_argument("--all-bursts", action="store_true", help="also write one record per burst")
@@ -48,6 +50,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = detector_config(args)
+    args.paths = expand_paths(args.paths)
     rate, freq = rate_and_freq(args)
     # The sinks' status reports carry a position: look for one only when there are sinks.
     handoff = open_handoff(args, sensor=_first_sensor(args.paths, args.format, rate, freq)) \

@@ -49,6 +49,40 @@ def detect_format(path: str | os.PathLike) -> str:
                      "(or pass --format)", path=path)
 
 
+def recordings_in(directory: str | os.PathLike) -> list[str]:
+    """The recordings under ``directory`` and its subdirectories, in name order: files with
+    a recording's extension (a SigMF pair once, by its ``.sigmf-meta``); hidden files and
+    folders are left out."""
+    found = []
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            ext = Path(name).suffix.lower()
+            if name.startswith(".") or ext not in HDF5_EXTENSIONS + RAW_EXTENSIONS + SIGMF_EXTENSIONS:
+                continue
+            if ext == ".sigmf-data" and Path(root, name).with_suffix(".sigmf-meta").is_file():
+                continue         # the pair is read through its metadata
+            found.append(os.path.join(root, name))
+    return found
+
+
+def expand_paths(paths: list[str]) -> list[str]:
+    """``paths`` with each directory replaced by the recordings under it (``recordings_in``).
+    A directory without any is an error: pointing at the wrong folder should not look like a
+    quiet band."""
+    out = []
+    for path in paths:
+        if os.path.isdir(path):
+            inside = recordings_in(path)
+            if not inside:
+                raise InputError("a directory without recordings (looked for .h5/.hdf5, .sigmf-meta, "
+                                 ".cu8/.cs8/.cs16/.cf32/.raw/.bin/.iq under it)", path=path)
+            out.extend(inside)
+        else:
+            out.append(path)
+    return out
+
+
 def open_source(path: str | os.PathLike, format: str = "auto", sample_rate_hz: float | str | None = None,
                 center_freq_hz: float | str | None = None, channels: int | None = None) -> Source:
     """Open a recording.
