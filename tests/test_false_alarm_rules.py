@@ -389,6 +389,26 @@ def test_a_mode_is_fitted_with_its_own_modulation():
     assert _terms(track, "tbs-crossfire", 20.0, 4)["interval"] < 0
 
 
+def test_chirps_too_slow_for_the_interval_fit_no_mode():
+    """A LoRaWAN downlink (SF9, 125 kHz: 4.1 ms a symbol, a packet of at least 67 ms) and
+    weak pieces of other nodes' packets 19.6 ms apart made a track named Crossfire at 0.62
+    (bench_false_alarms.py, crowded-868:772104): its 50 Hz mode, LoRa, cannot send such
+    chirps every 20 ms."""
+    fifty = {"rf_mode": "50Hz", "modulation": "LoRa", "interval_s": (19.4e-3, 20.6e-3)}
+    four = {"rf_mode": "4Hz", "interval_s": (0.2425, 0.2575)}
+    assert _fits_mode(fifty, None, 13.7e-3, ("lora", 500e3, 7, "up"))     # 8.3 ms at the least
+    assert _fits_mode(fifty, None, 13.7e-3, ("lora", 500e3, 9, "up"))     # 16.6 ms
+    assert not _fits_mode(fifty, None, 13.7e-3, ("lora", 500e3, 10, "up"))
+    assert not _fits_mode(fifty, None, 13.7e-3, ("lora", 125e3, 9, "down"))
+    assert _fits_mode(four, None, 13.7e-3, ("lora", 125e3, 9, "down"))
+    track = _track([0.0, 0.0196, 0.0392, 0.0588, 0.0784, 0.098], [868.261e6, 868.492e6] * 3, 139e3, 13.7e-3)
+    track.modulation = ("lora", 125e3, 9, "down")
+    track.period = (0.0196, 1.0)
+    assert _terms(track, "tbs-crossfire", 15.0, 6)["interval"] < 0
+    track.modulation = ("lora", 500e3, 7, "up")
+    assert _terms(track, "tbs-crossfire", 15.0, 6)["interval"] > 0
+
+
 def test_two_bursts_on_the_air_together_on_two_channels_are_two_radios():
     """FrSky R9 and ExpressLRS 200 Hz send the same chirp (SF6, 500 kHz) over the FCC band:
     an ExpressLRS packet inside an R9 packet's time, 8.5 MHz away, is not the R9's."""

@@ -95,6 +95,11 @@ FIRST_LOOK_S = 0.03
 # whose packets (their median: two packets measured as one are the exception) are longer
 # than every mode at the confirmed spreading factor is not that link.
 MODE_MISMATCH = -5.0
+# The fewest symbols a LoRa packet holds: the preamble windows a confirmation needs (4), the
+# sync word and start frame delimiter (4.25), and the header block every SX127x/SX126x
+# packet sends (8).  At a confirmed spreading factor and bandwidth, that is the shortest
+# packet the emitter can send (``_fits_mode``).
+LORA_MIN_PACKET_SYMBOLS = 16.25
 # The detector joins strong packets sent back to back on one channel (ExpressLRS hops every
 # few packets): a burst of up to this many packets is still the link's.
 MERGED_PACKETS = 4
@@ -655,8 +660,8 @@ class Classifier:
                 period = track.period[0]
                 with_iv = [m for m in sig.modes if "interval_s" in m]
                 if with_iv:
-                    dur = track.median("duration_s")
-                    ok = any(_fits_interval(m["interval_s"], period) and _fits_mode(m, sf, dur, track.modulation)
+                    dur, modulation = track.median("duration_s"), _standing_modulation(track)
+                    ok = any(_fits_interval(m["interval_s"], period) and _fits_mode(m, sf, dur, modulation)
                              for m in with_iv)
                 else:
                     ok = _fits_interval(sig.interval_s, period)
@@ -908,7 +913,8 @@ def _too_few_packets(track: Track, sig: Signature, window_shares, lattice_s: flo
     if not shares or min(shares) <= 0.0:
         return False
     dur = track.median("duration_s")
-    modes = [m["interval_s"] for m in sig.modes if "interval_s" in m and _fits_mode(m, sf, dur, track.modulation)]
+    modulation = _standing_modulation(track)
+    modes = [m["interval_s"] for m in sig.modes if "interval_s" in m and _fits_mode(m, sf, dur, modulation)]
     if lattice_s is not None:
         # The lattice is a whole number of the link's intervals (packets on channels outside
         # the window are missing): the link sends at the slowest mode the lattice is a
@@ -955,7 +961,8 @@ def _on_declared_lattice(track: Track, sig: Signature, sf: int | None) -> bool:
         return False
     share = LATTICE_MIN_SHARE if len(track.times) >= LATTICE_MIN_PACKETS else 1.0
     dur = track.median("duration_s")
-    ranges = [m["interval_s"] for m in sig.modes if "interval_s" in m and _fits_mode(m, sf, dur, track.modulation)] \
+    modulation = _standing_modulation(track)
+    ranges = [m["interval_s"] for m in sig.modes if "interval_s" in m and _fits_mode(m, sf, dur, modulation)] \
         or ([sig.interval_s] if not any("interval_s" in m for m in sig.modes) else [])
     times = np.asarray(track.times, np.float64)
     for lo, hi in ranges:
@@ -966,15 +973,29 @@ def _on_declared_lattice(track: Track, sig: Signature, sf: int | None) -> bool:
     return False
 
 
+def _standing_modulation(track: Track) -> tuple:
+    """``Track.modulation``, but a LoRa chirp's bandwidth and spreading factor only where the
+    chirps stand for the track (``_chirps_stand``): one weak confirmation among runs that did
+    not confirm tells no symbol time."""
+    m = track.modulation
+    return m if m[0] != "lora" or _chirps_stand(track) else m[:1]
+
+
 def _fits_mode(mode: dict, sf: int | None, duration_s: float, modulation: tuple = ("?",)) -> bool:
     """A mode's modulation and spreading factor (where both sides are known) and time on
     air fit; packets the detector split are measured shorter, never longer.  Where the
     time on air is not known, a packet still ends before the mode's next one starts.
     ``modulation``: what the kernels confirmed on the track (``Track.modulation``): FSK
-    packets 40 ms apart are not Crossfire's 50 Hz mode, which is LoRa."""
+    packets 40 ms apart are not Crossfire's 50 Hz mode, which is LoRa, and neither are
+    chirps too slow for a packet to end within the mode's interval."""
     if sf is not None and mode.get("sf", sf) != sf:
         return False
     if modulation[0] in ("lora", "fsk") and mode.get("modulation", modulation[0]).lower() != modulation[0]:
+        return False
+    if len(modulation) == 4 and modulation[0] == "lora" and "interval_s" in mode and \
+            LORA_MIN_PACKET_SYMBOLS * (1 << modulation[2]) / modulation[1] > mode["interval_s"][1]:
+        # Chirps this slow make packets longer than the mode's interval: a LoRaWAN
+        # packet at SF9 and 125 kHz (at least 67 ms) is no 50 Hz link's.
         return False
     if "burst_s" in mode:
         return duration_s <= mode["burst_s"][1]
