@@ -345,6 +345,29 @@ def test_a_lora_packet_longer_than_the_link_sends_is_not_its():
 
 
 
+def test_packets_joined_back_to_back_span_whole_intervals():
+    """A LoRaWAN SF8 / 500 kHz packet of 41.3 ms and two pieces of weaker ones, 0.8 s later,
+    named ExpressLRS 50 Hz at 0.99 (bench_false_alarms.py, crowded-868:772324): 41.3 ms
+    passed for two of its 18.6 ms packets joined back to back.  Joined packets are strong,
+    measured to their time on air: two span an interval and a packet, 38.5 ms
+    (recordings/scenarios/crowded_868.toml's pilot B at 37 dB: 38.45-38.56 ms)."""
+    elrs = get("expresslrs-lora")
+    track = _track([5.4507, 6.2766, 6.2850], [867.623e6, 867.119e6, 867.137e6])
+    for dur_s in (41.28e-3, 4.5e-3, 2.69e-3):
+        track.note_chirp_packet(8, dur_s)
+    assert _overlong_packets(track, elrs)
+    joined = _track([0.0, 0.1, 0.2, 0.3], [868.0e6] * 4)
+    for dur_s in (18.45e-3, 38.55e-3, 38.56e-3, 38.45e-3):
+        joined.note_chirp_packet(8, dur_s)
+    assert not _overlong_packets(joined, elrs)
+    three = _track([9.5456], [868.119e6])
+    three.note_chirp_packet(8, 61.88e-3)                        # crowded-868:772368
+    assert _overlong_packets(three, elrs)
+    three.note_chirp_packet(8, 58.5e-3)                         # three joined: 2 x 20 + 18.5 ms
+    three.note_chirp_packet(8, 58.6e-3)
+    assert not _overlong_packets(three, elrs)
+
+
 def test_a_strong_lora_packet_far_shorter_than_the_link_sends_is_not_its():
     """ExpressLRS 200 Hz packets near the receiver's centre, measured 630 kHz wide and two at
     a time (4.4 and 9.4 ms at SF6, 13 dB), made a track of their own that was named mLRS at
