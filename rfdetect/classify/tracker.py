@@ -20,8 +20,6 @@ from .kernels import lattice_multiples_into, period_estimate, timing_tolerance_s
 MAX_TIMES = 48            # recent start times kept per track for the period estimate
 MEDIAN_BURSTS = 32        # recent bursts a track's median bandwidth and duration describe
 ANCHOR_PACKETS = 3        # recent packet times a start time is held to the lattice from
-RECENT_TIMES = 8          # recent packet times whose lattice stands when the older ones spoil it,
-RECENT_SHARE = 0.85       # with this share of their gaps on it
 
 
 def estimate_period(times_s, min_share: float = 0.7) -> tuple[float, float] | None:
@@ -99,26 +97,6 @@ class Track:
         # track, and a lattice does not change from one packet to the next).
         if n >= 3 and (n < 12 or self.period is None or n % 6 == 0):
             self.period = estimate_period(self.times)
-            if self.period is None and n > RECENT_TIMES:
-                self._keep_recent_lattice()
-
-    def _keep_recent_lattice(self) -> None:
-        """A track's first packets may have come in pieces, each taken for a packet (a
-        channel at the window's edge cuts a chirp's sweep): where the last RECENT_TIMES
-        packet times keep a lattice (RECENT_SHARE of their gaps on it), the track's times
-        are those of them on it, seen from the last ANCHOR_PACKETS; the older ones go.
-        ExpressLRS 50 Hz at +10 dB: pieces 9-11 ms apart in its first 0.1 s, then packets
-        every 20 ms on other channels, named nothing for want of a lattice."""
-        recent = estimate_period(self.times[-RECENT_TIMES:], min_share=RECENT_SHARE)
-        if recent is None:
-            return
-        times = np.asarray(self.times[-RECENT_TIMES:], np.float64)
-        on = np.zeros(times.shape[0], np.bool_)
-        for anchor in self.times[-ANCHOR_PACKETS:]:
-            _, fits = lattice_multiples(np.abs(anchor - times), recent[0])
-            on |= fits & (times != anchor)
-        self.times = times[on].tolist()
-        self.period = estimate_period(self.times)
 
     def timing_residual_s(self, t_s: float) -> float | None:
         """Distance of a start time from this track's lattice, None if no lattice yet: from
