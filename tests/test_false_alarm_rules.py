@@ -366,6 +366,10 @@ def test_packets_joined_back_to_back_span_whole_intervals():
     three.note_chirp_packet(8, 58.5e-3)                         # three joined: 2 x 20 + 18.5 ms
     three.note_chirp_packet(8, 58.6e-3)
     assert not _overlong_packets(three, elrs)
+    # A weak packet the chirp detector followed into the next may run past its end.
+    followed = _track([0.0], [868.0e6])
+    followed.note_chirp_packet(8, 41.28e-3, 2.0, followed=True)
+    assert not _overlong_packets(followed, elrs)
 
 
 def test_a_strong_lora_packet_far_shorter_than_the_link_sends_is_not_its():

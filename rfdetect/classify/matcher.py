@@ -403,7 +403,8 @@ class Classifier:
         self._add_to_track(track, burst, scores, verdicts, kernels)
         lora = kernels.get("lora")
         if lora and lora.get("confirmed"):
-            track.note_chirp_packet(lora["sf"], burst.duration_s, burst.snr_db)
+            track.note_chirp_packet(lora["sf"], burst.duration_s, burst.snr_db,
+                                    followed=lora.get("source") == "chirp detector")
         if piece is not None:
             track.kernel_results.setdefault("ofdm_piece", []).append(piece)
         for sid, v in verdicts.items():
@@ -1003,14 +1004,17 @@ def _fits_mode(mode: dict, sf: int | None, duration_s: float, modulation: tuple 
     return "interval_s" not in mode or duration_s < mode["interval_s"][1]
 
 
-def _sends(mode: dict, duration_s: float) -> bool:
+def _sends(mode: dict, duration_s: float, followed: bool = False) -> bool:
     """Whether one burst of ``duration_s`` can be this mode's: one packet (a weak one
     measured up to OVERLONG_MARGIN long), or up to MERGED_PACKETS of them back to back on
-    one channel.  Joined packets are strong ones, measured to their time on air: k
-    intervals and one packet, within the mode's tolerances (ExpressLRS 50 Hz: 38.5 ms for
-    two; a LoRaWAN packet of 41.3 ms at SF8 and 500 kHz is not two of them)."""
+    one channel.  Packets the energy detector joined are strong ones, measured to their
+    time on air: k intervals and one packet, within the mode's tolerances (ExpressLRS
+    50 Hz: 38.5 ms for two; a LoRaWAN packet of 41.3 ms at SF8 and 500 kHz is not two of
+    them).  A weak packet the chirp detector ``followed`` into the next may run past the
+    last one's end as a single packet does."""
     (b_lo, b_hi), (iv_lo, iv_hi) = mode["burst_s"], mode["interval_s"]
-    return duration_s <= b_hi * OVERLONG_MARGIN or any(k * iv_lo + b_lo <= duration_s <= k * iv_hi + b_hi
+    last = b_hi * OVERLONG_MARGIN if followed else b_hi
+    return duration_s <= b_hi * OVERLONG_MARGIN or any(k * iv_lo + b_lo <= duration_s <= k * iv_hi + last
                                                        for k in range(1, MERGED_PACKETS))
 
 
@@ -1022,12 +1026,12 @@ def _overlong_packets(track: Track, sig: Signature) -> bool:
     short enough for any mode.  Packets measured shorter than the link's shortest at
     their spreading factor say nothing."""
     whole = overlong = 0
-    for sf, duration_s, _ in track.chirp_packets:
+    for sf, duration_s, _, followed in track.chirp_packets:
         modes = [m for m in sig.modes if "burst_s" in m and "interval_s" in m and m.get("sf", sf) == sf]
         if not modes or duration_s < min(m["burst_s"][0] for m in modes):
             continue
         whole += 1
-        overlong += not any(_sends(m, duration_s) for m in modes)
+        overlong += not any(_sends(m, duration_s, followed) for m in modes)
     return overlong > 0 and 2 * overlong >= whole
 
 
@@ -1041,7 +1045,7 @@ def _underlong_packets(track: Track, sig: Signature) -> bool:
     air = sig.extra.get("air_s_by_sf")
     if not air:
         return False
-    strong = [(d, air[sf][0]) for sf, d, snr in track.chirp_packets
+    strong = [(d, air[sf][0]) for sf, d, snr, _ in track.chirp_packets
               if sf in air and snr is not None and snr >= WHOLE_SNR_DB]
     short = sum(d < 0.5 * shortest for d, shortest in strong)
     return len(strong) >= CONFIRM_BURSTS and 2 * short > len(strong)

@@ -56,7 +56,8 @@ class Track:
     scores: dict = field(default_factory=dict)        # signature id -> summed per-burst score
     candidates: dict = field(default_factory=dict)    # signature id -> bursts it was a candidate for
     kernel_results: dict = field(default_factory=dict)  # kernel -> list of results
-    chirp_packets: list = field(default_factory=list)   # (sf, duration s, SNR dB) of bursts the dechirp confirmed
+    # (sf, duration s, SNR dB, followed by the chirp detector) of bursts the dechirp confirmed
+    chirp_packets: list = field(default_factory=list)
     verdicts: dict = field(default_factory=dict)      # signature id -> Counter-like dict of kernel verdicts
     modulation: tuple = ("?",)
     period: tuple[float, float] | None = None
@@ -127,9 +128,11 @@ class Track:
         return (timing_tolerance_s(period) < dt and dt + burst.duration_s <= min(1.2 * longest, 0.9 * period)
                 and on_channel_of(burst, last))
 
-    def note_chirp_packet(self, sf: int, duration_s: float, snr_db: float | None = None) -> None:
-        """A burst the LoRa dechirp confirmed at ``sf``: the last MEDIAN_BURSTS are kept."""
-        self.chirp_packets.append((sf, duration_s, snr_db))
+    def note_chirp_packet(self, sf: int, duration_s: float, snr_db: float | None = None,
+                          followed: bool = False) -> None:
+        """A burst the LoRa dechirp confirmed at ``sf`` (``followed``: a packet the chirp
+        detector found and followed to its end): the last MEDIAN_BURSTS are kept."""
+        self.chirp_packets.append((sf, duration_s, snr_db, followed))
         if len(self.chirp_packets) > MEDIAN_BURSTS:
             del self.chirp_packets[0]
 
