@@ -1013,9 +1013,10 @@ def _sends(mode: dict, duration_s: float, followed: bool = False) -> bool:
     them).  A weak packet the chirp detector ``followed`` into the next may run past the
     last one's end as a single packet does."""
     (b_lo, b_hi), (iv_lo, iv_hi) = mode["burst_s"], mode["interval_s"]
-    last = b_hi * OVERLONG_MARGIN if followed else b_hi
-    return duration_s <= b_hi * OVERLONG_MARGIN or any(k * iv_lo + b_lo <= duration_s <= k * iv_hi + last
-                                                       for k in range(1, MERGED_PACKETS))
+    single = b_hi * OVERLONG_MARGIN
+    last = single if followed else b_hi
+    return duration_s <= single or any(k * iv_lo + b_lo <= duration_s <= k * iv_hi + last
+                                       for k in range(1, MERGED_PACKETS))
 
 
 def _overlong_packets(track: Track, sig: Signature) -> bool:

@@ -25,6 +25,8 @@ RAW_FORMATS = ("cu8", "cs8", "cs16", "cf32")
 HDF5_EXTENSIONS = (".h5", ".hdf5")
 RAW_EXTENSIONS = (".cu8", ".cs8", ".cs16", ".cf32", ".raw", ".bin", ".iq")
 SIGMF_EXTENSIONS = (".sigmf-meta", ".sigmf-data", ".sigmf")
+RECORDING_EXTENSIONS = HDF5_EXTENSIONS + RAW_EXTENSIONS + SIGMF_EXTENSIONS
+KNOWN_TYPES = ".h5/.hdf5, .sigmf-meta/.sigmf-data, or raw .cu8/.cs8/.cs16/.cf32/.raw/.bin/.iq"
 
 __all__ = ["Source", "open_source", "detect_format", "FORMATS", "DEFAULT_BLOCK_SAMPLES"]
 
@@ -44,8 +46,7 @@ def detect_format(path: str | os.PathLike) -> str:
             from .raw import parse_rtl433_name
             return parse_rtl433_name(name)[2] or "raw"
         return ext[1:]
-    raise InputError(f"unknown file type {ext or '(no extension)'!r}: expected .h5/.hdf5, "
-                     ".sigmf-meta/.sigmf-data, or raw .cu8/.cs8/.cs16/.cf32/.raw/.bin/.iq "
+    raise InputError(f"unknown file type {ext or '(no extension)'!r}: expected {KNOWN_TYPES} "
                      "(or pass --format)", path=path)
 
 
@@ -58,7 +59,7 @@ def recordings_in(directory: str | os.PathLike) -> list[str]:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             ext = Path(name).suffix.lower()
-            if name.startswith(".") or ext not in HDF5_EXTENSIONS + RAW_EXTENSIONS + SIGMF_EXTENSIONS:
+            if name.startswith(".") or ext not in RECORDING_EXTENSIONS:
                 continue
             if ext == ".sigmf-data" and Path(root, name).with_suffix(".sigmf-meta").is_file():
                 continue         # the pair is read through its metadata
@@ -75,8 +76,8 @@ def expand_paths(paths: list[str]) -> list[str]:
         if os.path.isdir(path):
             inside = recordings_in(path)
             if not inside:
-                raise InputError("a directory without recordings (looked for .h5/.hdf5, .sigmf-meta, "
-                                 ".cu8/.cs8/.cs16/.cf32/.raw/.bin/.iq under it)", path=path)
+                raise InputError(f"a directory without recordings (looked for {KNOWN_TYPES} under it)",
+                                 path=path)
             out.extend(inside)
         else:
             out.append(path)
