@@ -3,11 +3,12 @@ tracker, signature matcher), scored against the simulator's ground truth.
 
     .venv/bin/python bench/bench_accuracy.py [--trials 20] [--snr -20,-15,-10,-5,0,5,10,15,20]
         [--links all|ID,ID] [--duration 1.0] [--out bench/out/accuracy] [--integrate] [--dechirp [--dechirp-links all]] [--zadoff-chu]
-        [--jobs N]
+        [--modes default|all] [--jobs N]
 
 Per link: an SNR sweep (in-band SNR as the simulator defines it), ``--trials`` seeded trials
 per point, each parameter the simulator varies per seed (hop sequence, carrier offset,
-payload).  Negatives: noise alone, every non-drone emitter alone, and the crowded 868 MHz
+payload); with ``--modes all``, the drone links' modes in turn (trial k of a link with n
+modes in its mode k mod n).  Negatives: noise alone, every non-drone emitter alone, and the crowded 868 MHz
 scenario without its drones.  Writes ``OUT.md``, ``OUT.json`` and PNG plots: probability
 of detection and of correct link against SNR, the confusion matrix (with ``unknown`` and
 the non-drone classes), balanced accuracy per SNR, false drone alarms per hour of
@@ -65,9 +66,29 @@ NOISE_RECEIVERS = ((2.4e6, 868e6), (20e6, 2440e6))
 EVAL_SEED, NEGATIVE_SEED = 1000, 0
 
 
-def scenario(sig_id: str, snr_db: float, duration_s: float, seed: int) -> dict:
-    mode, domain, fs, fc, freq = CASES[sig_id]
-    em = {"id": "e", "link": sig_id, "mode": mode, "domain": domain, "snr_db": float(snr_db)}
+def link_modes(sig_id: str, which: str = "default") -> list[str]:
+    """The modes a link's trials run in: its harness mode (``CASES``), or with ``which``
+    "all" every mode the simulator declares for a drone link (a non-drone emitter keeps its
+    mode: its trials send an event every 0.1 s, shorter than some of its other modes'
+    messages)."""
+    if which == "all" and sig_id not in NON_DRONE:
+        from rfdetect.simulate.links import LINKS
+        return list(LINKS[sig_id].modes)
+    return [CASES[sig_id][0]]
+
+
+def trial_duration_s(sig_id: str, mode: str, duration_s: float) -> float:
+    """Control links sending 25 packets a second or fewer are given 2 s (the target's
+    window for 25 Hz modes), the others ``duration_s``."""
+    from rfdetect.simulate.links import LINKS
+    p = LINKS[sig_id].modes[mode]
+    slow = p.get("kind") in ("lora", "fsk") and (p.get("interval_s") or 0.0) >= 0.04 and sig_id not in NON_DRONE
+    return max(duration_s, 2.0) if slow else duration_s
+
+
+def scenario(sig_id: str, snr_db: float, duration_s: float, seed: int, mode: str | None = None) -> dict:
+    default_mode, domain, fs, fc, freq = CASES[sig_id]
+    em = {"id": "e", "link": sig_id, "mode": mode or default_mode, "domain": domain, "snr_db": float(snr_db)}
     if freq is not None:
         em["freq"] = float(freq)
     if sig_id in NON_DRONE:
@@ -102,11 +123,11 @@ def detector_config(integrate: bool = False, dechirp: bool = False, dechirp_link
 
 
 def run_trial(sig_id: str | None, snr_db: float, duration_s: float, seed: int,
-              config: DetectorConfig | None = None, receiver: tuple[float, float] | None = None
-              ) -> tuple[list[dict], float, float]:
-    """One seeded trial: the link ``sig_id`` at ``snr_db`` (None: noise alone at ``receiver``
-    (sample rate, centre frequency)).  Returns the records, the wall time and the signal
-    duration."""
+              config: DetectorConfig | None = None, receiver: tuple[float, float] | None = None,
+              mode: str | None = None) -> tuple[list[dict], float, float]:
+    """One seeded trial: the link ``sig_id`` at ``snr_db`` in ``mode`` (None: its harness
+    mode) (``sig_id`` None: noise alone at ``receiver`` (sample rate, centre frequency)).
+    Returns the records, the wall time and the signal duration."""
     from rfdetect.simulate import generate
 
     if sig_id is None:
@@ -114,9 +135,8 @@ def run_trial(sig_id: str | None, snr_db: float, duration_s: float, seed: int,
         scn = {"scenario": {"duration_s": duration_s, "seed": seed},
                "receiver": {"sample_rate": fs, "center_freq": fc}, "emitter": []}
     else:
-        if CASES[sig_id][0] == "25":
-            duration_s *= 2.0
-        scn = scenario(sig_id, snr_db, duration_s, seed)
+        duration_s = trial_duration_s(sig_id, mode or CASES[sig_id][0], duration_s)
+        scn = scenario(sig_id, snr_db, duration_s, seed, mode)
         fs, fc = CASES[sig_id][2], CASES[sig_id][3]
     x, _ = generate(scn, seed=seed)
     recs, wall = run_samples(x, fs, fc, config)
@@ -202,6 +222,9 @@ def main(argv=None) -> int:
                     help="LoRa signatures the chirp detector searches for (rfdetect analyze --dechirp-links)")
     ap.add_argument("--zadoff-chu", action="store_true",
                     help="add the Zadoff-Chu search for DroneID (rfdetect analyze --zadoff-chu)")
+    ap.add_argument("--modes", choices=["default", "all"], default="default",
+                    help="the drone links' modes: the harness mode of each link (default), or all "
+                         "the simulator declares, in turn from trial to trial")
     ap.add_argument("--jobs", type=int, default=1,
                     help="worker processes (default 1); the results do not depend on it")
     args = ap.parse_args(argv)
@@ -212,10 +235,10 @@ def main(argv=None) -> int:
     links = list(CASES) if args.links == "all" else args.links.split(",")
     results: dict = {"config": vars(args), "trials": [], "negatives": []}
     t_start = time.time()
-    cells = [(sig_id, snr, k, args.duration, config) for sig_id in links for snr in snrs
-             for k in range(args.trials)]
+    cells = [(sig_id, snr, k, args.duration, config, _mode_of_trial(sig_id, k, args.modes))
+             for sig_id in links for snr in snrs for k in range(args.trials)]
     # Negatives: noise alone at two receivers.
-    cells += [(None, rx, k, args.duration, config) for k in range(max(1, args.trials // 2))
+    cells += [(None, rx, k, args.duration, config, None) for k in range(max(1, args.trials // 2))
               for rx in NOISE_RECEIVERS]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -259,16 +282,21 @@ def main(argv=None) -> int:
     return 0
 
 
+def _mode_of_trial(sig_id: str, k: int, which: str) -> str:
+    modes = link_modes(sig_id, which)
+    return modes[k % len(modes)]
+
+
 def run_cell(cell: tuple) -> dict:
-    """One scored trial: ``(link, SNR, k, duration, config)``, or ``(None, receiver, k,
-    duration, config)`` for noise alone at that receiver."""
-    sig_id, snr_or_rx, k, duration_s, config = cell
+    """One scored trial: ``(link, SNR, k, duration, config, mode)``, or ``(None, receiver,
+    k, duration, config, None)`` for noise alone at that receiver."""
+    sig_id, snr_or_rx, k, duration_s, config, mode = cell
     if sig_id is None:
         recs, wall, _ = run_trial(None, 0.0, duration_s, NEGATIVE_SEED + k, config, receiver=snr_or_rx)
         where = {"receiver": snr_or_rx}
     else:
-        recs, wall, _ = run_trial(sig_id, snr_or_rx, duration_s, EVAL_SEED + k, config)
-        where = {"snr_db": snr_or_rx}
+        recs, wall, _ = run_trial(sig_id, snr_or_rx, duration_s, EVAL_SEED + k, config, mode=mode)
+        where = {"snr_db": snr_or_rx, "mode": mode}
     out = score_trial(recs, sig_id)
     out.update({"link": sig_id, **where, "trial": k, "wall_s": round(wall, 3)})
     return out
@@ -296,6 +324,15 @@ def summarise(trials: list[dict], snrs, links, negatives: list[dict] = ()) -> di
                                     "p_correct": float(np.mean([t["correct"] for t in tt])),
                                     "t_first_median_s": float(np.median(times)) if times else None,
                                     "n": len(tt)}
+    per_mode = defaultdict(lambda: defaultdict(dict))
+    for sig_id in links:
+        for mode in dict.fromkeys(t.get("mode") for t in trials if t["link"] == sig_id):
+            for snr in snrs:
+                tt = [t for t in trials if t["link"] == sig_id and t.get("mode") == mode and t["snr_db"] == snr]
+                if tt:
+                    per_mode[sig_id][mode][snr] = {"p_detect": float(np.mean([t["detected"] for t in tt])),
+                                                   "p_correct": float(np.mean([t["correct"] for t in tt])),
+                                                   "n": len(tt)}
     confusion = defaultdict(Counter)
     for t in trials:
         confusion[t["link"]][t["named"]] += 1
@@ -309,7 +346,8 @@ def summarise(trials: list[dict], snrs, links, negatives: list[dict] = ()) -> di
            "named_first": reliability([(r["first_confidence"], r["first_right"]) for r in reports if r["first_named"]]),
            "unnamed": reliability([(r["confidence"], r["right"]) for r in reports if not r["named"]]),
            "all": reliability([(r["confidence"], r["right"]) for r in reports])}
-    return {"per_link": per, "confusion": {k: dict(v) for k, v in confusion.items()},
+    return {"per_link": per, "per_mode": {k: dict(v) for k, v in per_mode.items()},
+            "confusion": {k: dict(v) for k, v in confusion.items()},
             "balanced_accuracy": balanced, "reliability": rel}
 
 
@@ -339,6 +377,15 @@ def markdown(s: dict, snrs, links) -> str:
         row = s["per_link"].get(sig_id, {})
         cells = [f"{row[x]['p_detect']:.2f} / {row[x]['p_correct']:.2f}" if x in row else "-" for x in snrs]
         lines.append(f"| {sig_id} | " + " | ".join(cells) + " |")
+    several = {k: v for k, v in s.get("per_mode", {}).items() if len(v) > 1}
+    if several:
+        lines += ["", "Per mode, where a link's trials ran in several (detected / correct, trials):", "",
+                  "| link | mode | " + " | ".join(f"{x:+g}" for x in snrs) + " |", "|---|---|" + "---|" * len(snrs)]
+        for sig_id, modes in several.items():
+            for mode, row in modes.items():
+                cells = [f"{row[x]['p_detect']:.2f} / {row[x]['p_correct']:.2f} ({row[x]['n']})" if x in row else "-"
+                         for x in snrs]
+                lines.append(f"| {sig_id} | {mode} | " + " | ".join(cells) + " |")
     lines += ["", "Median time to first correct report (s):", "",
               "| link | " + " | ".join(f"{x:+g}" for x in snrs) + " |", "|---|" + "---|" * len(snrs)]
     for sig_id in links:
