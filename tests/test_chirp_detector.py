@@ -277,6 +277,9 @@ def test_a_packet_released_after_its_samples_keeps_its_chirp_evidence():
     # With LoRaWAN searched too, the chirp detector's reach is set by SF12's 33 ms symbols:
     # it releases an R9 packet later than the pipeline holds its samples.  The packet's
     # dechirp, measured by the detector, still names it (it was `unknown`, no kernel ran).
+    # Five weak SF6 packets at 500 kHz in 0.54 s fit R9 (50 Hz) and ExpressLRS's 100 Hz
+    # Full mode (SF6 at 100 Hz, hop every 4) alike: the packets, cut short below the noise,
+    # tell neither their length nor the hop pattern, so either name is the evidence's.
     import sys
     from pathlib import Path
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -285,8 +288,11 @@ def test_a_packet_released_after_its_samples_keeps_its_chirp_evidence():
     for links in ("drone", "all"):
         recs, _, _ = acc.run_trial("frsky-r9", -12.0, 1.0, 1000, acc.detector_config(True, True, links))
         last = {r["track_id"]: r for r in recs if r["type"] == "detection"}     # as a user sees them
-        assert [r["link"] for r in last.values()] == ["frsky-r9"], (links, last)
-        assert list(last.values())[0]["evidence"]["kernel"]["sf"] == 6
+        assert len(last) == 1, (links, last)
+        (det,) = last.values()
+        assert det["link"] in ("frsky-r9", "expresslrs-lora"), (links, det)
+        assert det["evidence"]["kernel"]["source"] == "chirp detector"
+        assert (det["evidence"]["kernel"]["sf"], det["evidence"]["kernel"]["bw_hz"]) == (6, 500e3)
 
 
 def test_a_strong_lorawan_packets_ripple_is_no_preamble():

@@ -245,8 +245,7 @@ def test_the_fcc_band_names_its_links_apart(tmp_path):
     # recordings/scenarios/sub_ghz_915.toml, 1 s seen at 28 MS/s: ExpressLRS LoRa and FSK,
     # FrSky R9, Crossfire and mLRS hop over 902-928 MHz together.  R9 and ExpressLRS 200 Hz
     # send the same chirp (SF6, 500 kHz) and their packets overlap in time: bound into one
-    # track, neither was named.  (mLRS's 19 Hz mode is simulated at SF7, which its signature,
-    # from mLRS's SX126x driver, does not send.)
+    # track, neither was named.  (mLRS at 19 Hz, SF6 and 22.3 ms, may be named too.)
     from rfdetect.pipeline import analyze_source
     from rfdetect.simulate import simulate
     from rfdetect.sources import open_source

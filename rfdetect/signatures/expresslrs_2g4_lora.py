@@ -3,14 +3,16 @@
 Nominal (ExpressLRS ``src/src/common.cpp``): BW 812.5 kHz, SF5-SF8; packet rates
 500/333/250/150/100/50 Hz; hop every 4 packets (every 2 at 50 Hz); 1.5-10.8 ms on
 air; 80 channels over 2400.4-2479.4 MHz (``FHSS.cpp``).  Tolerances: +-10 % on
-duration, +-2 % on interval, 600-1000 kHz occupied bandwidth.  The spreading
-factor per rate follows the rate table order (500 Hz SF5 ... 50 Hz SF8).
+duration, +-2 % on interval, 600-1000 kHz occupied bandwidth.  Spreading factor per
+rate from the SX1280 rate table: 500 Hz SF5, 333 Hz Full SF5 (``RATE_LORA_333HZ_8CH``,
+3003 us), 250 Hz SF6, 150 Hz SF7, 100 Hz Full SF7 (``RATE_LORA_100HZ_8CH``), 50 Hz
+SF8; the "Full" rates send 13-byte packets.
 """
 from .base import Signature, band, tol
 
 # packet rate -> (packet interval s, spreading factor, hop every N packets)
-_RATES = {"500Hz": (2e-3, 5, 4), "333Hz": (3e-3, 6, 4), "250Hz": (4e-3, 6, 4),
-          "150Hz": (1 / 150, 7, 4), "100Hz": (10e-3, 7, 4), "50Hz": (20e-3, 8, 2)}
+_RATES = {"500Hz": (2e-3, 5, 4), "333HzFull": (3.003e-3, 5, 4), "250Hz": (4e-3, 6, 4),
+          "150Hz": (6.666e-3, 7, 4), "100HzFull": (10e-3, 7, 4), "50Hz": (20e-3, 8, 2)}
 
 SIGNATURE = Signature(
     id="expresslrs-2g4-lora",

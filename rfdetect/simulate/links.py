@@ -143,7 +143,7 @@ _add(LinkSpec(
     "expresslrs-2g4-lora", "ExpressLRS 2.4 GHz LoRa (SX1280)", "lora", True,
     {"500": _elrs2g4(5, 12, 4, 2000, 128), "333full": _elrs2g4(5, 12, 4, 3003, 64, cr=4, pl=13),
      "250": _elrs2g4(6, 14, 4, 4000, 64), "150": _elrs2g4(7, 12, 4, 6666, 32),
-     "100full": _elrs2g4(6, 14, 4, 10000, 32, cr=4, pl=13), "50": _elrs2g4(8, 12, 2, 20000, 0)},
+     "100full": _elrs2g4(7, 12, 4, 10000, 32, cr=4, pl=13), "50": _elrs2g4(8, 12, 2, 20000, 0)},
     "500", bp.ELRS_2G4, "ISM2G4", "fhss",
     "LINKS.md 'ExpressLRS 2.4 (SX1280)': BW 812.5 kHz, SF5-SF8, 80 channels; air time from the "
     "SX127x formula (SX1280 long interleaving not modelled: provisional within the 1.5-10.8 ms range)"))
@@ -172,12 +172,13 @@ _add(LinkSpec(
     provisional=True))
 _add(LinkSpec(
     "mlrs", "mLRS", "lora", True,
-    {"19": _lora(7, 500e3, 12, 91, 1, 1 / 19, hop=1, ih=False, crc=True),
-     "31": _lora(6, 500e3, 12, 91, 1, 1 / 31, hop=1, ih=False, crc=True),
-     "50": _lora(5, 500e3, 12, 91, 1, 1 / 50, hop=1, ih=False, crc=True)},
+    {"19": _lora(6, 500e3, 12, 91, 1, 53e-3, hop=1),
+     "31": _lora(5, 500e3, 12, 91, 1, 32e-3, hop=1)},
     "31", bp.MLRS, "EU868", "fhss",
-    "LINKS.md 'mLRS' (LoRa, hopping); mLRS documentation: 19/31/50 Hz modes, SF7/6/5 at 500 kHz, "
-    "91-byte frames (provisional)", provisional=True))
+    "LINKS.md 'mLRS' (LoRa, hopping); mLRS Common/setup.h configure_mode (19 Hz: 53 ms, SF6; "
+    "31 Hz: 32 ms, SF5, at 868/915 MHz) and Common/sx-drivers/sx126x_driver.h (BW 500 kHz, "
+    "CR 4/5, preamble 12, implicit header, no CRC, 91-byte frames: 22.56 and 13.2 ms). "
+    "Not modelled: the 50 Hz mode, FSK at 868/915 MHz, and the 2.4 GHz modes", provisional=True))
 _add(LinkSpec(
     "frsky-d16", "FrSky D16 (ACCST, CC2500)", "fsk", True,
     {"9ms": _gfsk(70e3, 57e3, 8 * 40, 9e-3, hop=1, preamble=32, syncword=0xD391, hopping="skip")},
