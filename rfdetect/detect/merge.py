@@ -2,10 +2,11 @@
 stages' (the chirp detector's LoRa packets, the Zadoff-Chu search's DroneID bursts).
 
 A burst strong enough for both is measured twice.  Where an energy burst and a stage's
-burst share time and frequency, the energy burst stands when it covers the stage's band
-at about 0 dB or more (``WHOLE_DB``: its edges are measured well, and the classifier's
-own kernel confirms it); otherwise the stage's burst stands (the energy detector only
-saw fragments of a weak burst).  A strong energy burst also silences chirp bursts at the
+burst share time and frequency, the energy burst stands when it spans half the stage's
+burst at about 0 dB or more (``WHOLE_DB``: its edges are measured well, and the
+classifier's own kernel confirms it), or covers its band well above the noise
+(``WIDE_WHOLE_DB``); otherwise the stage's burst stands (the energy detector only saw
+fragments of a weak burst).  A strong energy burst also silences chirp bursts at the
 same time elsewhere in the band: its leakage into hypotheses it does not fit.  Bursts
 are held until no detector can still report one overlapping them, then handed on in
 order of their start.
@@ -16,10 +17,16 @@ from dataclasses import dataclass
 
 from ..model import Burst
 
-# An energy burst of the stage burst's width this far above its floor measured the whole
-# burst: it stands (the classifier's own dechirp confirms a LoRa packet from -1 dB, its
-# Zadoff-Chu check a DroneID burst from about -6 dB).  Weaker or narrower: fragments.
+# An energy burst spanning half the stage's burst or more, this far above its floor,
+# measured the whole burst: it stands (the classifier's own dechirp confirms a LoRa packet
+# from -1 dB, its Zadoff-Chu check a DroneID burst from about -6 dB).
 WHOLE_DB = {"dechirp": -1.0, "zadoff_chu": 0.0}
+# A shorter region as wide as the stage's burst stands for it only this far above its
+# floor.  Near 0 dB a slow chirp (ExpressLRS 50 Hz: SF8, a 500 kHz sweep every 0.51 ms,
+# about one frame) comes apart into dozens of regions of 0.1-2.5 ms, many as wide as the
+# channel; the threshold keeps the cells the noise lifted, so they measure 1-3 dB.  The
+# pieces of a packet at +6 dB measure 5-6 dB.  Weaker, narrower or shorter: fragments.
+WIDE_WHOLE_DB = 4.0
 LEAK_DB = 6.0               # an energy burst this strong (and this long) silences chirp
 LEAK_MIN_S = 1e-3           # bursts at the same time
 LEAKY = ("dechirp",)        # the stages whose statistic a strong burst elsewhere raises
@@ -60,10 +67,11 @@ class BurstMerger:
                 # not trusted.  (Short spikes are the fragments of a weak chirp.)
                 loser = chirped
             elif e.overlaps(c):
-                # A fragment is narrower and shorter than the packet; anything else the
-                # energy detector measured is a better witness than a dechirp beside it.
+                # A fragment is narrower or shorter than the packet, or as wide but faint;
+                # anything else the energy detector measured is a better witness than a
+                # dechirp beside it.
                 whole_db = WHOLE_DB[chirped.stage]
-                whole = e.snr_db >= whole_db and e.bandwidth_hz >= 0.6 * c.bandwidth_hz
+                whole = e.snr_db >= max(whole_db, WIDE_WHOLE_DB) and e.bandwidth_hz >= 0.6 * c.bandwidth_hz
                 longer = e.duration_s >= 0.5 * c.duration_s and e.snr_db >= whole_db
                 loser = chirped if whole or longer else energy
             else:
