@@ -30,39 +30,49 @@ import bench_accuracy as ba  # noqa: E402
 def lattice_at_twin(times_s, period_s):
     """Slow, obvious twin of kernels.lattice_at."""
     t = np.sort(np.asarray(times_s, float))
-    gaps = [d for d in np.diff(t) if d > MIN_GAP_S]
     if len(t) < 3:
-        return period_s, 0, 0, 0
-    p, hits, g = period_s, 0, 0
+        return period_s, 0, 0, 0, 0
+    p, hits = period_s, 0
     for _ in range(3):
         tol = min(max(0.2e-3, 0.04 * p), MAX_TIMING_TOLERANCE_S, 0.1 * p)
         k_max = min(64.0, math.floor((p / (6.0 * tol)) ** 2))
+        # Packet starts: the first start, then each start a period (less the tolerance)
+        # or more after the last one; the starts between are pieces.
+        starts, pieces = [t[0]], 0
+        for x in t[1:]:
+            if x - starts[-1] <= MIN_GAP_S:
+                continue
+            if x - starts[-1] < p - tol:
+                pieces += 1
+            else:
+                starts.append(x)
+        gaps = np.diff(starts)
         fits = [(d, round(d / p)) for d in gaps
-                if 1 <= round(d / p) <= k_max and abs(d - round(d / p) * p) <= tol * math.sqrt(round(d / p))]
+                if round(d / p) <= k_max and abs(d - round(d / p) * p) <= tol * math.sqrt(round(d / p))]
         hits = len(fits)
         if not fits:
-            return p, 0, len(gaps), 0
+            return p, 0, len(gaps), 0, pieces
         g = math.gcd(*(k for _, k in fits))
         p = sum(d for d, _ in fits) / sum(k for _, k in fits)
-    return p, hits, len(gaps), g
+    return p, hits, len(gaps), g, pieces
 
 
 def test_lattice_at_finds_a_period_no_gap_shows():
     # 16 channels, 4 in the window: the packets seen are 2, 3, 4 and 7 periods apart.
     gaps = [2, 3, 4, 7] * 6
     t = np.cumsum([0.0] + [k * 3.85e-3 for k in gaps])
-    period, hits, m, k_gcd = lattice_at(t, 3.85e-3 * 1.02)
-    assert m == len(gaps) and hits == m and k_gcd == 1
+    period, hits, m, k_gcd, pieces = lattice_at(t, 3.85e-3 * 1.02)
+    assert m == len(gaps) and hits == m and k_gcd == 1 and pieces == 0
     assert period == pytest.approx(3.85e-3, rel=1e-9)
     # D16's 9 ms is not this lattice.
-    _, hits, m, _ = lattice_at(t, 9e-3)
+    _, hits, m, _, _ = lattice_at(t, 9e-3)
     assert hits < 0.7 * m
 
 
 def test_a_longer_period_seen_through_the_window_is_not_this_one():
     # D16 (9 ms) seen every third packet: every gap is 27 ms, 7 periods of 3.857 ms.
     t = np.arange(12) * 27e-3
-    period, hits, m, k_gcd = lattice_at(t, 3.85e-3)
+    period, hits, m, k_gcd, _ = lattice_at(t, 3.85e-3)
     assert hits == m and period == pytest.approx(27e-3 / 7)
     assert k_gcd == 7
     track = Track(1, None, True)
@@ -108,9 +118,34 @@ def test_lattice_at_rejects_random_timing():
     passed = 0
     for _ in range(300):
         t = np.cumsum(rng.uniform(5e-3, 40e-3, 12))
-        period, hits, m, _ = lattice_at(t, 3.85e-3)
-        passed += hits >= 0.7 * m and abs(period / 3.85e-3 - 1) <= 0.03
+        period, hits, m, _, pieces = lattice_at(t, 3.85e-3)
+        passed += hits >= 0.7 * m and pieces <= hits and abs(period / 3.85e-3 - 1) <= 0.03
     assert passed <= 3
+
+
+def test_pieces_of_packets_do_not_hide_the_lattice():
+    # ExpressLRS 100 Hz at 0 dB: the detector splits some 8.8 ms packets, and a piece
+    # starts 1.5-6.6 ms into its packet.  Counted as gaps, each piece spoilt two of them.
+    rng = np.random.default_rng(11)
+    starts = 0.08 + np.arange(40) * 10e-3 + rng.normal(0, 0.05e-3, 40)
+    pieces = starts[::3] + rng.uniform(1.5e-3, 6.6e-3, starts[::3].size)
+    t = np.concatenate([starts, pieces])
+    period, hits, m, k_gcd, skipped = lattice_at(t, 10e-3)
+    assert (hits, m, k_gcd, skipped) == (39, 39, 1, pieces.size)
+    assert period == pytest.approx(10e-3, rel=1e-3)
+    assert lattice_at_twin(t, 10e-3)[1:] == (hits, m, k_gcd, skipped)
+
+
+def test_dense_bursts_fit_a_lattice_only_through_their_pieces():
+    # Bursts every 0.3-3 ms: the first past each period lands in its window, but more
+    # starts are skipped as pieces than fit.
+    rng = np.random.default_rng(12)
+    passed = 0
+    for _ in range(300):
+        t = np.cumsum(rng.uniform(0.3e-3, 3e-3, 200))
+        period, hits, m, _, pieces = lattice_at(t, 10e-3)
+        passed += hits >= 0.7 * m and pieces <= hits
+    assert passed == 0
 
 
 def test_lattice_at_matches_twin():

@@ -132,9 +132,9 @@ def period_estimate(times_s, min_share, out):
 
 @njit(cache=True)
 def lattice_at(times_s, period_s):
-    """Test one packet period: the share of the gaps between consecutive sorted start
-    times ``times_s`` (longer than MIN_GAP_S) that are whole multiples of a period near
-    ``period_s``, and that period refined as total time over total periods.
+    """Test one packet period: the share of the gaps between packet starts among the
+    sorted start times ``times_s`` that are whole multiples of a period near ``period_s``,
+    and that period refined as total time over total periods.
 
     The candidate comes from a signature, not from the gaps: a hopper seen through a
     window that holds a few of its channels may never show two consecutive packets, so
@@ -143,38 +143,50 @@ def lattice_at(times_s, period_s):
     a sixth of the period (a gap of random length then fits with a chance of a third at
     most, so a share of 0.7 over several gaps is no accident).
 
+    A start less than a period (less the tolerance) after the last packet start is no
+    packet of this lattice: a piece of that packet, which the detector split near 0 dB
+    (ExpressLRS 100 Hz: pieces of 1.5-6.6 ms inside its 8.8 ms packets).  It is skipped,
+    not counted as a gap, and the pieces are counted: a lattice that many pieces carry is
+    one that dense bursts fit by chance (the first of them past a period lands in the
+    window), so the caller bounds them.
+
     The fitting gaps' numbers of periods have a greatest common divisor: above 1, the gaps
     pin down a longer period just as well (a 9 ms hopper seen every third packet, 27 ms
     apart, fits 7 periods of 3.857 ms), and the test says nothing about this one.
 
-    Returns (period, hits, m, k_gcd): m gaps, hits of them fitting, the gcd of their
-    numbers of periods (0 without hits)."""
+    Returns (period, hits, m, k_gcd, pieces): m gaps, hits of them fitting, the gcd of
+    their numbers of periods (0 without hits), the starts skipped as pieces."""
     n = times_s.shape[0]
     if n < 3:
-        return period_s, 0, 0, 0
+        return period_s, 0, 0, 0, 0
     t = np.sort(times_s)
     p = period_s
-    hits, m, g = 0, 0, 0
+    hits, m, g, pieces = 0, 0, 0, 0
     for _ in range(3):
         tol = lattice_tolerance_s(p)
         k_max = min(64.0, testable_periods(p))
-        hits, m, g = 0, 0, 0
+        hits, m, g, pieces = 0, 0, 0, 0
         sum_gap, sum_k = 0.0, 0.0
-        for i in range(n - 1):
-            d = t[i + 1] - t[i]
+        anchor = t[0]
+        for i in range(1, n):
+            d = t[i] - anchor
             if d <= MIN_GAP_S:
                 continue
+            if d < p - tol:
+                pieces += 1
+                continue
             m += 1
+            anchor = t[i]
             kk = np.rint(d / p)
-            if kk >= 1.0 and kk <= k_max and abs(d - kk * p) <= tol * math.sqrt(kk):
+            if kk <= k_max and abs(d - kk * p) <= tol * math.sqrt(kk):
                 hits += 1
                 sum_gap += d
                 sum_k += kk
                 g = _gcd(g, int(kk))
         if sum_k == 0.0:
-            return p, 0, m, 0
+            return p, 0, m, 0, pieces
         p = sum_gap / sum_k
-    return p, hits, m, g
+    return p, hits, m, g, pieces
 
 
 @njit(cache=True)

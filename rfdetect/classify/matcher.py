@@ -968,9 +968,10 @@ def _on_declared_lattice(track: Track, sig: Signature, sf: int | None) -> bool:
         or ([sig.interval_s] if not any("interval_s" in m for m in sig.modes) else [])
     times = np.asarray(track.times, np.float64)
     for lo, hi in ranges:
-        period, hits, m, k_gcd = lattice_at(times, 0.5 * (lo + hi))
-        # (With a common divisor, a longer period explains the gaps as well: not this one.)
-        if lo <= period <= hi and hits >= share * m and k_gcd == 1:
+        period, hits, m, k_gcd, pieces = lattice_at(times, 0.5 * (lo + hi))
+        # (With a common divisor, a longer period explains the gaps as well: not this one.
+        # More pieces than packets: dense bursts, whose first past a period fits.)
+        if lo <= period <= hi and hits >= share * m and k_gcd == 1 and pieces <= hits:
             return True
     return False
 
