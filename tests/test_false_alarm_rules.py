@@ -372,6 +372,26 @@ def test_packets_joined_back_to_back_span_whole_intervals():
     assert not _overlong_packets(followed, elrs)
 
 
+def test_a_strong_packet_is_measured_to_its_time_on_air():
+    """TBS Crossfire's 50 Hz mode as simulated (LoRa SF7, 500 kHz, 11.6 ms every 20 ms) at
+    +10 dB was named ExpressLRS 100 Hz (SF7, 8.8 ms every 10 ms) at 0.99: 11.58 ms passed
+    for a weak 100 Hz packet measured long.  The energy detector measures a packet 10 dB
+    above the noise to its time on air."""
+    elrs = get("expresslrs-lora")
+
+    def packets(dur_s: float, snr_db: float, followed: bool = False) -> Track:
+        track = _track([0.0, 0.02, 0.04], [868.0e6] * 3)
+        for _ in range(3):
+            track.note_chirp_packet(7, dur_s, snr_db, followed=followed)
+        return track
+
+    assert _overlong_packets(packets(11.58e-3, 10.0), elrs)
+    assert not _overlong_packets(packets(8.77e-3, 10.0), elrs)
+    # Weak, or followed by the chirp detector: measured up to a quarter long.
+    assert not _overlong_packets(packets(10.9e-3, 2.0), elrs)
+    assert not _overlong_packets(packets(10.9e-3, 12.0, followed=True), elrs)
+
+
 def test_a_strong_lora_packet_far_shorter_than_the_link_sends_is_not_its():
     """ExpressLRS 200 Hz packets near the receiver's centre, measured 630 kHz wide and two at
     a time (4.4 and 9.4 ms at SF6, 13 dB), made a track of their own that was named mLRS at

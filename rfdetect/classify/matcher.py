@@ -1005,36 +1005,39 @@ def _fits_mode(mode: dict, sf: int | None, duration_s: float, modulation: tuple 
     return "interval_s" not in mode or duration_s < mode["interval_s"][1]
 
 
-def _sends(mode: dict, duration_s: float, followed: bool = False) -> bool:
+def _sends(mode: dict, duration_s: float, followed: bool = False, whole: bool = False) -> bool:
     """Whether one burst of ``duration_s`` can be this mode's: one packet (a weak one
-    measured up to OVERLONG_MARGIN long), or up to MERGED_PACKETS of them back to back on
-    one channel.  Packets the energy detector joined are strong ones, measured to their
-    time on air: k intervals and one packet, within the mode's tolerances (ExpressLRS
-    50 Hz: 38.5 ms for two; a LoRaWAN packet of 41.3 ms at SF8 and 500 kHz is not two of
-    them).  A weak packet the chirp detector ``followed`` into the next may run past the
-    last one's end as a single packet does."""
+    measured up to OVERLONG_MARGIN long; one the energy detector measured ``whole``,
+    WHOLE_SNR_DB or more above the noise, within the mode's tolerance: an 11.6 ms packet
+    at SF7 and +10 dB is no ExpressLRS 100 Hz packet, 8.8 ms), or up to MERGED_PACKETS of
+    them back to back on one channel.  Packets the energy detector joined are strong ones,
+    measured to their time on air: k intervals and one packet, within the mode's
+    tolerances (ExpressLRS 50 Hz: 38.5 ms for two; a LoRaWAN packet of 41.3 ms at SF8 and
+    500 kHz is not two of them).  A weak packet the chirp detector ``followed`` into the
+    next may run past the last one's end as a single packet does."""
     (b_lo, b_hi), (iv_lo, iv_hi) = mode["burst_s"], mode["interval_s"]
-    single = b_hi * OVERLONG_MARGIN
+    single = b_hi if whole else b_hi * OVERLONG_MARGIN
     last = single if followed else b_hi
     return duration_s <= single or any(k * iv_lo + b_lo <= duration_s <= k * iv_hi + last
                                        for k in range(1, MERGED_PACKETS))
 
 
 def _overlong_packets(track: Track, sig: Signature) -> bool:
-    """Whether most of the track's whole packets that the dechirp confirmed last longer
-    than the link can send at their spreading factor (see ``_sends``): a 30.7 ms packet at
-    SF8 and 500 kHz is a LoRaWAN packet, not ExpressLRS 50 Hz (18.6 ms, or 38-40 ms for
-    two back to back), even when the track's other bursts are pieces of weak packets,
-    short enough for any mode.  Packets measured shorter than the link's shortest at
-    their spreading factor say nothing."""
-    whole = overlong = 0
-    for sf, duration_s, _, followed in track.chirp_packets:
+    """Whether most of the track's packets that the dechirp confirmed, pieces aside, last
+    longer than the link can send at their spreading factor (see ``_sends``): a 30.7 ms
+    packet at SF8 and 500 kHz is a LoRaWAN packet, not ExpressLRS 50 Hz (18.6 ms, or
+    38-40 ms for two back to back), even when the track's other bursts are pieces of weak
+    packets, short enough for any mode.  Packets measured shorter than the link's shortest
+    at their spreading factor say nothing."""
+    counted = overlong = 0
+    for sf, duration_s, snr_db, followed in track.chirp_packets:
         modes = [m for m in sig.modes if "burst_s" in m and "interval_s" in m and m.get("sf", sf) == sf]
         if not modes or duration_s < min(m["burst_s"][0] for m in modes):
             continue
-        whole += 1
-        overlong += not any(_sends(m, duration_s, followed) for m in modes)
-    return overlong > 0 and 2 * overlong >= whole
+        counted += 1
+        whole = not followed and snr_db is not None and snr_db >= WHOLE_SNR_DB
+        overlong += not any(_sends(m, duration_s, followed, whole) for m in modes)
+    return overlong > 0 and 2 * overlong >= counted
 
 
 def _underlong_packets(track: Track, sig: Signature) -> bool:
