@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rfdetect.classify import Classifier
-from rfdetect.classify.assembler import OPEN_PIECE_MAX_S, Assembler
+from rfdetect.classify.assembler import OPEN_PIECE_MAX_S, PIECE_GAP_HOPS, Assembler
 from rfdetect.detect import DetectorConfig
 from rfdetect.model import Burst, IQBlock, RecordingInfo
 from rfdetect.pipeline import Pipeline
@@ -194,3 +194,41 @@ def test_pipeline_reports_droneid_before_the_stream_ends():
     p.finish()
     assert released, "the horizon released nothing"
     assert before_end, [(r["link"], r["bursts"]) for r in recs if r["type"] == "detection"]
+
+
+def _train(bursts, min_gap_s: float | None = None):
+    asm = Assembler(lambda b: "train") if min_gap_s is None else Assembler(lambda b: "train", min_gap_s)
+    out = []
+    for b in bursts:
+        out += asm.push(b, None)
+    return [b for b, _ in out + asm.finish()]
+
+
+def test_a_strong_packet_cut_at_every_symbol_is_one_packet():
+    """ExpressLRS 50 Hz at +20 dB (SF8, 0.51 ms symbols) as the detector at 2.4 MS/s saw it:
+    pieces of 0.41 ms, 0.1 ms (two 53 us steps) apart.  Past the assembler's own 60 us,
+    they join within PIECE_GAP_HOPS of the detector's steps."""
+    step_s = 128 / 2.4e6
+    pieces = [piece(0.2408 + k * 0.51e-3, 0.41e-3, 866.79, 867.21, 21.0) for k in range(36)]
+    assert len(_train(pieces)) == 36
+    (packet,) = _train(pieces, PIECE_GAP_HOPS * step_s)
+    assert packet.features["pieces"] == 36
+    assert packet.duration_s == pytest.approx(35 * 0.51e-3 + 0.41e-3, abs=1e-5)
+    # An OOK remote's pulses, 0.35 ms apart, stay apart.
+    pulses = [piece(0.01 + k * 0.7e-3, 0.35e-3, 433.91, 433.93, 15.0) for k in range(6)]
+    assert len(_train(pulses, PIECE_GAP_HOPS * step_s)) == 6
+
+
+def test_pieces_of_a_packet_that_overlap_in_time_are_one_packet():
+    """Near 0 dB a slow chirp's regions overlap in time and close out of order; one that
+    starts within the packet's span, inside its band, is a piece of it, and a piece that
+    bridges two runs of pieces makes them one.  A packet on the next channel is not."""
+    # In the order they close: a piece inside the first, two runs 0.6 ms apart, the bridge.
+    runs = [piece(0.0010, 0.5e-3, 866.95, 867.10), piece(0.0000, 2.0e-3, 866.80, 867.20),
+            piece(0.0026, 0.6e-3, 866.85, 867.15), piece(0.0015, 2.5e-3, 866.82, 867.18)]
+    assert len(_train(runs[:3])) == 2
+    (packet,) = _train(runs)
+    assert packet.features["pieces"] == 4
+    assert packet.duration_s == pytest.approx(4.0e-3, abs=1e-5)
+    beside = [piece(0.0000, 2.0e-3, 866.80, 867.20), piece(0.0010, 2.0e-3, 867.30, 867.70)]
+    assert len(_train(beside)) == 2

@@ -34,6 +34,12 @@ from ..history import IQSnippet
 from ..model import Burst
 
 MIN_GAP_S = 60e-6
+# ... or this many of the detector's time steps, if more.  A strong LoRa packet at SF8
+# comes apart at its symbols' wraps (0.41 ms pieces 0.08-0.2 ms apart at 2.4 MS/s, a step
+# 53 us), too short for the dechirp to confirm one by one.  No more: an OOK remote's pulses
+# are 0.35 ms apart, ExpressLRS FSK's packets on one channel 0.34 ms (six or more steps),
+# and five steps joined two pulses of the remote in recordings/elrs_433.h5.
+PIECE_GAP_HOPS = 4
 GAP_FRACTION = 0.08
 # Gaps inside a packet are the frames or two a weak symbol fell below threshold; the next
 # packet of a link on the same channel comes later (ExpressLRS 50 Hz: 1.44 ms after an
@@ -52,7 +58,8 @@ class _Pending:
     its last piece that every later burst is compared with (a busy band holds about ten
     packets pending, so each burst meets them all)."""
 
-    def __init__(self, piece: Burst, snippet, train: bool):
+    def __init__(self, piece: Burst, snippet, train: bool, min_gap_s: float = MIN_GAP_S):
+        self.min_gap_s = min_gap_s
         self.pieces = [piece]
         self.snippets = [snippet]
         self.splinters = 0
@@ -66,7 +73,7 @@ class _Pending:
         self.last_bandwidth_hz = max(piece.bandwidth_hz, 1.0)
         self.last_center_hz = piece.center_freq_hz
         self.last_duration_s = piece.duration_s
-        self.gap_s = piece_gap_s(self.last_duration_s)
+        self.gap_s = piece_gap_s(self.last_duration_s, self.min_gap_s)
 
     def add(self, piece: Burst, snippet) -> None:
         self.pieces.append(piece)
@@ -75,14 +82,21 @@ class _Pending:
         self.f_lo_hz, self.f_hi_hz = min(self.f_lo_hz, piece.f_lo_hz), max(self.f_hi_hz, piece.f_hi_hz)
         self._last(piece)
 
+    def absorb(self, other: "_Pending") -> None:
+        """Another run of pieces of the same packet (a piece that joins it comes next)."""
+        for piece, snip in zip(other.pieces, other.snippets):
+            self.add(piece, snip)
+        self.splinters += other.splinters
+
     def add_splinter(self, piece: Burst) -> None:
         self.splinters += 1
         self.end_s = max(self.end_s, piece.t_end_s)
 
 
-def piece_gap_s(duration_s: float) -> float:
-    """The longest gap after a piece of ``duration_s`` that the packet's next piece may follow."""
-    return max(MIN_GAP_S, min(GAP_FRACTION * duration_s, MAX_GAP_S))
+def piece_gap_s(duration_s: float, min_gap_s: float = MIN_GAP_S) -> float:
+    """The longest gap after a piece of ``duration_s`` that the packet's next piece may
+    follow: ``min_gap_s`` at least (see ``Assembler``)."""
+    return max(min_gap_s, min(GAP_FRACTION * duration_s, MAX_GAP_S))
 
 
 def joins(piece: Burst, pending: _Pending, bandwidth_hz: float) -> bool:
@@ -115,6 +129,22 @@ def splinter_of(piece: Burst, pending: _Pending, bandwidth_hz: float) -> bool:
     start, lo, hi = pending.start_s, pending.f_lo_hz, pending.f_hi_hz
     return (bandwidth_hz < 0.8 * (hi - lo) and start <= piece.t_start_s <= pending.end_s + pending.gap_s
             and lo <= piece.center_freq_hz <= hi)
+
+
+def overlaps(piece: Burst, pending: _Pending) -> bool:
+    """A piece of the packet that the detector saw as another region at the same time: a
+    chirp lifts each frame's cells unevenly, and regions of one packet overlap in time,
+    closing out of order (ExpressLRS 50 Hz at 0 dB: 0.1-2.5 ms, 130-490 kHz of its
+    500 kHz).  The piece's span meets the packet's (within the gap its last piece allows),
+    and the narrower of the two bands lies within the wider, give or take a quarter of its
+    width, and spans a quarter of it or more: a packet on the next channel does not, nor an
+    OOK remote's 20 kHz pulse on the packet's channel."""
+    meets = (piece.t_start_s <= pending.end_s + pending.gap_s
+             and piece.t_end_s >= pending.start_s - pending.gap_s)
+    (n_lo, n_hi), (w_lo, w_hi) = sorted(((piece.f_lo_hz, piece.f_hi_hz), (pending.f_lo_hz, pending.f_hi_hz)),
+                                        key=lambda band: band[1] - band[0])
+    margin = 0.25 * (w_hi - w_lo)
+    return meets and n_lo >= w_lo - margin and n_hi <= w_hi + margin and n_hi - n_lo >= margin
 
 
 def merge(pieces: list[Burst], splinters: int = 0) -> Burst:
@@ -201,8 +231,11 @@ class Assembler:
     packets in the order they were sent (a held packet may wait for a piece still open
     for up to ``OPEN_PIECE_MAX_S``)."""
 
-    def __init__(self, holds):
+    def __init__(self, holds, min_gap_s: float = MIN_GAP_S):
+        """``min_gap_s``: the gap a packet's pieces may leave whatever their length
+        (``Classifier.set_window``: PIECE_GAP_HOPS of the detector's time steps)."""
         self._holds = holds
+        self.min_gap_s = min_gap_s
         self._pending: list[_Pending] = []
         self._ready: list[tuple[float, int, Burst, object]] = []    # heap by start
         self._count = 0
@@ -231,17 +264,22 @@ class Assembler:
                 return
         if train:
             bw = burst.bandwidth_hz
-            for p in self._pending:
-                if p.train and not p.side_by_side and joins(burst, p, bw):
-                    p.add(burst, iq)
-                    return
+            group = [p for p in self._pending if p.train and not p.side_by_side
+                     and (joins(burst, p, bw) or overlaps(burst, p))]
+            if group:
+                host = group[0]
+                for p in group[1:]:        # the piece bridges two runs of pieces: one packet
+                    host.absorb(p)
+                    self._pending.remove(p)
+                host.add(burst, iq)
+                return
             for p in self._pending:
                 if p.train and not p.side_by_side and splinter_of(burst, p, bw):
                     # A piece of the sweep the detector saw narrow (a symbol boundary): part
                     # of the packet, and it bridges the packet to its next full piece.
                     p.add_splinter(burst)
                     return
-        self._pending.append(_Pending(burst, iq, train))
+        self._pending.append(_Pending(burst, iq, train, self.min_gap_s))
 
     def _queue(self, done: list[tuple[Burst, object]]) -> None:
         for burst, iq in done:
