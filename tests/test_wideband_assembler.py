@@ -205,30 +205,43 @@ def _train(bursts, min_gap_s: float | None = None):
 
 
 def test_a_strong_packet_cut_at_every_symbol_is_one_packet():
-    """ExpressLRS 50 Hz at +20 dB (SF8, 0.51 ms symbols) as the detector at 2.4 MS/s saw it:
-    pieces of 0.41 ms, 0.1 ms (two 53 us steps) apart.  Past the assembler's own 60 us,
-    they join within PIECE_GAP_HOPS of the detector's steps."""
+    """A strong chirp comes apart at its symbols' wraps: ExpressLRS 25 Hz at +10 dB (SF9,
+    1.02 ms symbols) as pieces of 0.8 ms, 0.22 ms apart.  Whole packets, OOK pulses and
+    ExpressLRS FSK packets, with their gaps, stay apart."""
+    pieces = [piece(0.1109 + k * 1.024e-3, 0.8e-3, 866.79, 867.21, 11.0) for k in range(29)]
+    (packet,) = _train(pieces)
+    assert packet.features["pieces"] == 29
+    assert packet.duration_s == pytest.approx(28 * 1.024e-3 + 0.8e-3, abs=1e-5)
+    elrs_200hz = [piece(0.01 + k * 5e-3, 4.38e-3, 866.79, 867.21, 20.0) for k in range(4)]
+    ook = [piece(0.01 + k * 1.4e-3, 1.05e-3, 433.913, 433.927, 25.0) for k in range(6)]
+    elrs_fsk = [piece(0.01 + k * 1e-3, 0.658e-3, 433.61, 433.94, 20.0) for k in range(2)]
+    for bursts in (elrs_200hz, ook, elrs_fsk):
+        assert len(_train(bursts)) == len(bursts)
+
+
+def test_pieces_join_within_a_few_of_the_detectors_time_steps():
+    """Past the assembler's own 60 us, pieces 0.15 ms apart join within PIECE_GAP_HOPS of
+    the detector's time steps (53 us at 2.4 MS/s), which the classifier sets."""
     step_s = 128 / 2.4e6
-    pieces = [piece(0.2408 + k * 0.51e-3, 0.41e-3, 866.79, 867.21, 21.0) for k in range(36)]
-    assert len(_train(pieces)) == 36
+    pieces = [piece(0.01 + k * 1.15e-3, 1.0e-3, 866.98, 867.03, 15.0) for k in range(6)]
+    assert len(_train(pieces)) == 6
     (packet,) = _train(pieces, PIECE_GAP_HOPS * step_s)
-    assert packet.features["pieces"] == 36
-    assert packet.duration_s == pytest.approx(35 * 0.51e-3 + 0.41e-3, abs=1e-5)
-    # An OOK remote's pulses, 0.35 ms apart, stay apart.
-    pulses = [piece(0.01 + k * 0.7e-3, 0.35e-3, 433.91, 433.93, 15.0) for k in range(6)]
-    assert len(_train(pulses, PIECE_GAP_HOPS * step_s)) == 6
+    assert packet.features["pieces"] == 6
+    clf = Classifier()
+    clf.set_window(868e6, 2.4e6, step_s)
+    assert clf._assembler.min_gap_s == pytest.approx(PIECE_GAP_HOPS * step_s)
 
 
 def test_pieces_of_a_packet_that_overlap_in_time_are_one_packet():
     """Near 0 dB a slow chirp's regions overlap in time and close out of order; one that
     starts within the packet's span, inside its band, is a piece of it, and a piece that
     bridges two runs of pieces makes them one.  A packet on the next channel is not."""
-    # In the order they close: a piece inside the first, two runs 0.6 ms apart, the bridge.
-    runs = [piece(0.0010, 0.5e-3, 866.95, 867.10), piece(0.0000, 2.0e-3, 866.80, 867.20),
-            piece(0.0026, 0.6e-3, 866.85, 867.15), piece(0.0015, 2.5e-3, 866.82, 867.18)]
+    # A piece inside the first run, two runs 0.6 ms apart, and a piece that meets both.
+    runs = [piece(0.0010, 0.5e-3, 866.95, 867.10), piece(0.0000, 2.5e-3, 866.80, 867.20),
+            piece(0.0031, 2.5e-3, 866.85, 867.15), piece(0.0020, 2.5e-3, 866.82, 867.18)]
     assert len(_train(runs[:3])) == 2
     (packet,) = _train(runs)
     assert packet.features["pieces"] == 4
-    assert packet.duration_s == pytest.approx(4.0e-3, abs=1e-5)
+    assert packet.duration_s == pytest.approx(5.6e-3, abs=1e-5)
     beside = [piece(0.0000, 2.0e-3, 866.80, 867.20), piece(0.0010, 2.0e-3, 867.30, 867.70)]
     assert len(_train(beside)) == 2

@@ -45,6 +45,15 @@ GAP_FRACTION = 0.08
 # packet of a link on the same channel comes later (ExpressLRS 50 Hz: 1.44 ms after an
 # 18.56 ms packet, which GAP_FRACTION alone would join).
 MAX_GAP_S = 1.0e-3
+# A strong chirp comes apart at its symbols' wraps: pieces of about 0.8 of a symbol, a
+# fifth of a symbol apart (SF9 at +10 dB: 0.8 ms pieces 0.22 ms apart).  A piece of a
+# symbol or two, as wide as a chirp's sweep, may be followed after this share of its
+# length.  (Not a whole packet: ExpressLRS 200 Hz sends its next 4.4 ms packet on the
+# channel 0.62 ms later; not an OOK pulse, 14 kHz wide; not ExpressLRS FSK's 0.66 ms
+# packets, 0.34 ms apart.)
+SYMBOL_GAP_FRACTION = 0.3
+SYMBOL_PIECE_MAX_S = 2e-3
+SYMBOL_PIECE_MIN_HZ = 100e3
 BESIDE_TIME_S = 60e-6
 BESIDE_TIME_FRACTION = 0.15
 BESIDE_GAP_FRACTION = 0.5
@@ -73,7 +82,7 @@ class _Pending:
         self.last_bandwidth_hz = max(piece.bandwidth_hz, 1.0)
         self.last_center_hz = piece.center_freq_hz
         self.last_duration_s = piece.duration_s
-        self.gap_s = piece_gap_s(self.last_duration_s, self.min_gap_s)
+        self.gap_s = piece_gap_s(self.last_duration_s, self.min_gap_s, self.last_bandwidth_hz)
 
     def add(self, piece: Burst, snippet) -> None:
         self.pieces.append(piece)
@@ -93,10 +102,11 @@ class _Pending:
         self.end_s = max(self.end_s, piece.t_end_s)
 
 
-def piece_gap_s(duration_s: float, min_gap_s: float = MIN_GAP_S) -> float:
-    """The longest gap after a piece of ``duration_s`` that the packet's next piece may
-    follow: ``min_gap_s`` at least (see ``Assembler``)."""
-    return max(min_gap_s, min(GAP_FRACTION * duration_s, MAX_GAP_S))
+def piece_gap_s(duration_s: float, min_gap_s: float = MIN_GAP_S, bandwidth_hz: float = 0.0) -> float:
+    """The longest gap after a piece of ``duration_s`` (and ``bandwidth_hz``) that the
+    packet's next piece may follow: ``min_gap_s`` at least (see ``Assembler``)."""
+    symbol = duration_s <= SYMBOL_PIECE_MAX_S and bandwidth_hz >= SYMBOL_PIECE_MIN_HZ
+    return max(min_gap_s, min((SYMBOL_GAP_FRACTION if symbol else GAP_FRACTION) * duration_s, MAX_GAP_S))
 
 
 def joins(piece: Burst, pending: _Pending, bandwidth_hz: float) -> bool:
