@@ -213,9 +213,10 @@ def test_a_strong_packet_cut_at_every_symbol_is_one_packet():
     assert packet.features["pieces"] == 29
     assert packet.duration_s == pytest.approx(28 * 1.024e-3 + 0.8e-3, abs=1e-5)
     elrs_200hz = [piece(0.01 + k * 5e-3, 4.38e-3, 866.79, 867.21, 20.0) for k in range(4)]
+    elrs_2g4_500hz = [piece(0.01 + k * 2e-3, 1.78e-3, 2440.0, 2440.8, 20.0) for k in range(4)]
     ook = [piece(0.01 + k * 1.4e-3, 1.05e-3, 433.913, 433.927, 25.0) for k in range(6)]
     elrs_fsk = [piece(0.01 + k * 1e-3, 0.658e-3, 433.61, 433.94, 20.0) for k in range(2)]
-    for bursts in (elrs_200hz, ook, elrs_fsk):
+    for bursts in (elrs_200hz, elrs_2g4_500hz, ook, elrs_fsk):
         assert len(_train(bursts)) == len(bursts)
 
 

@@ -46,13 +46,13 @@ GAP_FRACTION = 0.08
 # 18.56 ms packet, which GAP_FRACTION alone would join).
 MAX_GAP_S = 1.0e-3
 # A strong chirp comes apart at its symbols' wraps: pieces of about 0.8 of a symbol, a
-# fifth of a symbol apart (SF9 at +10 dB: 0.8 ms pieces 0.22 ms apart).  A piece of a
-# symbol or two, as wide as a chirp's sweep, may be followed after this share of its
-# length.  (Not a whole packet: ExpressLRS 200 Hz sends its next 4.4 ms packet on the
-# channel 0.62 ms later; not an OOK pulse, 14 kHz wide; not ExpressLRS FSK's 0.66 ms
-# packets, 0.34 ms apart.)
+# fifth of a symbol apart (SF9 at +10 dB: 0.8 ms pieces 0.22 ms apart).  A piece no longer
+# than that, as wide as a chirp's sweep, may be followed after this share of its length.
+# (Not a whole packet: ExpressLRS 2.4 GHz at 500 Hz sends its next 1.78 ms packet on the
+# channel 0.22 ms later, 200 Hz at 900 MHz its 4.4 ms packets 0.62 ms apart; not an OOK
+# pulse, 14 kHz wide; not ExpressLRS FSK's 0.66 ms packets, 0.34 ms apart.)
 SYMBOL_GAP_FRACTION = 0.3
-SYMBOL_PIECE_MAX_S = 2e-3
+SYMBOL_PIECE_MAX_S = 1.2e-3
 SYMBOL_PIECE_MIN_HZ = 100e3
 BESIDE_TIME_S = 60e-6
 BESIDE_TIME_FRACTION = 0.15
