@@ -217,7 +217,9 @@ def test_fsk_hoppers_named_at_0db(link, fc, channels, interval, rate, dev, n_bit
     fsk_hopper(sc, channels, interval, rate, dev, n_bits, 0.0, seed=3, hop_every=hop)
     dets = [d for d in detections(run_pipeline(sc, config=INTEGRATE)) if d["drone"]]
     assert dets and {d["link"] for d in dets} == {link}, dets
-    assert sum(d["bursts"] for d in dets) >= 15
+    # (Crossfire, known by its timing alone, names no track of fewer than six packets: here
+    # one of five is `unknown`.)
+    assert sum(d["bursts"] for d in dets) >= 13
     assert "fsk" not in dets[0]["evidence"]["not_matched"]
 
 

@@ -79,12 +79,16 @@ def test_a_hopper_is_named_only_with_its_interval_or_a_hop():
     assert _namable(hopping, elrs, {"features": 5.0})
     # Where the band plan is a guess, a hop on it names nothing: the interval must.
     crossfire = get("tbs-crossfire")
-    assert "band plan" in crossfire.unverified and _hopped(hopping, crossfire)
-    assert not _namable(hopping, crossfire, {"features": 5.0})
-    assert _namable(hopping, crossfire, {"features": 5.0, "interval": 1.0})
+    six = _track([0.0, 0.02, 0.04, 0.06, 0.08, 0.1], [868.3e6, 867.2e6, 868.3e6, 866.9e6, 867.5e6, 868.0e6])
+    assert "band plan" in crossfire.unverified and _hopped(six, crossfire)
+    assert not _namable(six, crossfire, {"features": 5.0})
+    assert _namable(six, crossfire, {"features": 5.0, "interval": 1.0})
+    # Known by its timing alone, it needs six packets: four on a lattice and on two
+    # "channels" were pieces of one weak LoRaWAN packet (crowded-868:772115).
+    assert not _namable(hopping, crossfire, {"features": 5.0, "interval": 1.0})
     # ... and, its modulation a guess too, the hop as well: an OOK remote's frame repeated
     # every 13 ms on one channel is on the lattice of Crossfire's 150 Hz mode.
-    repeats = _track([0.0, 0.0132, 0.0264, 0.0396, 0.0528], [868.275e6] * 5)
+    repeats = _track([0.0, 0.0132, 0.0264, 0.0396, 0.0528, 0.066], [868.275e6] * 6)
     assert not _hopped(repeats, crossfire)
     assert not _namable(repeats, crossfire, {"features": 5.0, "interval": 1.0})
     assert _namable(repeats, elrs, {"features": 5.0, "interval": 1.0})

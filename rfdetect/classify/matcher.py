@@ -665,11 +665,16 @@ class Classifier:
                 with_iv = [m for m in sig.modes if "interval_s" in m]
                 if with_iv:
                     dur, modulation = track.median("duration_s"), _standing_modulation(track)
-                    ok = any(_fits_interval(m["interval_s"], period) and _fits_mode(m, sf, dur, modulation)
-                             for m in with_iv)
+                    ks = [_interval_multiple(m["interval_s"], period) for m in with_iv
+                          if _fits_mode(m, sf, dur, modulation)]
+                    k = min((k for k in ks if k), default=None)
                 else:
-                    ok = _fits_interval(sig.interval_s, period)
-                terms["interval"] = 1.0 if ok else -1.5
+                    k = _interval_multiple(sig.interval_s, period)
+                # A link that sends several packets on a channel before it hops shows its own
+                # interval between them; a lattice of only twice or more that interval is
+                # weaker evidence (R9's 20 ms frames are no ExpressLRS 100 Hz Full, SF6 too,
+                # seen every other packet).
+                terms["interval"] = -1.5 if k is None else 1.0 if k == 1 or not _dwells(sig) else 0.5
             elif sig.interval_s and n >= 2 * max(3, sig.min_bursts):
                 # Many bursts and no lattice of their own: a hopper seen on a few of its
                 # channels may still be on the lattice of this link's declared interval.
@@ -955,7 +960,17 @@ def _lattice_supported(times_s, period_s: float) -> bool:
 
 def _fits_interval(rng: tuple[float, float], period_s: float) -> bool:
     """A hopper seen through a narrow window misses packets: small whole multiples fit."""
-    return any(rng[0] * k <= period_s <= rng[1] * k for k in (1, 2, 3, 4))
+    return _interval_multiple(rng, period_s) is not None
+
+
+def _interval_multiple(rng: tuple[float, float], period_s: float) -> int | None:
+    """The fewest intervals (1 to 4) of range ``rng`` that ``period_s`` spans, or None."""
+    return next((k for k in (1, 2, 3, 4) if rng[0] * k <= period_s <= rng[1] * k), None)
+
+
+def _dwells(sig: Signature) -> bool:
+    """Whether the link sends several packets on a channel before it hops (ExpressLRS: 2-4)."""
+    return any(m.get("hop_every_packets", 1) >= 2 for m in sig.modes)
 
 
 def _on_declared_lattice(track: Track, sig: Signature, sf: int | None) -> bool:

@@ -12,6 +12,7 @@ EXAMPLE = """examples:
   rfdetect bench core                       spectrogram vs SciPy, analyze end to end on 1 and 2 cores, cold start
   rfdetect bench accuracy --trials 20       detection and naming against SNR, confusion matrix, plots
   rfdetect bench accuracy --trials 3 --snr -10,0,10 --links expresslrs-lora,dji-droneid --out /tmp/acc
+  rfdetect bench accuracy --snr 0,10 --modes all --integrate   every drone link in each of its modes
   rfdetect bench latency --seconds 60       live-path latency on the virtual dongle
 (figures and how they were measured: bench/README.md)
 """
