@@ -57,6 +57,9 @@ SYMBOL_PIECE_MIN_HZ = 100e3
 BESIDE_TIME_S = 60e-6
 BESIDE_TIME_FRACTION = 0.15
 BESIDE_GAP_FRACTION = 0.5
+# The widest chirp in the library, ExpressLRS 2.4 GHz's 812.5 kHz, with its edges measured
+# wide: pieces that overlap in time are joined only in bands up to this wide.
+OVERLAP_MAX_HZ = 1.0e6
 # A piece still open this long is no piece of a drone link's LoRa packet (the longest in the
 # library, mLRS's, is under 45 ms): a later burst is not held back for it.
 OPEN_PIECE_MAX_S = 0.05
@@ -141,20 +144,25 @@ def splinter_of(piece: Burst, pending: _Pending, bandwidth_hz: float) -> bool:
             and lo <= piece.center_freq_hz <= hi)
 
 
-def overlaps(piece: Burst, pending: _Pending) -> bool:
+def overlaps(piece: Burst, pending: _Pending, within_gap: bool = True) -> bool:
     """A piece of the packet that the detector saw as another region at the same time: a
     chirp lifts each frame's cells unevenly, and regions of one packet overlap in time,
     closing out of order (ExpressLRS 50 Hz at 0 dB: 0.1-2.5 ms, 130-490 kHz of its
-    500 kHz).  The piece's span meets the packet's (within the gap its last piece allows),
-    and the narrower of the two bands lies within the wider, give or take a quarter of its
+    500 kHz).  The piece's span meets the packet's (``within_gap``: within the gap its last
+    piece allows; else it overlaps it), and the narrower of the two bands lies within the wider, give or take a quarter of its
     width, and spans a quarter of it or more: a packet on the next channel does not, nor an
-    OOK remote's 20 kHz pulse on the packet's channel."""
-    meets = (piece.t_start_s <= pending.end_s + pending.gap_s
-             and piece.t_end_s >= pending.start_s - pending.gap_s)
+    OOK remote's 20 kHz pulse on the packet's channel.  No band wider than a chirp's
+    (OVERLAP_MAX_HZ), and where wideband links send too (``Assembler``'s "both"), only
+    pieces that overlap: the slices of a Wi-Fi frame overlap in time as well, and joined
+    across their gaps they no longer look like slices (a Wi-Fi recording of the false-alarm
+    bench, wifi:757011, was named Spektrum DSMX)."""
+    gap_s = pending.gap_s if within_gap else 0.0
+    meets = piece.t_start_s < pending.end_s + gap_s and piece.t_end_s > pending.start_s - gap_s
     (n_lo, n_hi), (w_lo, w_hi) = sorted(((piece.f_lo_hz, piece.f_hi_hz), (pending.f_lo_hz, pending.f_hi_hz)),
                                         key=lambda band: band[1] - band[0])
     margin = 0.25 * (w_hi - w_lo)
-    return meets and n_lo >= w_lo - margin and n_hi <= w_hi + margin and n_hi - n_lo >= margin
+    return (meets and w_hi - w_lo <= OVERLAP_MAX_HZ
+            and n_lo >= w_lo - margin and n_hi <= w_hi + margin and n_hi - n_lo >= margin)
 
 
 def merge(pieces: list[Burst], splinters: int = 0) -> Burst:
@@ -275,7 +283,7 @@ class Assembler:
         if train:
             bw = burst.bandwidth_hz
             group = [p for p in self._pending if p.train and not p.side_by_side
-                     and (joins(burst, p, bw) or overlaps(burst, p))]
+                     and (joins(burst, p, bw) or overlaps(burst, p, within_gap=hold == "train"))]
             if group:
                 host = group[0]
                 for p in group[1:]:        # the piece bridges two runs of pieces: one packet
