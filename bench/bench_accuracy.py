@@ -8,8 +8,8 @@ tracker, signature matcher), scored against the simulator's ground truth.
 Per link: an SNR sweep (in-band SNR as the simulator defines it), ``--trials`` seeded trials
 per point, each parameter the simulator varies per seed (hop sequence, carrier offset,
 payload); with ``--modes all``, the drone links' modes in turn (trial k of a link with n
-modes in its mode k mod n).  Negatives: noise alone, every non-drone emitter alone, and the crowded 868 MHz
-scenario without its drones.  Writes ``OUT.md``, ``OUT.json`` and PNG plots: probability
+modes in its mode k mod n).  Negatives: noise alone, every non-drone emitter alone, and
+the crowded 868 MHz scenario without its drones.  Writes ``OUT.md``, ``OUT.json`` and PNG plots: probability
 of detection and of correct link against SNR, the confusion matrix (with ``unknown`` and
 the non-drone classes), balanced accuracy per SNR, false drone alarms per hour of
 negatives, time to first detection, and the reliability table of the confidence.
@@ -313,6 +313,12 @@ def _outcomes(cells: list[tuple], jobs: int):
         yield from pool.imap_unordered(run_cell, cells)
 
 
+def _rates(trials: list[dict]) -> dict:
+    """Share of the trials that detected the link, that named it, and their number."""
+    return {"p_detect": float(np.mean([t["detected"] for t in trials])),
+            "p_correct": float(np.mean([t["correct"] for t in trials])), "n": len(trials)}
+
+
 def summarise(trials: list[dict], snrs, links, negatives: list[dict] = ()) -> dict:
     per = defaultdict(dict)
     for sig_id in links:
@@ -320,19 +326,14 @@ def summarise(trials: list[dict], snrs, links, negatives: list[dict] = ()) -> di
             tt = [t for t in trials if t["link"] == sig_id and t["snr_db"] == snr]
             if tt:
                 times = [t["t_first_s"] for t in tt if t["t_first_s"] is not None]
-                per[sig_id][snr] = {"p_detect": float(np.mean([t["detected"] for t in tt])),
-                                    "p_correct": float(np.mean([t["correct"] for t in tt])),
-                                    "t_first_median_s": float(np.median(times)) if times else None,
-                                    "n": len(tt)}
+                per[sig_id][snr] = {**_rates(tt), "t_first_median_s": float(np.median(times)) if times else None}
     per_mode = defaultdict(lambda: defaultdict(dict))
     for sig_id in links:
         for mode in dict.fromkeys(t.get("mode") for t in trials if t["link"] == sig_id):
             for snr in snrs:
                 tt = [t for t in trials if t["link"] == sig_id and t.get("mode") == mode and t["snr_db"] == snr]
                 if tt:
-                    per_mode[sig_id][mode][snr] = {"p_detect": float(np.mean([t["detected"] for t in tt])),
-                                                   "p_correct": float(np.mean([t["correct"] for t in tt])),
-                                                   "n": len(tt)}
+                    per_mode[sig_id][mode][snr] = _rates(tt)
     confusion = defaultdict(Counter)
     for t in trials:
         confusion[t["link"]][t["named"]] += 1

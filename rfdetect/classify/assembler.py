@@ -149,9 +149,9 @@ def overlaps(piece: Burst, pending: _Pending, within_gap: bool = True) -> bool:
     chirp lifts each frame's cells unevenly, and regions of one packet overlap in time,
     closing out of order (ExpressLRS 50 Hz at 0 dB: 0.1-2.5 ms, 130-490 kHz of its
     500 kHz).  The piece's span meets the packet's (``within_gap``: within the gap its last
-    piece allows; else it overlaps it), and the narrower of the two bands lies within the wider, give or take a quarter of its
-    width, and spans a quarter of it or more: a packet on the next channel does not, nor an
-    OOK remote's 20 kHz pulse on the packet's channel.  No band wider than a chirp's
+    piece allows; else it overlaps it), and the narrower of the two bands lies within the
+    wider, give or take a quarter of its width, and spans a quarter of it or more: a packet
+    on the next channel does not, nor an OOK remote's 20 kHz pulse on the packet's channel.  No band wider than a chirp's
     (OVERLAP_MAX_HZ), and where wideband links send too (``Assembler``'s "both"), only
     pieces that overlap: the slices of a Wi-Fi frame overlap in time as well, and joined
     across their gaps they no longer look like slices (a Wi-Fi recording of the false-alarm
@@ -251,12 +251,17 @@ class Assembler:
 
     def __init__(self, holds, min_gap_s: float = MIN_GAP_S):
         """``min_gap_s``: the gap a packet's pieces may leave whatever their length
-        (``Classifier.set_window``: PIECE_GAP_HOPS of the detector's time steps)."""
+        (``set_frame_hop``)."""
         self._holds = holds
         self.min_gap_s = min_gap_s
         self._pending: list[_Pending] = []
         self._ready: list[tuple[float, int, Burst, object]] = []    # heap by start
         self._count = 0
+
+    def set_frame_hop(self, frame_hop_s: float) -> None:
+        """The detector's time step: pieces may leave PIECE_GAP_HOPS of them, if more than
+        MIN_GAP_S."""
+        self.min_gap_s = max(MIN_GAP_S, PIECE_GAP_HOPS * frame_hop_s)
 
     def push(self, burst: Burst, iq) -> list[tuple[Burst, object]]:
         self._queue(self._flush_before(flush_point_s(burst), burst.t_end_s))

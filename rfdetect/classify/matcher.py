@@ -39,8 +39,7 @@ import numpy as np
 from ..model import Burst
 from ..signatures import UNKNOWN, UNKNOWN_FHSS, Band, Signature, get, load_all
 from . import evidence as ev_mod
-from .assembler import MIN_GAP_S as ASSEMBLER_MIN_GAP_S
-from .assembler import PIECE_GAP_HOPS, Assembler, piece_gap_s
+from .assembler import Assembler, piece_gap_s
 from .calibration import confidence_from
 from .continuous import ContinuousHosts
 from .prefix import SteadyPrefixes
@@ -272,7 +271,7 @@ class Classifier:
             self._window_since_s = since_s
         if frame_hop_s is not None:
             self._piece_gap_s = min(CONTINUE_GAP_S, CONTINUE_HOPS * frame_hop_s)
-            self._assembler.min_gap_s = max(ASSEMBLER_MIN_GAP_S, PIECE_GAP_HOPS * frame_hop_s)
+            self._assembler.set_frame_hop(frame_hop_s)
             self._min_pulse_s = PULSE_MIN_HOPS * frame_hop_s
         lo, hi = center_freq_hz - 0.5 * sample_rate_hz, center_freq_hz + 0.5 * sample_rate_hz
         if (lo, hi) != self._window_hz:
