@@ -59,12 +59,13 @@ import numpy as np
 from scipy.fft import next_fast_len
 from scipy.stats import gamma
 
-from ..kernels.dechirp import (CONFIRM_OK, CONFIRM_SPREAD, MAX_PREAMBLE_BACK, OFFSETS, RUN_SYMBOLS, ST_COUNT, ST_DONE,
-                              ST_GOOD, ST_LAST_GOOD, ST_NEXT, ST_SYMBOLS, confirm_preamble, conj_chirp, fold_power,
-                              follow_packet, integrate_peaks)
+from ..kernels.dechirp import (COHERENCE_TRIALS_PER_WINDOW, CONFIRM_OK, CONFIRM_SPREAD, MAX_PREAMBLE_BACK, OFFSETS,
+                              RUN_SYMBOLS, ST_COUNT, ST_DONE, ST_GOOD, ST_LAST_GOOD, ST_NEXT, ST_SYMBOLS,
+                              confirm_preamble, conj_chirp, fold_power, follow_packet, integrate_peaks)
 from ..model import Burst, IQBlock
 
 # (The confirmation's boundary grid, the preamble's and the packet end's tests: kernels/dechirp.py.)
+DRIFT_SIGN = 1.0
 PAD = 2                      # zero padding of the search's and the confirmation's FFTs (scalloping
                              # under 1 dB)
 MAX_PACKET_S = 4.0
@@ -74,6 +75,12 @@ TWO_PHASE_MAX_SF = 5         # search windows half a symbol apart up to this spr
 DEFAULT_PREAMBLE = 8         # up-chirps of a link that declares none (LoRaWAN's, the radios' default)
 PREAMBLE_SLACK = 1           # the confirmation's run: the preamble less this many symbols (the
                              # boundary grid's 1/8 symbol, a preamble a symbol short)
+COHERENCE_SHARE = 0.6        # a preamble's coherence (kernels.dechirp.preamble_coherence) that lets a
+                             # power sum under the confirmation's threshold pass: this share of
+                             # the windows' count
+COHERENCE_MIN_WINDOWS = 10   # and only over this many windows or more: over fewer, noise reaches
+                             # that share too often (7 windows, 4.2: one candidate in five) for
+                             # the power sum's threshold to come down by much
 LOCAL_LEVEL_Z = 3.0          # standard deviations above the window's mean bin at which the level
                              # around a search's peak counts as raised (ChirpDetector._under_local_level)
 
@@ -141,6 +148,19 @@ def confirm_threshold(k_windows: int, p_test: float) -> float:
     return float(gamma.isf(p_test, k_windows) / k_windows)
 
 
+def confirm_thresholds(run: int, p_test: float) -> tuple[float, float, float]:
+    """The confirmation's thresholds for ``run`` windows and a chance ``p_test`` that noise
+    passes a test, half of it by each way: (power sum alone, power sum with a coherent tone,
+    that coherence).  Noise's coherence does not depend on the windows' powers, so the two
+    chances multiply on the second way."""
+    if run < COHERENCE_MIN_WINDOWS:
+        return CONFIRM_MARGIN * confirm_threshold(run, p_test), math.inf, math.inf
+    coherence = COHERENCE_SHARE * run
+    p_coherent = min(1.0, COHERENCE_TRIALS_PER_WINDOW * run * math.exp(-coherence))
+    return (CONFIRM_MARGIN * confirm_threshold(run, p_test / 2),
+            CONFIRM_MARGIN * confirm_threshold(run, min(0.5, p_test / 2 / p_coherent)), coherence)
+
+
 @dataclass
 class _Search:
     """One hypothesis's search state: its window grid and the rows it still needs."""
@@ -156,8 +176,11 @@ class _Search:
     search_thr: float
     run: int                             # the confirmation's windows in a row on the preamble's tone
     confirm_thr: float
+    coherent_thr: float                  # the power sum's threshold where the tone is coherent
+    coherence_min: float
     next_start: int                      # absolute sample of the next window
     tail: np.ndarray                     # the last (k - 1) * step folded rows
+    drift_bins: float = 0.0              # a tone's move from a window to the one a symbol later
     busy_until: int = -1                 # candidates before this sample are inside a packet
     tried: int = -(1 << 62)              # the last candidate confirmation tried
     spread: list = field(default_factory=list)   # (until sample, Hz): a spread signal's candidates
@@ -229,9 +252,9 @@ class ChirpDetector:
         # Per hypothesis: windows summed and their thresholds, once (a gap or retune resets
         # the searches, not these).
         self._sums = {h: (self._k(h), search_threshold(self._k(h), search_p_bin), self._run(h),
-                          CONFIRM_MARGIN * confirm_threshold(self._run(h), p_test[h.drone]))
+                          *confirm_thresholds(self._run(h), p_test[h.drone]))
                       for h in self.hypotheses}
-        self._confirm_out = np.zeros(7)
+        self._confirm_out = np.zeros(8)
         self._samples_lost = 0
         self.candidates = 0
         self.confirmed = 0
@@ -266,8 +289,12 @@ class ChirpDetector:
             fold = int(round(h.bw_hz * nfft / fs)) % nfft
             ref = conj_chirp(n, h.sweep_rate_hz_per_s, fs)
             step = self._step(h)
+            # Windows ``step`` hops apart start ``gap`` samples later in the chirp than a symbol
+            # on: the tone moves by the sweep over those samples.
+            gap = step * (n // step) - h.symbol_s * fs
             self._searches.append(_Search(h, n, nfft, step, n // step, fold, ref, np.conj(ref), *self._sums[h],
-                                          origin, np.zeros((0, nfft), np.float32)))
+                                          origin, np.zeros((0, nfft), np.float32),
+                                          DRIFT_SIGN * gap * h.sweep_rate_hz_per_s / fs / fs * nfft))
         self._packets: list[_Packet] = []
         self._recent: list[_Packet] = []     # ended within the searches' reach
         self._closed: list[Burst] = []       # held until no packet still open can overlap them
@@ -383,7 +410,8 @@ class ChirpDetector:
         if m > 0:
             best = np.empty(m, np.int64)
             ratio = np.empty(m, np.float64)
-            integrate_peaks(rows, s.k, s.step, best, ratio)
+            integrate_peaks(rows, s.k, s.step, best, ratio, s.drift_bins,
+                            (s.next_start - s.tail.shape[0] * s.hop) // s.hop)
             # The window each row of ``ratio`` ends with.
             w0 = s.next_start + (windows - m) * s.hop
             for i in np.flatnonzero(ratio > s.search_thr):
@@ -461,7 +489,8 @@ class ChirpDetector:
         fs, n, nb = self.sample_rate_hz, s.n, PAD * s.nfft
         out = self._confirm_out
         confirm_preamble(self._x, start - self._x0, s.ref, nb, s.run,
-                         self._bin_hz(best, s.nfft) / fs * nb, s.hyp.bw_hz / fs * nb, s.confirm_thr, out)
+                         self._bin_hz(best, s.nfft) / fs * nb, s.hyp.bw_hz / fs * nb, s.confirm_thr, out,
+                         s.coherent_thr, s.coherence_min, s.hyp.symbol_s * fs, s.hyp.sweep_rate_hz_per_s / fs / fs)
         if out[0] == CONFIRM_SPREAD:
             # A strong spread signal lights up every window: until the windows just tried
             # have passed, its candidates (and those within a bandwidth of it, which its

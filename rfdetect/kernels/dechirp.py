@@ -111,17 +111,22 @@ def fold_power_numpy(x, ref, hop, fold, out):
 
 
 @njit(cache=True)
-def integrate_peaks(q, k_windows, step, best_bin, ratio):
+def integrate_peaks(q, k_windows, step, best_bin, ratio, drift=0.0, row0=0):
     """For rows w >= (k_windows - 1) * step of q: S = sum_j q[w - j*step] (j < k_windows);
     ratio[w'] = max S / mean S and best_bin[w'] = argmax S, w' = w - (k_windows - 1) * step.
-    (One running sum per phase w % step: each row is added once and removed once.)"""
+    (One running sum per phase w % step: each row is added once and removed once.)
+    ``drift``: bins a tone moves on from one window to the one a symbol later (windows a
+    whole number of samples apart drift off a fractional symbol); each row is summed moved
+    back by round(drift * (row0 + w) / step) bins, ``row0`` the absolute index of row 0,
+    and best_bin is the peak's bin in row w."""
     n = q.shape[1]
     first = (k_windows - 1) * step
     acc = np.zeros((step, n), np.float64)
     for w in range(q.shape[0]):
         s = acc[w % step]
+        sh = _drift_bins(drift, row0 + w, step, n)
         for i in range(n):
-            s[i] += q[w, i]
+            s[(i - sh) % n] += q[w, i]
         if w < first:
             continue
         best = 0
@@ -130,23 +135,33 @@ def integrate_peaks(q, k_windows, step, best_bin, ratio):
             total += s[i]
             if s[i] > s[best]:
                 best = i
-        best_bin[w - first] = best
+        best_bin[w - first] = (best + sh) % n
         ratio[w - first] = s[best] / (total / n) if total > 0.0 else 0.0
+        sh = _drift_bins(drift, row0 + w - first, step, n)
         for i in range(n):
-            s[i] -= q[w - first, i]
+            s[(i - sh) % n] -= q[w - first, i]
 
 
-def integrate_peaks_numpy(q, k_windows, step, best_bin, ratio):
+@njit(cache=True, nogil=True)
+def _drift_bins(drift, row, step, n):
+    return int(round(drift * (row // step))) % n
+
+
+def integrate_peaks_numpy(q, k_windows, step, best_bin, ratio, drift=0.0, row0=0):
     first = (k_windows - 1) * step
     rows = q.shape[0] - first
     if rows <= 0:
         return
-    s = np.zeros((rows, q.shape[1]), np.float64)
+    n = q.shape[1]
+    sh = np.round(drift * ((row0 + np.arange(q.shape[0])) // step)).astype(np.int64) % n
+    moved = np.array([np.roll(q[w], -sh[w]) for w in range(q.shape[0])])
+    s = np.zeros((rows, n), np.float64)
     for j in range(k_windows):
-        s += q[first - j * step: first - j * step + rows]
-    best_bin[:rows] = np.argmax(s, axis=1)
+        s += moved[first - j * step: first - j * step + rows]
+    best = np.argmax(s, axis=1)
+    best_bin[:rows] = (best + sh[first:]) % n
     mean = s.mean(axis=1)
-    peak = s[np.arange(rows), best_bin[:rows]]
+    peak = s[np.arange(rows), best]
     ratio[:rows] = np.where(mean > 0, peak / np.where(mean > 0, mean, 1.0), 0.0)
 
 
@@ -197,7 +212,7 @@ def _candidate_bin(o, c, k_top, k_bw, nb):
 
 
 @njit(cache=True, nogil=True)
-def _spread(x, ref, u, k_win, nb, k, k_bw, noise, peak, threshold, buf):
+def _spread(x, ref, u, k_win, nb, k, k_bw, noise, peak, threshold, buf, symbol_samples):
     """True when, in the windows ending at u (k_win of them, one symbol apart), the bins
     within a bandwidth (``k_bw`` bins) of bin ``k`` stand above ``noise`` (the windows' mean
     bin) with the tone's ``peak`` (its sum over the windows) under SPREAD_MARGIN *
@@ -209,7 +224,7 @@ def _spread(x, ref, u, k_win, nb, k, k_bw, noise, peak, threshold, buf):
     row = np.zeros(m)
     level, count = 0.0, 0
     for j in range(k_win):
-        spec = dechirp_fft_ac(x, ref, u - j * n, buf)
+        spec = dechirp_fft_ac(x, ref, u - int(round(j * symbol_samples)), buf)
         for i in range(m):
             v = spec[(k - half + i) % nb]
             row[i] = (v.real * v.real + v.imag * v.imag) / n
@@ -224,11 +239,11 @@ def _spread(x, ref, u, k_win, nb, k, k_bw, noise, peak, threshold, buf):
     return raised and peak < SPREAD_MARGIN * threshold * k_win * level
 
 
-def spread_numpy(x, ref, u, k_win, nb, k, k_bw, noise, peak, threshold):
+def spread_numpy(x, ref, u, k_win, nb, k, k_bw, noise, peak, threshold, symbol_samples):
     n = ref.shape[0]
     half = min(int(round(k_bw)), (nb - 1) // 2)
     lobe = int(round(nb / n))
-    p = (np.abs(np.fft.fft(windows_ac(x, u - n * np.arange(k_win), n) * ref, n=nb, axis=1)) ** 2 / n)[
+    p = (np.abs(np.fft.fft(windows_ac(x, u - _symbols_back(np.arange(k_win), symbol_samples), n) * ref, n=nb, axis=1)) ** 2 / n)[
         :, (k + np.arange(-half, half + 1)) % nb]
     outside = np.abs(np.arange(p.shape[1])[None, :] - np.argmax(p, axis=1)[:, None]) > lobe
     level = p[outside].mean()
@@ -236,21 +251,110 @@ def spread_numpy(x, ref, u, k_win, nb, k, k_bw, noise, peak, threshold):
     return raised and peak < SPREAD_MARGIN * threshold * k_win * level
 
 
+def _symbols_back(j, symbol_samples):
+    """Samples from a window to the one ``j`` symbols before it: the symbol's true length,
+    rounded from the first window (whole samples a symbol would drift off a fractional one:
+    at SF5 / 500 kHz and 2.4 MS/s, 153.6 samples, 0.4 a symbol, so that 11 windows later the
+    dechirped tone has moved by a bin)."""
+    return np.round(np.asarray(j) * symbol_samples).astype(np.int64)
+
+
+# A preamble repeats one up-chirp with its phase carried on: dechirped, its windows hold one
+# tone whose phase moves on by the same step from window to window (the carrier's advance
+# over a symbol, and the boundary's offset in chips), where noise's phases are random.
+# The coherence, |sum of the windows' values at the tone, each turned by j times the best
+# step|^2 over the sum of their powers, is at most k_win (a clean preamble) and about 1 for
+# noise whatever the windows' powers: the search's choice of windows, which raises their
+# powers (CONFIRM_MARGIN), leaves it alone.  SF5 at 2.4 MS/s, -10 dB in-band, mLRS's 11
+# windows: median 8 against noise's 1, where the power sum (the confirmation's statistic)
+# stands at its threshold.
+COHERENCE_STEPS = 64         # phase steps tried (the full circle)
+COHERENCE_BINS = 2           # tone frequencies tried either side of the power sum's bin (half a bin of
+                             # the unpadded window: its windows, a whole number of samples
+                             # apart, drift off a fractional symbol, and so does its tone)
+# Noise: the chance that the best of the steps and frequencies reaches c is about
+# COHERENCE_TRIALS_PER_WINDOW * k_win * exp(-c) (measured, tests/test_dechirp_kernels.py).
+COHERENCE_TRIALS_PER_WINDOW = 3.0
+
+
+@njit(cache=True, nogil=True)
+def preamble_coherence(x, u, n, k, nb, k_win, symbol_samples, rate):
+    """Coherence of a tone near bin ``k`` (of ``nb``) in the k_win preamble symbols ending at
+    x[u:]: window j starts at u - round(j * symbol_samples) (the symbol's true length, so the
+    windows do not drift off the symbols), loses its mean and is dechirped by the reference
+    exp(-j pi rate (t + e)^2) of its start's rounding ``e`` (``rate`` in cycles per sample^2);
+    v_j is its value at frequency f against absolute time.  Returns the best, over the
+    frequencies k + i (|i| <= COHERENCE_BINS) bins and COHERENCE_STEPS steps d, of
+    |sum_j v_j exp(-j d j)|^2 / sum_j |v_j|^2."""
+    nf = 2 * COHERENCE_BINS + 1
+    v = np.zeros((nf, k_win), np.complex128)
+    y = np.zeros(n, np.complex128)
+    for j in range(k_win):
+        b = u - int(round(j * symbol_samples))
+        e = b - (u - j * symbol_samples)
+        m = window_mean(x, b, n)
+        for t in range(n):
+            tt = t + e
+            ph = -math.pi * rate * tt * tt
+            y[t] = (x[b + t] - m) * complex(math.cos(ph), math.sin(ph))
+        for i in range(nf):
+            f = (k + i - COHERENCE_BINS) / nb
+            acc = 0j
+            for t in range(n):
+                ph = -2.0 * math.pi * f * (b + t)
+                acc += y[t] * complex(math.cos(ph), math.sin(ph))
+            v[i, j] = acc
+    best = 0.0
+    for i in range(nf):
+        power = 0.0
+        for j in range(k_win):
+            power += v[i, j].real * v[i, j].real + v[i, j].imag * v[i, j].imag
+        if power <= 0.0:
+            continue
+        for s in range(COHERENCE_STEPS):
+            d = 2.0 * math.pi * s / COHERENCE_STEPS
+            acc = 0j
+            for j in range(k_win):
+                acc += v[i, j] * complex(math.cos(d * j), -math.sin(d * j))
+            best = max(best, (acc.real * acc.real + acc.imag * acc.imag) / power)
+    return best
+
+
+def preamble_coherence_numpy(x, u, n, k, nb, k_win, symbol_samples, rate):
+    j = np.arange(k_win)
+    b = u - np.round(j * symbol_samples).astype(np.int64)
+    e = b - (u - j * symbol_samples)
+    t = np.arange(n)
+    tt = t[None, :] + e[:, None]
+    y = windows_ac(x, b, n) * np.exp(-1j * np.pi * rate * tt * tt)
+    f = (k + np.arange(-COHERENCE_BINS, COHERENCE_BINS + 1)) / nb
+    v = (y[None, :, :] * np.exp(-2j * np.pi * f[:, None, None] * (b[:, None] + t[None, :])[None, :, :])).sum(axis=2)
+    d = 2 * np.pi * np.arange(COHERENCE_STEPS) / COHERENCE_STEPS
+    sums = np.abs(v @ np.exp(-1j * d[None, :] * j[:, None])) ** 2          # (frequencies, steps)
+    power = (np.abs(v) ** 2).sum(axis=1)
+    return float((sums / power[:, None]).max())
+
+
 @njit(cache=True)
-def confirm_preamble(x, a, ref, nb, k_win, k_top, k_bw, threshold, out):
+def confirm_preamble(x, a, ref, nb, k_win, k_top, k_bw, threshold, out, coherent_threshold=math.inf,
+                     coherence_min=math.inf, symbol_samples=0.0, rate=0.0):
     """Confirm a search candidate (its last window at x[a:], the search's peak at bin ``k_top``
     of ``nb``): the windows k_win symbols back from each of OFFSETS boundaries (1/8 symbol apart),
     dechirped and FFT'd with zero padding to ``nb``; on the right boundary a preamble is one tone
     (at bin k_top - o/OFFSETS bandwidths, or a bandwidth, ``k_bw`` bins, below; +-1 bin).
-    out = [status, u, k, noise, peak, ratio, first]: status CONFIRM_*; ``u`` the last window of the
+    out = [status, u, k, noise, peak, ratio, first, coherence]: status CONFIRM_*; ``u`` the last window of the
     best boundary, ``k`` its bin, ``noise`` the mean bin of one window, ``peak`` the bin's sum
     over the windows, ``ratio`` = peak / (k_win * noise) against ``threshold``; ``first`` the
     earliest window on the tone (the windows may reach back before the preamble), and further
     back while it holds.  Positions are indices of x.  CONFIRM_SPREAD: the bins around the tone
-    hold a signal the dechirp spread, and against their level the tone is not one (``_spread``)."""
+    hold a signal the dechirp spread, and against their level the tone is not one (``_spread``).
+    A ``ratio`` under ``threshold`` but at ``coherent_threshold`` or more passes too where the
+    tone's coherence over the windows (``preamble_coherence``, out[7]) reaches ``coherence_min``."""
     n = ref.shape[0]
     out[:] = 0.0
-    lo = a - int(round((OFFSETS - 1) * n / OFFSETS)) - (k_win - 1) * n
+    if symbol_samples <= 0.0:
+        symbol_samples = float(n)
+    lo = a - int(round((OFFSETS - 1) * n / OFFSETS)) - int(round((k_win - 1) * symbol_samples))
     if lo < 0 or a + n > x.shape[0]:
         return
     buf = np.zeros(nb, np.complex64)
@@ -262,7 +366,7 @@ def confirm_preamble(x, a, ref, nb, k_win, k_top, k_bw, threshold, out):
         u = a - int(round(o * n / OFFSETS))
         total = 0.0
         for j in range(k_win):
-            spec = dechirp_fft_ac(x, ref, u - j * n, buf)
+            spec = dechirp_fft_ac(x, ref, u - int(round(j * symbol_samples)), buf)
             for i in range(nb):
                 total += spec[i].real * spec[i].real + spec[i].imag * spec[i].imag
             for c in range(6):
@@ -277,17 +381,21 @@ def confirm_preamble(x, a, ref, nb, k_win, k_top, k_bw, threshold, out):
                 best_r, bo, bc = r, o, c
     out[0] = CONFIRM_WEAK
     out[5] = best_r
-    if bo < 0 or best_r < threshold:
+    if bo < 0 or best_r < min(threshold, coherent_threshold):
         return
     u = a - int(round(bo * n / OFFSETS))
     k = _candidate_bin(bo, bc, k_top, k_bw, nb)
+    if best_r < threshold:
+        out[7] = preamble_coherence(x, u, n, k, nb, k_win, symbol_samples, rate)
+        if out[7] < coherence_min:
+            return
     noise = means[bo] / k_win
     peak = pw[bo, :, bc].sum()
     out[1], out[2], out[3], out[4] = u, k, noise, peak
     if pw[bo, :, bc].max() - noise > 0.5 * (peak - k_win * noise):
         out[0] = CONFIRM_ONE_WINDOW     # one window holds most of it: a strong symbol, not a preamble
         return
-    if _spread(x, ref, u, k_win, nb, k, k_bw, noise, peak, threshold, buf):
+    if _spread(x, ref, u, k_win, nb, k, k_bw, noise, peak, threshold, buf, symbol_samples):
         out[0] = CONFIRM_SPREAD
         return
     back = k_win - 1
@@ -295,28 +403,31 @@ def confirm_preamble(x, a, ref, nb, k_win, k_top, k_bw, threshold, out):
         if pw[bo, j, bc] >= PREAMBLE_TONE * noise:
             back = j
             break
-    first = u - back * n
     if back == k_win - 1:
         for _ in range(MAX_PREAMBLE_BACK):
-            if first - n < 0:
+            before = u - int(round((back + 1) * symbol_samples))
+            if before < 0:
                 break
-            spec = dechirp_fft_ac(x, ref, first - n, buf)
+            spec = dechirp_fft_ac(x, ref, before, buf)
             best = 0.0
             for d in range(-1, 2):
                 s = spec[(k + d) % nb]
                 best = max(best, (s.real * s.real + s.imag * s.imag) / n)
             if best < PREAMBLE_TONE * noise:
                 break
-            first -= n
+            back += 1
+    first = u - int(round(back * symbol_samples))
     out[0] = CONFIRM_OK
     out[6] = first
 
 
-def confirm_preamble_numpy(x, a, ref, nb, k_win, k_top, k_bw, threshold, out):
+def confirm_preamble_numpy(x, a, ref, nb, k_win, k_top, k_bw, threshold, out, coherent_threshold=math.inf,
+                           coherence_min=math.inf, symbol_samples=0.0, rate=0.0):
     n = ref.shape[0]
     out[:] = 0.0
+    symbol_samples = symbol_samples if symbol_samples > 0 else float(n)
     us = np.array([a - int(round(o * n / OFFSETS)) for o in range(OFFSETS)])
-    starts = (us[:, None] - n * np.arange(k_win)[None, :]).ravel()
+    starts = (us[:, None] - _symbols_back(np.arange(k_win), symbol_samples)[None, :]).ravel()
     if starts.min() < 0 or a + n > x.shape[0]:
         return
 
@@ -337,25 +448,29 @@ def confirm_preamble_numpy(x, a, ref, nb, k_win, k_top, k_bw, threshold, out):
                 if r > best_r:
                     best_r, choice = r, (o, kk % nb)
     out[0], out[5] = CONFIRM_WEAK, best_r
-    if choice is None or best_r < threshold:
+    if choice is None or best_r < min(threshold, coherent_threshold):
         return
     o, k = choice
+    if best_r < threshold:
+        out[7] = preamble_coherence_numpy(x, us[o], n, k, nb, k_win, symbol_samples, rate)
+        if out[7] < coherence_min:
+            return
     noise, peak = means[o] / k_win, totals[o, k]
     out[1:5] = us[o], k, noise, peak
     if p[o, :, k].max() - noise > 0.5 * (peak - k_win * noise):
         out[0] = CONFIRM_ONE_WINDOW
         return
-    if spread_numpy(x, ref, us[o], k_win, nb, k, k_bw, noise, peak, threshold):
+    if spread_numpy(x, ref, us[o], k_win, nb, k, k_bw, noise, peak, threshold, symbol_samples):
         out[0] = CONFIRM_SPREAD
         return
     toned = np.flatnonzero(p[o, :, k] >= PREAMBLE_TONE * noise)
     back = int(toned.max()) if toned.size else k_win - 1
-    first = us[o] - back * n
     for _ in range(MAX_PREAMBLE_BACK if back == k_win - 1 else 0):
-        if first - n < 0 or power([first - n])[0, [(k - 1) % nb, k, (k + 1) % nb]].max() < PREAMBLE_TONE * noise:
+        before = us[o] - _symbols_back(back + 1, symbol_samples)
+        if before < 0 or power([before])[0, [(k - 1) % nb, k, (k + 1) % nb]].max() < PREAMBLE_TONE * noise:
             break
-        first -= n
-    out[0], out[6] = CONFIRM_OK, first
+        back += 1
+    out[0], out[6] = CONFIRM_OK, us[o] - _symbols_back(back, symbol_samples)
 
 
 @njit(cache=True, nogil=True)
