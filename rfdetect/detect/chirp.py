@@ -27,6 +27,14 @@ recording's band allow, a search, a confirmation and the packet's extent:
    most of it.  The threshold comes from
    the statistic's distribution in noise for ``false_alarms_per_hour``, raised
    by CONFIRM_MARGIN because these windows overlap those the search selected.
+   The windows lie a true symbol apart (rounded each: whole samples a symbol
+   would drift off a fractional one, 0.4 samples a symbol at SF5 / 500 kHz and
+   2.4 MS/s).  Over COHERENCE_MIN_WINDOWS windows or more there is a second way:
+   a lower power sum whose tone keeps one phase step from window to window (a
+   preamble's phase carries on from chirp to chirp; noise's coherence does not
+   depend on the windows' powers, so the two chances multiply), each way with
+   half the budget (``confirm_thresholds``).  The search's windows, a whole
+   number of hops apart, drift too: its sum follows the tone (``drift_bins``).
    A strong signal that is no chirp of the hypothesis's rate (a slow LoRa chirp,
    a tone, OOK pulses) is spread by the dechirp over a bandwidth of bins, and its
    ripple passes that test in every window: where the bins around the tone stand
@@ -40,7 +48,8 @@ recording's band allow, a search, a confirmation and the packet's extent:
    last four symbols' peaks stays above noise, or until the preamble's tone
    repeats (the emitter's next packet).  A packet needs
    MIN_DATA_SYMBOLS symbols with a tone after its confirmed windows: noise that
-   passed the confirmation rarely goes on like a packet.
+   passed the confirmation rarely goes on like a packet.  (Not over
+   COHERENCE_MIN_WINDOWS windows or more, whose confirmation noise passes rarely.)
 
 Every window loses its mean before it is dechirped: an RTL-SDR's DC offset, a tone,
 would otherwise pass for a preamble (``kernels.dechirp.dechirp_fft_ac``).
@@ -519,7 +528,11 @@ class ChirpDetector:
             if self._advance(p, end) or final:
                 # Noise that passed the confirmation (which sees much of the search's data)
                 # rarely goes on as a packet does: the symbols after it must hold tones.
-                if p.st[ST_GOOD] >= MIN_DATA_SYMBOLS:
+                # Over COHERENCE_MIN_WINDOWS windows or more, noise passes the confirmation
+                # rarely enough alone (none in 2798 candidates of 120 s of noise): there the
+                # weakest packets, whose symbols hold no tone that stands out (SF5 at -10 dB,
+                # a third of mLRS's confirmed packets), are kept.
+                if p.st[ST_GOOD] >= MIN_DATA_SYMBOLS or p.search.run >= COHERENCE_MIN_WINDOWS:
                     out.append(self._to_burst(p))
                     self.packets += 1
                 else:

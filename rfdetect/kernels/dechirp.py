@@ -125,8 +125,7 @@ def integrate_peaks(q, k_windows, step, best_bin, ratio, drift=0.0, row0=0):
     for w in range(q.shape[0]):
         s = acc[w % step]
         sh = _drift_bins(drift, row0 + w, step, n)
-        for i in range(n):
-            s[(i - sh) % n] += q[w, i]
+        _add_moved(s, q[w], sh, 1.0)
         if w < first:
             continue
         best = 0
@@ -137,14 +136,22 @@ def integrate_peaks(q, k_windows, step, best_bin, ratio, drift=0.0, row0=0):
                 best = i
         best_bin[w - first] = (best + sh) % n
         ratio[w - first] = s[best] / (total / n) if total > 0.0 else 0.0
-        sh = _drift_bins(drift, row0 + w - first, step, n)
-        for i in range(n):
-            s[(i - sh) % n] -= q[w - first, i]
+        _add_moved(s, q[w - first], _drift_bins(drift, row0 + w - first, step, n), -1.0)
 
 
 @njit(cache=True, nogil=True)
 def _drift_bins(drift, row, step, n):
     return int(round(drift * (row // step))) % n
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _add_moved(s, row, sh, sign):
+    """s[(i - sh) % n] += sign * row[i], 0 <= sh < n, in two runs (no modulo per bin)."""
+    n = row.shape[0]
+    for i in range(sh, n):
+        s[i - sh] += sign * row[i]
+    for i in range(sh):
+        s[n - sh + i] += sign * row[i]
 
 
 def integrate_peaks_numpy(q, k_windows, step, best_bin, ratio, drift=0.0, row0=0):
