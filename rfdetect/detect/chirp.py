@@ -74,7 +74,6 @@ from ..kernels.dechirp import (COHERENCE_TRIALS_PER_WINDOW, CONFIRM_OK, CONFIRM_
 from ..model import Burst, IQBlock
 
 # (The confirmation's boundary grid, the preamble's and the packet end's tests: kernels/dechirp.py.)
-DRIFT_SIGN = 1.0
 PAD = 2                      # zero padding of the search's and the confirmation's FFTs (scalloping
                              # under 1 dB)
 MAX_PACKET_S = 4.0
@@ -303,7 +302,7 @@ class ChirpDetector:
             gap = step * (n // step) - h.symbol_s * fs
             self._searches.append(_Search(h, n, nfft, step, n // step, fold, ref, np.conj(ref), *self._sums[h],
                                           origin, np.zeros((0, nfft), np.float32),
-                                          DRIFT_SIGN * gap * h.sweep_rate_hz_per_s / fs / fs * nfft))
+                                          gap * h.sweep_rate_hz_per_s / fs / fs * nfft))
         self._packets: list[_Packet] = []
         self._recent: list[_Packet] = []     # ended within the searches' reach
         self._closed: list[Burst] = []       # held until no packet still open can overlap them

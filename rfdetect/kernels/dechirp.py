@@ -231,7 +231,7 @@ def _spread(x, ref, u, k_win, nb, k, k_bw, noise, peak, threshold, buf, symbol_s
     row = np.zeros(m)
     level, count = 0.0, 0
     for j in range(k_win):
-        spec = dechirp_fft_ac(x, ref, u - int(round(j * symbol_samples)), buf)
+        spec = dechirp_fft_ac(x, ref, _symbols_before(u, j, symbol_samples), buf)
         for i in range(m):
             v = spec[(k - half + i) % nb]
             row[i] = (v.real * v.real + v.imag * v.imag) / n
@@ -258,11 +258,17 @@ def spread_numpy(x, ref, u, k_win, nb, k, k_bw, noise, peak, threshold, symbol_s
     return raised and peak < SPREAD_MARGIN * threshold * k_win * level
 
 
-def _symbols_back(j, symbol_samples):
-    """Samples from a window to the one ``j`` symbols before it: the symbol's true length,
-    rounded from the first window (whole samples a symbol would drift off a fractional one:
-    at SF5 / 500 kHz and 2.4 MS/s, 153.6 samples, 0.4 a symbol, so that 11 windows later the
+@njit(cache=True, nogil=True, inline="always")
+def _symbols_before(u, j, symbol_samples):
+    """Start of the window ``j`` symbols before the one at ``u``: the symbol's true length,
+    rounded from ``u`` (whole samples a symbol would drift off a fractional one: at SF5 /
+    500 kHz and 2.4 MS/s, 153.6 samples, 0.4 a symbol, so that 11 windows later the
     dechirped tone has moved by a bin)."""
+    return u - int(round(j * symbol_samples))
+
+
+def _symbols_back(j, symbol_samples):
+    """NumPy twin of ``_symbols_before``: u - _symbols_back(j, ...) for arrays of ``j``."""
     return np.round(np.asarray(j) * symbol_samples).astype(np.int64)
 
 
@@ -297,7 +303,7 @@ def preamble_coherence(x, u, n, k, nb, k_win, symbol_samples, rate):
     v = np.zeros((nf, k_win), np.complex128)
     y = np.zeros(n, np.complex128)
     for j in range(k_win):
-        b = u - int(round(j * symbol_samples))
+        b = _symbols_before(u, j, symbol_samples)
         e = b - (u - j * symbol_samples)
         m = window_mean(x, b, n)
         for t in range(n):
@@ -329,7 +335,7 @@ def preamble_coherence(x, u, n, k, nb, k_win, symbol_samples, rate):
 
 def preamble_coherence_numpy(x, u, n, k, nb, k_win, symbol_samples, rate):
     j = np.arange(k_win)
-    b = u - np.round(j * symbol_samples).astype(np.int64)
+    b = u - _symbols_back(j, symbol_samples)
     e = b - (u - j * symbol_samples)
     t = np.arange(n)
     tt = t[None, :] + e[:, None]
@@ -361,7 +367,7 @@ def confirm_preamble(x, a, ref, nb, k_win, k_top, k_bw, threshold, out, coherent
     out[:] = 0.0
     if symbol_samples <= 0.0:
         symbol_samples = float(n)
-    lo = a - int(round((OFFSETS - 1) * n / OFFSETS)) - int(round((k_win - 1) * symbol_samples))
+    lo = _symbols_before(a - int(round((OFFSETS - 1) * n / OFFSETS)), k_win - 1, symbol_samples)
     if lo < 0 or a + n > x.shape[0]:
         return
     buf = np.zeros(nb, np.complex64)
@@ -373,7 +379,7 @@ def confirm_preamble(x, a, ref, nb, k_win, k_top, k_bw, threshold, out, coherent
         u = a - int(round(o * n / OFFSETS))
         total = 0.0
         for j in range(k_win):
-            spec = dechirp_fft_ac(x, ref, u - int(round(j * symbol_samples)), buf)
+            spec = dechirp_fft_ac(x, ref, _symbols_before(u, j, symbol_samples), buf)
             for i in range(nb):
                 total += spec[i].real * spec[i].real + spec[i].imag * spec[i].imag
             for c in range(6):
@@ -412,7 +418,7 @@ def confirm_preamble(x, a, ref, nb, k_win, k_top, k_bw, threshold, out, coherent
             break
     if back == k_win - 1:
         for _ in range(MAX_PREAMBLE_BACK):
-            before = u - int(round((back + 1) * symbol_samples))
+            before = _symbols_before(u, back + 1, symbol_samples)
             if before < 0:
                 break
             spec = dechirp_fft_ac(x, ref, before, buf)
@@ -423,7 +429,7 @@ def confirm_preamble(x, a, ref, nb, k_win, k_top, k_bw, threshold, out, coherent
             if best < PREAMBLE_TONE * noise:
                 break
             back += 1
-    first = u - int(round(back * symbol_samples))
+    first = _symbols_before(u, back, symbol_samples)
     out[0] = CONFIRM_OK
     out[6] = first
 
