@@ -171,6 +171,24 @@ def test_tcp_sink_delivers_and_survives_receiver_restart(tmp_path, line_server):
     assert counters["dropped"] == 0 and counters["spooled_total"] > 0
 
 
+def test_backoff_option_sets_how_soon_a_sink_retries(tmp_path):
+    port = free_port()
+    sink = open_sink(f"tcp://127.0.0.1:{port}?backoff_s=1.5", spool_dir=tmp_path, sensor_id="s1")
+    sink.send(stream(1)[0])
+    t0 = time.monotonic()
+    time.sleep(0.2)                 # the first attempt failed: no receiver yet
+    server = LineServer(port)
+    try:
+        # The default 0.2 s backoff would have retried (at 0.2 and 0.6 s) and delivered by now.
+        time.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))
+        assert sink.stats()["sent"] == 0
+        wait_until(lambda: sink.stats()["sent"] == 1, 5, "the retry after backoff_s")
+        assert time.monotonic() - t0 >= 1.4
+        sink.close(timeout_s=2)
+    finally:
+        server.stop()
+
+
 def test_records_spooled_at_close_are_sent_by_the_next_run(tmp_path, line_server):
     dead = free_port()
     url = f"tcp://127.0.0.1:{dead}"

@@ -38,7 +38,7 @@ __all__ = ["open_sink", "open_sinks", "SinkGroup", "Sink", "stamp", "new_ulid", 
 
 SCHEMES = ("stdout", "file", "tcp", "udp", "mqtt", "cot+tcp", "cot+udp", "sapient")
 _SENSOR_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-_COMMON_OPTIONS = {"queue": int, "timeout_s": float, "backoff_max_s": float}
+_COMMON_OPTIONS = {"queue": int, "timeout_s": float, "backoff_s": float, "backoff_max_s": float}
 _SCHEME_OPTIONS = {"cot+tcp": {"line_m": float}, "cot+udp": {"line_m": float},
                    "sapient": {"heartbeat_s": float}, "mqtt": {"keepalive_s": int}}
 
@@ -154,6 +154,8 @@ def _plan(url, *, spool_dir, sensor_id, sensor):
         common["queue_size"] = int(opts.pop("queue"))
     if "timeout_s" in opts:
         common["io_timeout_s"] = opts.pop("timeout_s")
+    if "backoff_s" in opts:
+        common["backoff_initial_s"] = opts.pop("backoff_s")
     if "backoff_max_s" in opts:
         common["backoff_max_s"] = opts.pop("backoff_max_s")
     if "#" in url:

@@ -229,7 +229,7 @@ class Sink:
         self.sensor_id = sensor_id
         self.io_timeout_s = io_timeout_s
         self._backoff_initial_s = backoff_initial_s
-        self._backoff_max_s = backoff_max_s
+        self._backoff_max_s = max(backoff_max_s, backoff_initial_s)
         # A deque, not queue.Queue: appends never wake the worker, which polls every
         # flush_interval_s and takes whole batches.  Waking a thread per record makes it
         # fight the detection thread for the GIL; measured in bench/bench_sinks.py.
