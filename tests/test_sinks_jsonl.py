@@ -173,17 +173,18 @@ def test_tcp_sink_delivers_and_survives_receiver_restart(tmp_path, line_server):
 
 def test_backoff_option_sets_how_soon_a_sink_retries(tmp_path):
     port = free_port()
+    t0 = time.monotonic()           # before the first attempt
     sink = open_sink(f"tcp://127.0.0.1:{port}?backoff_s=1.5", spool_dir=tmp_path, sensor_id="s1")
     sink.send(stream(1)[0])
-    t0 = time.monotonic()
-    time.sleep(0.2)                 # the first attempt failed: no receiver yet
+    wait_until(lambda: "last_error" in sink.stats(), 5, "the first attempt failing: no receiver")
     server = LineServer(port)
     try:
-        # The default 0.2 s backoff would have retried (at 0.2 and 0.6 s) and delivered by now.
-        time.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))
+        # The next attempt comes 1.5 s after the first, itself after t0. The default 0.2 s
+        # backoff would have retried (0.2 and 0.6 s after it) and delivered by now.
+        time.sleep(max(0.0, 1.3 - (time.monotonic() - t0)))
         assert sink.stats()["sent"] == 0
         wait_until(lambda: sink.stats()["sent"] == 1, 5, "the retry after backoff_s")
-        assert time.monotonic() - t0 >= 1.4
+        assert time.monotonic() - t0 >= 1.5
         sink.close(timeout_s=2)
     finally:
         server.stop()
