@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rfdetect.classify.matcher import (MODE_MISMATCH, SLICED_MISMATCH, Classifier, _continues, _elsewhere_meanwhile,
-                                       _fits_mode, _hopped,
+                                       _fits_mode, _hopped, _interval_multiple,
                                        _judged_beyond_edge, _lattice_supported, _namable, _overlong_packets, _sliced,
                                        _too_few_packets, _underlong_packets, _too_narrow_a_spread, window_shares)
 from rfdetect.classify.tracker import Track
@@ -209,6 +209,32 @@ def test_a_lattice_of_whole_intervals_counts_the_packets_at_the_interval():
     sent = [(k / 150, first_hz + rng.integers(13) * plan.raster_hz) for k in range(110)]
     link = _track(*zip(*[(t, f) for t, f in sent if window[0] <= f <= window[1]]), 230e3, 3e-3)
     assert not _too_few_packets(link, crossfire, shares, 4 / 150, sf=None)
+
+
+def test_a_hopper_seen_rarely_is_on_its_lattice_many_intervals_over():
+    """mLRS hops over 18 channels at 868 MHz, of which an RTL-SDR's window holds about
+    five: three packets 192 and 384 ms apart (6 and 12 of its 32 ms frames, mlrs at -10 dB,
+    trial 6 of the harness) are on its lattice, as a weaker term than a lattice of at most
+    four frames; a link whose interval fits a lattice in four or fewer owns it."""
+    freqs = [867.108e6, 868.667e6, 867.108e6]
+    rare = _track([0.2582, 0.4502, 0.8344], freqs, 500e3, 13.2e-3)
+    assert rare.period[0] == pytest.approx(0.192, abs=1e-3)
+    assert _terms(rare, "mlrs", 6.0, 3)["interval"] == 0.5
+    frame = get("mlrs").modes[1]["interval_s"]
+    assert _interval_multiple(frame, 0.192, hopper=True) == 6
+    assert _interval_multiple(frame, 0.384, hopper=True) == 12
+    assert _interval_multiple(frame, 0.192) is None                 # not a hopper: 1-4 only
+    assert _interval_multiple(frame, 0.200, hopper=True) is None    # 8 ms off the lattice
+    assert _interval_multiple(frame, 0.608, hopper=True) is None    # 19 frames: untestable
+    # Short bursts (a weak packet's chirps) at mLRS's own 32 ms: ExpressLRS's 250 Hz mode
+    # (4 ms) would fit eight times over, but the lattice is mLRS's.
+    t = [0.1 + 0.032 * k for k in (0, 1, 3, 4, 6)]
+    own = _track(t, [867.108e6, 868.667e6, 867.108e6, 868.2e6, 867.6e6], 500e3, 1e-3)
+    own.scores, own.candidates = {"mlrs": 10.0, "expresslrs-lora": 10.0}, {"mlrs": 5, "expresslrs-lora": 5}
+    clf = Classifier()
+    clf.set_window(868e6, 2.4e6)
+    terms = {sid: v[1].get("interval") for sid, v in clf._track_scores(own).items()}
+    assert terms == {"mlrs": 1.0, "expresslrs-lora": -1.5}
 
 
 def test_fsk_sensor_at_433_is_named_ism_fsk():

@@ -43,7 +43,7 @@ from .assembler import Assembler, piece_gap_s
 from .calibration import confidence_from
 from .continuous import ContinuousHosts
 from .prefix import SteadyPrefixes
-from .kernels import MIN_GAP_S, lattice_at, testable_periods
+from .kernels import MIN_GAP_S, lattice_at, lattice_tolerance_s, testable_periods
 from .tracker import Track, TrackTable, lattice_multiples, on_channel_of, timing_tolerance_s
 
 SLACK = 1.6               # a feature this factor outside its range scores -1
@@ -647,6 +647,11 @@ class Classifier:
         n = max(1, track.packets, max(track.candidates.values(), default=0))
         out = {}
         lattice = track.period is not None and _lattice_supported(track.times, track.period[0])
+        # A hopper may show only packets more than four intervals apart, but a lattice that
+        # some candidate link's interval explains in at most four is that link's: an mLRS
+        # track's 32 ms is no ExpressLRS 250 Hz link seen every eighth packet.
+        rare = lattice and not any(_interval_multiple(m["interval_s"], track.period[0])
+                                   for sid in track.scores for m in get(sid).modes if "interval_s" in m)
         apart_hz = _simultaneous_spread_hz(track)
         sliced = _sliced(track)
         for sid, total in track.scores.items():
@@ -664,7 +669,7 @@ class Classifier:
                 with_iv = [m for m in sig.modes if "interval_s" in m]
                 if with_iv:
                     dur, modulation = track.median("duration_s"), _standing_modulation(track)
-                    ks = [_interval_multiple(m["interval_s"], period) for m in with_iv
+                    ks = [_interval_multiple(m["interval_s"], period, rare and sig.hopping) for m in with_iv
                           if _fits_mode(m, sf, dur, modulation)]
                     k = min((k for k in ks if k), default=None)
                 else:
@@ -672,8 +677,9 @@ class Classifier:
                 # A link that sends several packets on a channel before it hops shows its own
                 # interval between them; a lattice of only twice or more that interval is
                 # weaker evidence (R9's 20 ms frames are no ExpressLRS 100 Hz Full, SF6 too,
-                # seen every other packet).
-                terms["interval"] = -1.5 if k is None else 1.0 if k == 1 or not _dwells(sig) else 0.5
+                # seen every other packet), as is a lattice of more than four intervals.
+                terms["interval"] = -1.5 if k is None else 1.0 if k == 1 or (k <= 4 and not _dwells(sig)) \
+                    else 0.5
             elif sig.interval_s and n >= 2 * max(3, sig.min_bursts):
                 # Many bursts and no lattice of their own: a hopper seen on a few of its
                 # channels may still be on the lattice of this link's declared interval.
@@ -962,9 +968,24 @@ def _fits_interval(rng: tuple[float, float], period_s: float) -> bool:
     return _interval_multiple(rng, period_s) is not None
 
 
-def _interval_multiple(rng: tuple[float, float], period_s: float) -> int | None:
-    """The fewest intervals (1 to 4) of range ``rng`` that ``period_s`` spans, or None."""
-    return next((k for k in (1, 2, 3, 4) if rng[0] * k <= period_s <= rng[1] * k), None)
+def _interval_multiple(rng: tuple[float, float], period_s: float, hopper: bool = False) -> int | None:
+    """The fewest intervals (1 to 4) of range ``rng`` that ``period_s`` spans, or None.
+
+    ``hopper``: a link hopping over many more channels than the window holds may show
+    only packets many intervals apart (mLRS: 18 channels at 868 MHz, about five in an
+    RTL-SDR's window); a lattice of more intervals, up to those a gap may span and still
+    test a lattice (``kernels.testable_periods``), then fits where it lies within the
+    lattice tolerance grown as sqrt(k) of k intervals (as ``lattice_at`` fits a gap), not
+    within k times the range's width."""
+    k = next((k for k in (1, 2, 3, 4) if rng[0] * k <= period_s <= rng[1] * k), None)
+    if k is not None or not hopper:
+        return k
+    interval_s = 0.5 * (rng[0] + rng[1])
+    k = round(period_s / interval_s)
+    if 4 < k <= testable_periods(interval_s) \
+            and abs(period_s - k * interval_s) <= lattice_tolerance_s(interval_s) * math.sqrt(k):
+        return k
+    return None
 
 
 def _dwells(sig: Signature) -> bool:
