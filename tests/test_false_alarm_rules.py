@@ -86,6 +86,14 @@ def test_a_hopper_is_named_only_with_its_interval_or_a_hop():
     # Known by its timing alone, it needs six packets: four on a lattice and on two
     # "channels" were pieces of one weak LoRaWAN packet (crowded-868:772115).
     assert not _namable(hopping, crossfire, {"features": 5.0, "interval": 1.0})
+    # Known by its timing alone, a short track needs every gap that tests its lattice to fit
+    # it: weak OOK pulses 111, 84, 14, 6.5 and 46 ms apart fit 6.5 ms at 17, 13, 1 and 7
+    # periods, but not at 2 (crowded-868:777404).
+    pulses = _track([19.1262, 19.2375, 19.3214, 19.3354, 19.3419, 19.3874],
+                    [868.522e6, 868.45e6, 868.844e6, 868.848e6, 868.825e6, 868.835e6], 110e3, 0.5e-3)
+    assert pulses.period[0] == pytest.approx(6.5e-3, abs=0.1e-3) and _hopped(pulses, crossfire)
+    assert not _namable(pulses, crossfire, {"features": 1.5, "interval": 1.0})
+    assert _namable(pulses, elrs, {"features": 1.5, "interval": 1.0})     # its modulation has a source
     # ... and, its modulation a guess too, the hop as well: an OOK remote's frame repeated
     # every 13 ms on one channel is on the lattice of Crossfire's 150 Hz mode.
     repeats = _track([0.0, 0.0132, 0.0264, 0.0396, 0.0528, 0.066], [868.275e6] * 6)

@@ -831,13 +831,19 @@ def _namable(track: Track, sig: Signature, terms: dict) -> bool:
     a guessed raster says nothing, and four weak LoRaWAN pieces on two channels were named
     Crossfire by their hop.  It needs the hop as well, when it hops over its whole band:
     without a source for its modulation, its packets are known by their timing alone, and
-    an OOK remote repeating its frame every 13 ms on one channel has that timing."""
+    an OOK remote repeating its frame every 13 ms on one channel has that timing.  Known by
+    its timing alone, a track too short for the lattice's share test (LATTICE_MIN_PACKETS)
+    needs every gap that can test the lattice to fit it: weak OOK pulses whose gaps fit a
+    6.5 ms lattice at 1, 7 and 13 periods but not at 2 were named Crossfire
+    (crowded-868:777404, and :777305 at 20 ms)."""
     if track.packets < sig.min_bursts or terms.get("features", 0.0) <= 0:
         return False
     if not (sig.hopping and sig.interval_s):
         return True
     if "band plan" in sig.unverified:
-        return terms.get("interval", 0.0) > 0 and (not sig.hops_all_channels or _hopped(track, sig))
+        timing_alone = "modulation" in sig.unverified and len(track.times) < LATTICE_MIN_PACKETS
+        return terms.get("interval", 0.0) > 0 and (not sig.hops_all_channels or _hopped(track, sig)) \
+            and not (timing_alone and track.period is not None and not _every_gap_fits(track.times, track.period[0]))
     return terms.get("interval", 0.0) > 0 or ("interval" not in terms and _hopped(track, sig))
 
 
@@ -956,11 +962,24 @@ def _lattice_supported(times_s, period_s: float) -> bool:
     under a sixth of the period (a random gap fits them with a chance of a third at most)
     count, and at least LATTICE_MIN_FITS of them must fit.  Five OOK sensor bursts, 6.5,
     290, 316 and 1151 ms apart, fit a 6.6 ms lattice at 1, 44, 48 and 175 periods."""
-    gaps = np.diff(np.sort(np.asarray(times_s, np.float64)))
-    k, fits = lattice_multiples(gaps[gaps > MIN_GAP_S], period_s)
-    testable = (k >= 1) & (k <= max(1, testable_periods(period_s)))
+    fits, testable = _testable_fits(times_s, period_s)
     n_fit = int(np.count_nonzero(fits & testable))
     return n_fit >= LATTICE_MIN_FITS and n_fit >= LATTICE_MIN_SHARE * np.count_nonzero(testable)
+
+
+def _testable_fits(times_s, period_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """For each gap between the start times: whether it fits the lattice, and whether it is
+    short enough to test it (its sqrt(k)-grown window under a sixth of the period)."""
+    gaps = np.diff(np.sort(np.asarray(times_s, np.float64)))
+    k, fits = lattice_multiples(gaps[gaps > MIN_GAP_S], period_s)
+    return fits, (k >= 1) & (k <= max(1, testable_periods(period_s)))
+
+
+def _every_gap_fits(times_s, period_s: float) -> bool:
+    """Whether every gap between the start times that can test the lattice (see
+    ``_lattice_supported``) fits it."""
+    fits, testable = _testable_fits(times_s, period_s)
+    return bool(np.all(fits[testable]))
 
 
 def _fits_interval(rng: tuple[float, float], period_s: float) -> bool:
