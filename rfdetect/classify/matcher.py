@@ -43,7 +43,7 @@ from .assembler import Assembler, piece_gap_s
 from .calibration import confidence_from
 from .continuous import ContinuousHosts
 from .prefix import SteadyPrefixes
-from .kernels import MIN_GAP_S, lattice_at, lattice_tolerance_s, testable_periods
+from .kernels import MIN_GAP_S, lattice_at, testable_periods
 from .tracker import Track, TrackTable, lattice_multiples, on_channel_of, timing_tolerance_s
 
 SLACK = 1.6               # a feature this factor outside its range scores -1
@@ -841,9 +841,10 @@ def _namable(track: Track, sig: Signature, terms: dict) -> bool:
     if not (sig.hopping and sig.interval_s):
         return True
     if "band plan" in sig.unverified:
+        if terms.get("interval", 0.0) <= 0 or (sig.hops_all_channels and not _hopped(track, sig)):
+            return False
         timing_alone = "modulation" in sig.unverified and len(track.times) < LATTICE_MIN_PACKETS
-        return terms.get("interval", 0.0) > 0 and (not sig.hops_all_channels or _hopped(track, sig)) \
-            and not (timing_alone and track.period is not None and not _every_gap_fits(track.times, track.period[0]))
+        return not timing_alone or track.period is None or _every_gap_fits(track.times, track.period[0])
     return terms.get("interval", 0.0) > 0 or ("interval" not in terms and _hopped(track, sig))
 
 
@@ -1000,11 +1001,8 @@ def _interval_multiple(rng: tuple[float, float], period_s: float, hopper: bool =
     if k is not None or not hopper:
         return k
     interval_s = 0.5 * (rng[0] + rng[1])
-    k = round(period_s / interval_s)
-    if 4 < k <= testable_periods(interval_s) \
-            and abs(period_s - k * interval_s) <= lattice_tolerance_s(interval_s) * math.sqrt(k):
-        return k
-    return None
+    k, fits = lattice_multiples(np.array([period_s]), interval_s)
+    return int(k[0]) if fits[0] and 4 < k[0] <= testable_periods(interval_s) else None
 
 
 def _dwells(sig: Signature) -> bool:
