@@ -33,12 +33,19 @@ recording's band allow, a search, a confirmation and the packet's extent:
    a lower power sum whose tone keeps one phase step from window to window (a
    preamble's phase carries on from chirp to chirp; noise's coherence does not
    depend on the windows' powers, so the two chances multiply), each way with
-   half the budget (``confirm_thresholds``).  The search's windows, a whole
+   half the budget (``confirm_thresholds``).  For a link whose packets are long
+   (``Hypothesis.data_symbols``: mLRS's SF5 frames are 206 symbols), a third way, each
+   way with a third of the budget: below the noise a data symbol's tone does not stand
+   out of its band's bins, but the packet's energy does, summed over its data
+   symbols (``band_energy``).  A candidate the first two ways turn away waits until
+   that many symbols have arrived and passes if the chirp's band holds more energy
+   than the bands beside it, by the F distribution's margin for the budget.  The
+   search's windows, a whole
    number of hops apart, drift too: its sum follows the tone (``drift_bins``).
    A strong signal that is no chirp of the hypothesis's rate (a slow LoRa chirp,
    a tone, OOK pulses) is spread by the dechirp over a bandwidth of bins, and its
    ripple passes that test in every window: where the bins around the tone stand
-   raised, the tone is tested against their level (``kernels.dechirp._spread``).
+   raised, the tone is tested against their level (``kernels.dechirp.spread_around``).
    A candidate within a bandwidth of a signal so turned away is not tried again
    until the windows tried have passed.
 3. Extent: back over the preamble while its tone holds; forward symbol by
@@ -66,11 +73,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.fft import next_fast_len
-from scipy.stats import gamma
+from scipy.stats import f as f_dist, gamma
 
-from ..kernels.dechirp import (COHERENCE_TRIALS_PER_WINDOW, CONFIRM_OK, CONFIRM_SPREAD, MAX_PREAMBLE_BACK, OFFSETS,
+from ..kernels.dechirp import (COHERENCE_TRIALS_PER_WINDOW, CONFIRM_OK, CONFIRM_SPREAD, CONFIRM_WEAK, MAX_PREAMBLE_BACK, OFFSETS,
                               RUN_SYMBOLS, ST_COUNT, ST_DONE, ST_GOOD, ST_LAST_GOOD, ST_NEXT, ST_SYMBOLS,
-                              confirm_preamble, conj_chirp, fold_power, follow_packet, integrate_peaks)
+                              confirm_preamble, conj_chirp, fold_power, follow_packet, integrate_peaks,
+                              spread_around)
 from ..model import Burst, IQBlock
 
 # (The confirmation's boundary grid, the preamble's and the packet end's tests: kernels/dechirp.py.)
@@ -89,6 +97,15 @@ COHERENCE_SHARE = 0.6        # a preamble's coherence (kernels.dechirp.preamble_
 COHERENCE_MIN_WINDOWS = 10   # and only over this many windows or more: over fewer, noise reaches
                              # that share too often (7 windows, 4.2: one candidate in five) for
                              # the power sum's threshold to come down by much
+ENERGY_MIN_WINDOWS = 128     # data symbols the energy way sums at least (fewer: too little gain at
+                             # -10 dB; mLRS's SF5 frames hold about 190 after the preamble)
+DATA_TAIL = 5                # a frame's symbols that are no data or may be missed: sync, delimiter, the
+                             # confirmation's boundary grid
+ENERGY_GUARD = 0.1           # bandwidths between the chirp's band and the bands beside it
+ENERGY_CHIRP_SHARE = 0.25    # the share of the band's energy a preamble window's tone must hold, at
+                             # least (as a chirp of the hypothesis's rate concentrates it; a 6 dB
+                             # allowance for scalloping and timing): a strong signal of another rate
+                             # fills the band but the dechirp spreads it
 LOCAL_LEVEL_Z = 3.0          # standard deviations above the window's mean bin at which the level
                              # around a search's peak counts as raised (ChirpDetector._under_local_level)
 
@@ -101,6 +118,8 @@ class Hypothesis:
     max_burst_s: float = 4.0             # longest packet of those links
     drone: bool = True                   # one of those links is a drone link
     preamble_symbols: int = DEFAULT_PREAMBLE   # shortest preamble of those links (up-chirps)
+    data_symbols: int = 0                # symbols after the preamble that every frame of the links
+                                         # declaring their time on air here has (0: none declares it)
 
     @property
     def symbol_s(self) -> float:
@@ -133,8 +152,16 @@ def hypotheses_for(sample_rate_hz: float, center_freq_hz: float, signatures=None
             for sf in range(sf_lo, sf_hi + 1):
                 found.setdefault((float(bw), sf), []).append(sig)
     return [Hypothesis(bw, sf, tuple(s.id for s in sigs), max(s.burst_s[1] for s in sigs), any(s.drone for s in sigs),
-                       min(preamble_symbols(s, sf) for s in sigs))
+                       min(preamble_symbols(s, sf) for s in sigs), data_symbols(sigs, bw, sf))
             for (bw, sf), sigs in sorted(found.items())]
+
+
+def data_symbols(sigs, bw_hz: float, sf: int) -> int:
+    """Symbols after the preamble in every frame of the links that declare their time on air
+    at ``sf`` (``extra["air_s_by_sf"]``: shortest, longest), less DATA_TAIL; 0 if none does."""
+    counts = [int(s.extra["air_s_by_sf"][sf][0] * bw_hz / (1 << sf)) - preamble_symbols(s, sf) - DATA_TAIL
+              for s in sigs if sf in s.extra.get("air_s_by_sf", {})]
+    return max(min(counts), 0) if counts else 0
 
 
 def preamble_symbols(sig, sf: int) -> int:
@@ -156,17 +183,51 @@ def confirm_threshold(k_windows: int, p_test: float) -> float:
     return float(gamma.isf(p_test, k_windows) / k_windows)
 
 
-def confirm_thresholds(run: int, p_test: float) -> tuple[float, float, float]:
+def confirm_thresholds(run: int, p_test: float, ways: int = 2) -> tuple[float, float, float]:
     """The confirmation's thresholds for ``run`` windows and a chance ``p_test`` that noise
-    passes a test, half of it by each way: (power sum alone, power sum with a coherent tone,
-    that coherence).  Noise's coherence does not depend on the windows' powers, so the two
-    chances multiply on the second way."""
+    passes a test, a share of it by each of ``ways`` ways (the third: ``energy_threshold``):
+    (power sum alone, power sum with a coherent tone, that coherence).  Noise's coherence
+    does not depend on the windows' powers, so the two chances multiply on the second way."""
     if run < COHERENCE_MIN_WINDOWS:
         return CONFIRM_MARGIN * confirm_threshold(run, p_test), math.inf, math.inf
     coherence = COHERENCE_SHARE * run
     p_coherent = min(1.0, COHERENCE_TRIALS_PER_WINDOW * run * math.exp(-coherence))
-    return (CONFIRM_MARGIN * confirm_threshold(run, p_test / 2),
-            CONFIRM_MARGIN * confirm_threshold(run, min(0.5, p_test / 2 / p_coherent)), coherence)
+    return (CONFIRM_MARGIN * confirm_threshold(run, p_test / ways),
+            CONFIRM_MARGIN * confirm_threshold(run, min(0.5, p_test / ways / p_coherent)), coherence)
+
+
+def energy_threshold(cells_in: int, cells_beside: int, p_test: float) -> float:
+    """The mean power of ``cells_in`` cells over that of ``cells_beside`` (exponential cells:
+    an F distribution), less one, exceeded in noise with probability ``p_test``."""
+    return float(f_dist.isf(p_test, 2 * cells_in, 2 * cells_beside)) - 1.0
+
+
+def band_energy(x: np.ndarray, starts: np.ndarray, n: int, sample_rate_hz: float, f_lo_hz: float,
+                bw_hz: float) -> tuple[float, int, int]:
+    """The windows ``x[start:start + n]`` (their means removed, as the dechirp's), FFT'd: the
+    mean power of the bins in [f_lo_hz, f_lo_hz + bw_hz) over that of the bins a bandwidth
+    wide either side, ENERGY_GUARD bandwidths off (one side, twice as wide, where the other
+    would leave the window), less one; and the two cells' counts.  (None, 0, 0) where neither
+    side fits."""
+    fs = sample_rate_hz
+    f = np.fft.fftfreq(n, 1.0 / fs)
+    d = (f - f_lo_hz + fs / 2) % fs - fs / 2                       # from the band's start
+    inside = (d >= 0) & (d < bw_hz) & (f != 0)
+    g = ENERGY_GUARD * bw_hz
+    below = f_lo_hz - g - bw_hz >= -fs / 2
+    above = f_lo_hz + bw_hz + g + bw_hz < fs / 2
+    if not (below or above):
+        return math.nan, 0, 0
+    lo = -g - (bw_hz if above else 2 * bw_hz) if below else math.inf
+    hi = bw_hz + g + (bw_hz if below else 2 * bw_hz) if above else -math.inf
+    beside = (((d >= lo) & (d < -g)) | ((d >= bw_hz + g) & (d < hi))) & (f != 0)
+    w = x[starts[:, None] + np.arange(n)]
+    w = w - w.mean(axis=1, keepdims=True)
+    p = np.abs(np.fft.fft(w, axis=1)) ** 2
+    m = starts.shape[0]
+    e_in = p[:, inside].sum(dtype=np.float64) / (m * inside.sum())
+    e_beside = p[:, beside].sum(dtype=np.float64) / (m * beside.sum())
+    return e_in / e_beside - 1.0 if e_beside > 0 else math.nan, m * int(inside.sum()), m * int(beside.sum())
 
 
 @dataclass
@@ -192,6 +253,18 @@ class _Search:
     busy_until: int = -1                 # candidates before this sample are inside a packet
     tried: int = -(1 << 62)              # the last candidate confirmation tried
     spread: list = field(default_factory=list)   # (until sample, Hz): a spread signal's candidates
+    energy_windows: int = 0              # data symbols of the energy way (0: no energy way)
+    energy_p: float = 0.0                # noise's chance to pass it
+
+
+@dataclass
+class _Pending:
+    """A candidate whose preamble the power ways turned away, waiting for the data symbols
+    of the energy way (``ChirpDetector._settle``): confirm_preamble's ``out``, positions
+    absolute."""
+    search: _Search
+    out: np.ndarray
+    ready: int                           # absolute sample by which its data symbols have arrived
 
 
 @dataclass
@@ -260,8 +333,11 @@ class ChirpDetector:
         # Per hypothesis: windows summed and their thresholds, once (a gap or retune resets
         # the searches, not these).
         self._sums = {h: (self._k(h), search_threshold(self._k(h), search_p_bin), self._run(h),
-                          *confirm_thresholds(self._run(h), p_test[h.drone]))
+                          *confirm_thresholds(self._run(h), p_test[h.drone], 3 if self._energy_windows(h) else 2))
                       for h in self.hypotheses}
+        # (The energy way is one test a candidate, not one for each of the power ways' boundaries
+        # and bins.)
+        self._energy = {h: (self._energy_windows(h), p_test[h.drone] * OFFSETS * 6 / 3) for h in self.hypotheses}
         self._confirm_out = np.zeros(8)
         self._samples_lost = 0
         self.candidates = 0
@@ -285,6 +361,14 @@ class ChirpDetector:
             return self.confirm_windows
         return max(2, h.preamble_symbols - PREAMBLE_SLACK)
 
+    def _energy_windows(self, h: Hypothesis) -> int:
+        """Data symbols of the energy way: only for links whose frames hold ENERGY_MIN_WINDOWS
+        or more, and a preamble long enough for the coherent way (the two lower power sums
+        share the candidates' strongest noise, each way's budget a third)."""
+        if h.data_symbols < ENERGY_MIN_WINDOWS or self._run(h) < COHERENCE_MIN_WINDOWS:
+            return 0
+        return h.data_symbols
+
     # -- stream ---------------------------------------------------------------------------
     def _reset(self, origin: int) -> None:
         fs = self.sample_rate_hz
@@ -303,7 +387,9 @@ class ChirpDetector:
             self._searches.append(_Search(h, n, nfft, step, n // step, fold, ref, np.conj(ref), *self._sums[h],
                                           origin, np.zeros((0, nfft), np.float32),
                                           gap * h.sweep_rate_hz_per_s / fs / fs * nfft))
+            self._searches[-1].energy_windows, self._searches[-1].energy_p = self._energy[h]
         self._packets: list[_Packet] = []
+        self._pending: list[_Pending] = []
         self._recent: list[_Packet] = []     # ended within the searches' reach
         self._closed: list[Burst] = []       # held until no packet still open can overlap them
         self._released: list[Burst] = []
@@ -347,6 +433,7 @@ class ChirpDetector:
     def pending_from(self) -> float:
         """No burst this detector returns later starts before this sample."""
         starts = [p.start for p in self._packets] + [b.sample_start for b in self._closed]
+        starts += [int(c.out[6]) for c in self._pending]
         starts += [s.next_start - self._reach_samples for s in self._searches]
         return min(starts, default=math.inf)
 
@@ -363,12 +450,14 @@ class ChirpDetector:
         self._expected = block.sample_index0 + x.shape[0]
         for s in self._searches:
             self._search(s)
+        self._settle(final=False)
         self._closed += self._extend(final=False)
         out += self._release(final=False)
         self._trim()
         return out
 
     def finish(self) -> list[Burst]:
+        self._settle(final=True)
         self._closed += self._extend(final=True)
         return self._release(final=True)
 
@@ -398,6 +487,8 @@ class ChirpDetector:
             keep = min(keep, s.next_start - (s.run + MAX_PREAMBLE_BACK + 2) * s.n)
         for p in self._packets:
             keep = min(keep, p.next_symbol)
+        for c in self._pending:
+            keep = min(keep, int(c.out[1]))
         cut = keep - self._x0
         if cut > 0:
             self._x = self._x[cut:]
@@ -493,22 +584,81 @@ class ChirpDetector:
         """The candidate window ``start`` (last of the search's sum) with its peak bin:
         a preamble if, on the right symbol boundary, one tone holds over the windows
         (kernels.dechirp.confirm_preamble).  A signal the dechirp spread is noted on the
-        search (``_in_spread``)."""
-        fs, n, nb = self.sample_rate_hz, s.n, PAD * s.nfft
+        search (``_in_spread``).  A weak one may wait for its data (``_wait_for_data``)."""
+        fs, nb = self.sample_rate_hz, PAD * s.nfft
         out = self._confirm_out
         confirm_preamble(self._x, start - self._x0, s.ref, nb, s.run,
                          self._bin_hz(best, s.nfft) / fs * nb, s.hyp.bw_hz / fs * nb, s.confirm_thr, out,
                          s.coherent_thr, s.coherence_min, s.hyp.symbol_s * fs, s.hyp.sweep_rate_hz_per_s / fs / fs)
+        if out[0] == CONFIRM_WEAK and s.energy_windows:
+            self._wait_for_data(s, start, best)
+            return None
         if out[0] == CONFIRM_SPREAD:
-            # A strong spread signal lights up every window: until the windows just tried
-            # have passed, its candidates (and those within a bandwidth of it, which its
-            # level raises too) are not tried again.
-            s.spread.append((start + s.run * s.n, self._bin_hz(best, s.nfft)))
+            self._note_spread(s, start, best)
             return None
         if out[0] != CONFIRM_OK:
             return None
-        u, k, noise, peak, score = int(out[1]) + self._x0, int(out[2]), out[3], out[4], out[5]
-        first = int(out[6]) + self._x0
+        return self._packet(s, out, self._x0)
+
+    def _note_spread(self, s: _Search, start: int, best: int) -> None:
+        # A strong spread signal lights up every window: until the windows just tried
+        # have passed, its candidates (and those within a bandwidth of it, which its
+        # level raises too) are not tried again.
+        s.spread.append((start + s.run * s.n, self._bin_hz(best, s.nfft)))
+
+    def _wait_for_data(self, s: _Search, start: int, best: int) -> None:
+        """The energy way: the candidate's preamble on its best boundary and bin, whatever its
+        power sum (but not one window's symbol, nor a spread signal, as on the other ways),
+        held until its data symbols have arrived."""
+        fs, nb = self.sample_rate_hz, PAD * s.nfft
+        out = np.zeros(8)
+        confirm_preamble(self._x, start - self._x0, s.ref, nb, s.run, self._bin_hz(best, s.nfft) / fs * nb,
+                         s.hyp.bw_hz / fs * nb, 0.0, out, math.inf, math.inf, s.hyp.symbol_s * fs,
+                         s.hyp.sweep_rate_hz_per_s / fs / fs)
+        if out[0] != CONFIRM_OK:
+            return
+        if spread_around(self._x, s.ref, int(out[1]), s.run, nb, int(out[2]), s.hyp.bw_hz / fs * nb, out[3],
+                         out[4], s.confirm_thr, np.zeros(nb, np.complex64), s.hyp.symbol_s * fs):
+            self._note_spread(s, start, best)
+            return
+        out[1] += self._x0
+        out[6] += self._x0
+        ready = int(out[1]) + int(round((s.energy_windows + 1) * s.hyp.symbol_s * fs)) + s.n
+        self._pending.append(_Pending(s, out, ready))
+
+    def _settle(self, final: bool) -> None:
+        """Pending candidates whose data symbols have arrived (all of them when ``final``): a
+        packet where the chirp's band holds more energy over them than the bands beside it,
+        by the margin for the way's budget, the preamble's tone holds its share of that
+        energy (ENERGY_CHIRP_SHARE), and no packet of the search holds it already."""
+        end = self._x0 + self._x.shape[0]
+        fs = self.sample_rate_hz
+        waiting = []
+        for c in self._pending:
+            if c.ready > end and not final:
+                waiting.append(c)
+                continue
+            s, u = c.search, int(c.out[1])
+            starts = u + np.round(np.arange(1, s.energy_windows + 1) * s.hyp.symbol_s * fs).astype(np.int64)
+            if c.ready > end or any(p.search is s and p.start <= u and u <= max(p.last_good, p.next_symbol)
+                                    for p in self._packets + self._recent):
+                continue
+            f0 = self._bin_hz(int(c.out[2]), PAD * s.nfft)
+            excess, cells_in, cells_beside = band_energy(self._x, starts - self._x0, s.n, fs, f0, s.hyp.bw_hz)
+            # On its preamble's tone, a chirp of this rate gathers the band's energy of a symbol.
+            gathered = ENERGY_CHIRP_SHARE * excess * s.n * s.hyp.bw_hz / fs
+            if cells_in and excess >= energy_threshold(cells_in, cells_beside, s.energy_p) \
+                    and c.out[5] - 1.0 >= gathered:
+                self.confirmed += 1
+                self._packets.append(self._packet(s, c.out, 0))
+        self._pending = waiting
+
+    def _packet(self, s: _Search, out: np.ndarray, x0: int) -> _Packet:
+        """A confirmed preamble (confirm_preamble's ``out``, positions from ``x0``) as a packet
+        whose symbols are followed from there."""
+        fs, n, nb = self.sample_rate_hz, s.n, PAD * s.nfft
+        u, k, noise, peak, score = int(out[1]) + x0, int(out[2]), out[3], out[4], out[5]
+        first = int(out[6]) + x0
         f0 = self._bin_hz(k, nb)
         amplitude2 = max(peak / s.run - noise, 0.0)
         st = np.zeros(ST_COUNT, np.int64)

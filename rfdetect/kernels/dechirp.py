@@ -219,7 +219,7 @@ def _candidate_bin(o, c, k_top, k_bw, nb):
 
 
 @njit(cache=True, nogil=True)
-def _spread(x, ref, u, k_win, nb, k, k_bw, noise, peak, threshold, buf, symbol_samples):
+def spread_around(x, ref, u, k_win, nb, k, k_bw, noise, peak, threshold, buf, symbol_samples):
     """True when, in the windows ending at u (k_win of them, one symbol apart), the bins
     within a bandwidth (``k_bw`` bins) of bin ``k`` stand above ``noise`` (the windows' mean
     bin) with the tone's ``peak`` (its sum over the windows) under SPREAD_MARGIN *
@@ -360,7 +360,7 @@ def confirm_preamble(x, a, ref, nb, k_win, k_top, k_bw, threshold, out, coherent
     over the windows, ``ratio`` = peak / (k_win * noise) against ``threshold``; ``first`` the
     earliest window on the tone (the windows may reach back before the preamble), and further
     back while it holds.  Positions are indices of x.  CONFIRM_SPREAD: the bins around the tone
-    hold a signal the dechirp spread, and against their level the tone is not one (``_spread``).
+    hold a signal the dechirp spread, and against their level the tone is not one (``spread_around``).
     A ``ratio`` under ``threshold`` but at ``coherent_threshold`` or more passes too where the
     tone's coherence over the windows (``preamble_coherence``, out[7]) reaches ``coherence_min``."""
     n = ref.shape[0]
@@ -408,7 +408,7 @@ def confirm_preamble(x, a, ref, nb, k_win, k_top, k_bw, threshold, out, coherent
     if pw[bo, :, bc].max() - noise > 0.5 * (peak - k_win * noise):
         out[0] = CONFIRM_ONE_WINDOW     # one window holds most of it: a strong symbol, not a preamble
         return
-    if _spread(x, ref, u, k_win, nb, k, k_bw, noise, peak, threshold, buf, symbol_samples):
+    if spread_around(x, ref, u, k_win, nb, k, k_bw, noise, peak, threshold, buf, symbol_samples):
         out[0] = CONFIRM_SPREAD
         return
     back = k_win - 1
