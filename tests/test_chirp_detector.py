@@ -399,3 +399,69 @@ def test_a_wideband_signal_is_no_field_of_candidates(monkeypatch, link, mode, fs
     before, after = tried(np.inf), tried(3.0)
     assert before > 250            # (OcuSync video 1825, Wi-Fi 281)
     assert after * 3 < before      # (32, 61)
+
+
+def _mlrs_packets_found(monkeypatch, energy: bool) -> tuple[int, int, int]:
+    """mLRS 31 Hz at -10 dB (seeds of test_sf5_packets_below_the_noise_are_found): whole
+    packets in the window, those found, bursts found outside any packet."""
+    import json
+    from rfdetect.detect import chirp
+    if not energy:
+        monkeypatch.setattr(chirp, "ENERGY_MIN_WINDOWS", 1 << 30)
+    found = total = outside = 0
+    for seed in (1000, 1002, 1005):
+        scn = {"scenario": {"duration_s": 1.0, "seed": seed}, "receiver": {"sample_rate": FS, "center_freq": FC},
+               "emitter": [{"id": "e", "link": "mlrs", "mode": "31", "domain": "EU868", "snr_db": -10.0}]}
+        x, ann = generate(scn, seed=seed)
+        bursts = _feed(chirp_detector_for(DetectorConfig(dechirp=True), FS, FC), x)
+        whole = [a for a in ann if not json.loads(a.comment).get("partial_band")]
+        total += len(whole)
+        found += sum(any(a.sample_start - 5000 <= b.sample_start <= a.sample_start + a.sample_count
+                         for b in bursts) for a in whole)
+        outside += sum(not any(a.sample_start - 5000 <= b.sample_start <= a.sample_start + a.sample_count
+                               for a in ann) for b in bursts)
+    return total, found, outside
+
+
+def test_weak_sf5_preambles_are_confirmed_by_their_frames_energy(monkeypatch):
+    """mLRS's frames are 206 SF5 symbols: where a preamble's power sum falls short, the
+    energy of the 189 symbols after it, in the chirp's band against the bands beside it,
+    confirms it (a third way)."""
+    total, with_energy, outside = _mlrs_packets_found(monkeypatch, energy=True)
+    _, without, outside_without = _mlrs_packets_found(monkeypatch, energy=False)
+    assert outside == outside_without == 0
+    assert with_energy >= without + 3, (with_energy, without, total)
+    assert with_energy >= 0.5 * total, (with_energy, total)
+
+
+def test_the_band_energy_of_noise_follows_its_f_distribution():
+    """The energy way's statistic on white noise: its tail where the F distribution puts it
+    (the threshold's model), and a band raised by 0.1 measured so."""
+    from rfdetect.detect.chirp import band_energy, energy_threshold
+    rng = np.random.default_rng(5)
+    n, m, bw = 154, 189, 500e3
+    starts = np.arange(m) * n
+    over, trials = 0, 600
+    for i in range(trials):
+        x = (rng.normal(size=m * n) + 1j * rng.normal(size=m * n)).astype(np.complex64)
+        excess, cells_in, cells_beside = band_energy(x, starts, n, FS, -300e3, bw)
+        over += excess >= energy_threshold(cells_in, cells_beside, 0.05)
+    assert 0.02 * trials <= over <= 0.09 * trials, over
+    # Noise filtered to the band, a tenth of the band's noise power.
+    x = rng.normal(size=m * n) + 1j * rng.normal(size=m * n)
+    spec = np.fft.fft(rng.normal(size=m * n) + 1j * rng.normal(size=m * n))
+    f = np.fft.fftfreq(m * n, 1 / FS)
+    spec[(f < -300e3) | (f >= -300e3 + bw)] = 0
+    x = (x + np.sqrt(0.1) * np.fft.ifft(spec)).astype(np.complex64)
+    excess, _, _ = band_energy(x, starts, n, FS, -300e3, bw)
+    assert excess == pytest.approx(0.1, abs=0.03)
+    # Where neither band beside it fits in the window: no statistic.
+    assert band_energy(x, starts, n, FS, -150e3, 2.0e6)[1] == 0
+
+
+def test_the_energy_way_is_for_links_that_declare_long_frames():
+    """Only the hypothesis whose links declare frames long enough (mLRS's SF5 at 500 kHz,
+    ``air_s_by_sf``) and preambles long enough for the coherent way gets it."""
+    det = ChirpDetector(FS, FC, hypotheses_for(FS, FC))
+    ways = {(s.hyp.bw_hz, s.hyp.sf): s.energy_windows for s in det._searches if s.energy_windows}
+    assert ways == {(500e3, 5): 189}
