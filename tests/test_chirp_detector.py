@@ -401,14 +401,16 @@ def test_a_wideband_signal_is_no_field_of_candidates(monkeypatch, link, mode, fs
     assert after * 3 < before      # (32, 61)
 
 
-def _mlrs_packets_found(monkeypatch, energy: bool) -> tuple[int, int, int]:
+def _mlrs_packets_found(monkeypatch, energy: bool) -> tuple[int, int, int, set]:
     """mLRS 31 Hz at -10 dB (seeds of test_sf5_packets_below_the_noise_are_found): whole
-    packets in the window, those found, bursts found outside any packet."""
+    packets in the window, those found, bursts found outside any packet, and the ways their
+    preambles were confirmed."""
     import json
     from rfdetect.detect import chirp
     if not energy:
         monkeypatch.setattr(chirp, "ENERGY_MIN_WINDOWS", 1 << 30)
     found = total = outside = 0
+    ways = set()
     for seed in (1000, 1002, 1005):
         scn = {"scenario": {"duration_s": 1.0, "seed": seed}, "receiver": {"sample_rate": FS, "center_freq": FC},
                "emitter": [{"id": "e", "link": "mlrs", "mode": "31", "domain": "EU868", "snr_db": -10.0}]}
@@ -420,16 +422,18 @@ def _mlrs_packets_found(monkeypatch, energy: bool) -> tuple[int, int, int]:
                          for b in bursts) for a in whole)
         outside += sum(not any(a.sample_start - 5000 <= b.sample_start <= a.sample_start + a.sample_count
                                for a in ann) for b in bursts)
-    return total, found, outside
+        ways |= {b.features["dechirp"]["confirmed_by"] for b in bursts}
+    return total, found, outside, ways
 
 
 def test_weak_sf5_preambles_are_confirmed_by_their_frames_energy(monkeypatch):
     """mLRS's frames are 206 SF5 symbols: where a preamble's power sum falls short, the
     energy of the 189 symbols after it, in the chirp's band against the bands beside it,
     confirms it (a third way)."""
-    total, with_energy, outside = _mlrs_packets_found(monkeypatch, energy=True)
-    _, without, outside_without = _mlrs_packets_found(monkeypatch, energy=False)
+    total, with_energy, outside, ways = _mlrs_packets_found(monkeypatch, energy=True)
+    _, without, outside_without, ways_without = _mlrs_packets_found(monkeypatch, energy=False)
     assert outside == outside_without == 0
+    assert "energy" in ways and "energy" not in ways_without and ways_without <= {"power", "coherence"}
     assert with_energy >= without + 3, (with_energy, without, total)
     assert with_energy >= 0.5 * total, (with_energy, total)
 

@@ -283,6 +283,7 @@ class _Packet:
     limit: int                           # absolute sample past which the packet is cut
     st: np.ndarray                       # follow_packet's state (ST_*)
     peaks: np.ndarray = field(default_factory=lambda: np.zeros(RUN_SYMBOLS + 1))
+    way: str = "power"                   # the confirmation's way: "power", "coherence" or "energy"
 
     @property
     def next_symbol(self) -> int:
@@ -650,12 +651,13 @@ class ChirpDetector:
             if cells_in and excess >= energy_threshold(cells_in, cells_beside, s.energy_p) \
                     and c.out[5] - 1.0 >= gathered:
                 self.confirmed += 1
-                self._packets.append(self._packet(s, c.out, 0))
+                self._packets.append(self._packet(s, c.out, 0, "energy"))
         self._pending = waiting
 
-    def _packet(self, s: _Search, out: np.ndarray, x0: int) -> _Packet:
+    def _packet(self, s: _Search, out: np.ndarray, x0: int, way: str | None = None) -> _Packet:
         """A confirmed preamble (confirm_preamble's ``out``, positions from ``x0``) as a packet
-        whose symbols are followed from there."""
+        whose symbols are followed from there; ``way`` None: the power sum's, or its coherence's
+        where that was measured (out[7])."""
         fs, n, nb = self.sample_rate_hz, s.n, PAD * s.nfft
         u, k, noise, peak, score = int(out[1]) + x0, int(out[2]), out[3], out[4], out[5]
         first = int(out[6]) + x0
@@ -667,7 +669,8 @@ class ChirpDetector:
                        k0=int(round(f0 / fs * nb)), width=int(round(s.hyp.bw_hz / fs * nb)),
                        # Noise alone: the peak of 2^SF folded pairs (less one) averages about ln(2^SF) + 1.
                        run_thr=math.log(1 << s.hyp.sf) + 0.58 + 1.5,
-                       limit=first + int(min(MAX_PACKET_S, 1.5 * s.hyp.max_burst_s) * fs), st=st)
+                       limit=first + int(min(MAX_PACKET_S, 1.5 * s.hyp.max_burst_s) * fs), st=st,
+                       way=way or ("coherence" if out[7] > 0 else "power"))
 
     # -- extent ---------------------------------------------------------------------------
     def _extend(self, final: bool) -> list[Burst]:
@@ -716,7 +719,7 @@ class ChirpDetector:
             center_freq_hz=fc,
             features={"dechirp": {"bw_hz": h.bw_hz, "sf": h.sf, "direction": "up",
                                   "score": round(float(p.score) / p.search.confirm_thr, 3),
-                                  "symbols": (s1 - s0) // p.search.n}},
+                                  "symbols": (s1 - s0) // p.search.n, "confirmed_by": p.way}},
         )
 
 

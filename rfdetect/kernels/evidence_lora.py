@@ -213,4 +213,4 @@ def dechirp_result(features: dict) -> dict | None:
         return None
     return {"bw_hz": float(d["bw_hz"]), "sf": int(d["sf"]), "direction": d["direction"],
             "score": float(d["score"]), "windows": int(d["symbols"]), "confirmed": True,
-            "source": "chirp detector"}
+            "source": "chirp detector", "confirmed_by": d.get("confirmed_by", "power")}
