@@ -102,6 +102,10 @@ ENERGY_MIN_WINDOWS = 128     # data symbols the energy way sums at least (fewer:
 DATA_TAIL = 5                # a frame's symbols that are no data or may be missed: sync, delimiter, the
                              # confirmation's boundary grid
 ENERGY_GUARD = 0.1           # bandwidths between the chirp's band and the bands beside it
+ENERGY_PARTS = 4             # a frame's energy is tested for evenness in this many parts of its band,
+                             # and of its symbols: each must hold ENERGY_EVEN of the whole's excess
+ENERGY_EVEN = 0.25           # (a LoRaWAN packet fills a quarter of the band, an OOK or FSK sensor
+                             # less, and bursts of theirs only some of the symbols)
 ENERGY_CHIRP_SHARE = 0.25    # the share of the band's energy a preamble window's tone must hold, at
                              # least (as a chirp of the hypothesis's rate concentrates it; a 6 dB
                              # allowance for scalloping and timing): a strong signal of another rate
@@ -203,12 +207,13 @@ def energy_threshold(cells_in: int, cells_beside: int, p_test: float) -> float:
 
 
 def band_energy(x: np.ndarray, starts: np.ndarray, n: int, sample_rate_hz: float, f_lo_hz: float,
-                bw_hz: float) -> tuple[float, int, int]:
+                bw_hz: float) -> tuple[float, int, int, float]:
     """The windows ``x[start:start + n]`` (their means removed, as the dechirp's), FFT'd: the
     mean power of the bins in [f_lo_hz, f_lo_hz + bw_hz) over that of the bins a bandwidth
     wide either side, ENERGY_GUARD bandwidths off (one side, twice as wide, where the other
-    would leave the window), less one; and the two cells' counts.  (None, 0, 0) where neither
-    side fits."""
+    would leave the window), less one; the two cells' counts; and the least of that excess
+    in each of ENERGY_PARTS parts of the band and of the windows (a chirp's frame fills its
+    band evenly, in time and frequency).  (nan, 0, 0, nan) where neither side fits."""
     fs = sample_rate_hz
     f = np.fft.fftfreq(n, 1.0 / fs)
     d = (f - f_lo_hz + fs / 2) % fs - fs / 2                       # from the band's start
@@ -217,7 +222,7 @@ def band_energy(x: np.ndarray, starts: np.ndarray, n: int, sample_rate_hz: float
     below = f_lo_hz - g - bw_hz >= -fs / 2
     above = f_lo_hz + bw_hz + g + bw_hz < fs / 2
     if not (below or above):
-        return math.nan, 0, 0
+        return math.nan, 0, 0, math.nan
     lo = -g - (bw_hz if above else 2 * bw_hz) if below else math.inf
     hi = bw_hz + g + (bw_hz if below else 2 * bw_hz) if above else -math.inf
     beside = (((d >= lo) & (d < -g)) | ((d >= bw_hz + g) & (d < hi))) & (f != 0)
@@ -225,9 +230,14 @@ def band_energy(x: np.ndarray, starts: np.ndarray, n: int, sample_rate_hz: float
     w = w - w.mean(axis=1, keepdims=True)
     p = np.abs(np.fft.fft(w, axis=1)) ** 2
     m = starts.shape[0]
-    e_in = p[:, inside].sum(dtype=np.float64) / (m * inside.sum())
-    e_beside = p[:, beside].sum(dtype=np.float64) / (m * beside.sum())
-    return e_in / e_beside - 1.0 if e_beside > 0 else math.nan, m * int(inside.sum()), m * int(beside.sum())
+    e_beside = p[:, beside].mean(dtype=np.float64)
+    if not e_beside > 0:
+        return math.nan, 0, 0, math.nan
+    band = p[:, np.flatnonzero(inside)[np.argsort(d[inside])]]     # the band's bins in frequency order
+    parts = [q.mean(dtype=np.float64) for q in np.array_split(band, ENERGY_PARTS, axis=1)]
+    parts += [q.mean(dtype=np.float64) for q in np.array_split(band, ENERGY_PARTS, axis=0)]
+    return (band.mean(dtype=np.float64) / e_beside - 1.0, m * int(inside.sum()), m * int(beside.sum()),
+            min(parts) / e_beside - 1.0)
 
 
 @dataclass
@@ -630,8 +640,9 @@ class ChirpDetector:
     def _settle(self, final: bool) -> None:
         """Pending candidates whose data symbols have arrived (all of them when ``final``): a
         packet where the chirp's band holds more energy over them than the bands beside it,
-        by the margin for the way's budget, the preamble's tone holds its share of that
-        energy (ENERGY_CHIRP_SHARE), and no packet of the search holds it already."""
+        by the margin for the way's budget, evenly over the band and the symbols (ENERGY_EVEN),
+        the preamble's tone holds its share of that energy (ENERGY_CHIRP_SHARE), and no
+        packet of the search holds it already."""
         end = self._x0 + self._x.shape[0]
         fs = self.sample_rate_hz
         waiting = []
@@ -645,11 +656,12 @@ class ChirpDetector:
                                     for p in self._packets + self._recent):
                 continue
             f0 = self._bin_hz(int(c.out[2]), PAD * s.nfft)
-            excess, cells_in, cells_beside = band_energy(self._x, starts - self._x0, s.n, fs, f0, s.hyp.bw_hz)
+            excess, cells_in, cells_beside, least = band_energy(self._x, starts - self._x0, s.n, fs, f0,
+                                                                s.hyp.bw_hz)
             # On its preamble's tone, a chirp of this rate gathers the band's energy of a symbol.
             gathered = ENERGY_CHIRP_SHARE * excess * s.n * s.hyp.bw_hz / fs
             if cells_in and excess >= energy_threshold(cells_in, cells_beside, s.energy_p) \
-                    and c.out[5] - 1.0 >= gathered:
+                    and least >= ENERGY_EVEN * excess and c.out[5] - 1.0 >= gathered:
                 self.confirmed += 1
                 self._packets.append(self._packet(s, c.out, 0, "energy"))
         self._pending = waiting
