@@ -459,6 +459,20 @@ def test_the_band_energy_of_noise_follows_its_f_distribution():
     x = (x + np.sqrt(0.1) * np.fft.ifft(spec)).astype(np.complex64)
     excess, _, _, least = band_energy(x, starts, n, FS, -300e3, bw)
     assert excess == pytest.approx(0.1, abs=0.03) and least == pytest.approx(0.1, abs=0.06)
+    # A narrower emitter in the band (a LoRaWAN channel's 125 kHz), or one in some of the
+    # symbols only, raises it as much but not evenly.
+    from rfdetect.detect.chirp import ENERGY_EVEN
+    for part in ("band", "symbols"):
+        spec = np.fft.fft(rng.normal(size=m * n) + 1j * rng.normal(size=m * n))
+        if part == "band":
+            spec[(f < -300e3 + 200e3) | (f >= -300e3 + 325e3)] = 0
+            y = np.sqrt(0.4) * np.fft.ifft(spec)         # a quarter of the band, 0.4 above its noise
+        else:
+            spec[(f < -300e3) | (f >= -300e3 + bw)] = 0
+            y = np.sqrt(0.2) * np.fft.ifft(spec) * (np.arange(m * n) < m * n // 2)
+        noise = rng.normal(size=m * n) + 1j * rng.normal(size=m * n)
+        excess, _, _, least = band_energy((noise + y).astype(np.complex64), starts, n, FS, -300e3, bw)
+        assert excess == pytest.approx(0.1, abs=0.03) and least < ENERGY_EVEN * excess, (part, excess, least)
     # Where neither band beside it fits in the window: no statistic.
     assert band_energy(x, starts, n, FS, -150e3, 2.0e6)[1] == 0
 
