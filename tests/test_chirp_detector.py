@@ -427,6 +427,22 @@ def test_weak_sf5_preambles_are_confirmed_by_their_frames_energy(monkeypatch):
     assert with_energy >= 0.5 * total, (with_energy, total)
 
 
+def test_a_packet_the_energy_way_confirms_comes_within_the_latency():
+    """The pipeline's merger waits ``latency_samples`` for a stage's burst: a packet the
+    energy way confirms comes once its frame's data symbols have arrived, 189 symbols after
+    its preamble (here the SF5 hypothesis alone, whose latency is not the slow SF9's)."""
+    scn = {"scenario": {"duration_s": 1.0, "seed": 1002}, "receiver": {"sample_rate": FS, "center_freq": FC},
+           "emitter": [{"id": "e", "link": "mlrs", "mode": "31", "domain": "EU868", "snr_db": -10.0}]}
+    x, _ = generate(scn, seed=1002)
+    det = ChirpDetector(FS, FC, [h for h in hypotheses_for(FS, FC) if h.sf == 5])
+    ways, block = [], 5_000
+    for i in range(0, x.shape[1], block):
+        for b in det.feed(IQBlock(x[:, i:i + block], i, FC, FS)):
+            assert i + block - b.sample_end <= det.latency_samples + block, (i + block - b.sample_end, b.features)
+            ways.append(b.features["dechirp"]["confirmed_by"])
+    assert "energy" in ways, ways
+
+
 def test_the_band_energy_of_noise_follows_its_f_distribution():
     """The energy way's statistic on white noise: its tail where the F distribution puts it
     (the threshold's model), and a band raised by 0.1 measured so."""

@@ -408,8 +408,10 @@ class ChirpDetector:
 
     @property
     def latency_samples(self) -> int:
-        """How long after a packet's end it is returned, at most."""
-        return max(((RUN_SYMBOLS + s.k + 3) * s.n for s in self._searches), default=0)
+        """How long after a packet's end it is returned, at most (one the energy way confirms:
+        once its data symbols have arrived)."""
+        return max(((RUN_SYMBOLS + s.k + 3 + (s.energy_windows + 2 if s.energy_windows else 0)) * s.n
+                    for s in self._searches), default=0)
 
     @property
     def settle_samples(self) -> int:
