@@ -75,10 +75,10 @@ import numpy as np
 from scipy.fft import next_fast_len
 from scipy.stats import f as f_dist, gamma
 
-from ..kernels.dechirp import (COHERENCE_TRIALS_PER_WINDOW, CONFIRM_OK, CONFIRM_SPREAD, CONFIRM_WEAK, MAX_PREAMBLE_BACK, OFFSETS,
-                              RUN_SYMBOLS, ST_COUNT, ST_DONE, ST_GOOD, ST_LAST_GOOD, ST_NEXT, ST_SYMBOLS,
-                              confirm_preamble, conj_chirp, fold_power, follow_packet, integrate_peaks,
-                              spread_around)
+from ..kernels.dechirp import (COHERENCE_TRIALS_PER_WINDOW, CONFIRM_OK, CONFIRM_SPREAD, CONFIRM_WEAK,
+                              MAX_PREAMBLE_BACK, OFFSETS, RUN_SYMBOLS, ST_COUNT, ST_DONE, ST_GOOD, ST_LAST_GOOD,
+                              ST_NEXT, ST_SYMBOLS, confirm_preamble, conj_chirp, fold_power, follow_packet,
+                              integrate_peaks, spread_around)
 from ..model import Burst, IQBlock
 
 # (The confirmation's boundary grid, the preamble's and the packet end's tests: kernels/dechirp.py.)
@@ -348,7 +348,8 @@ class ChirpDetector:
                       for h in self.hypotheses}
         # (The energy way is one test a candidate, not one for each of the power ways' boundaries
         # and bins.)
-        self._energy = {h: (self._energy_windows(h), p_test[h.drone] * OFFSETS * 6 / 3) for h in self.hypotheses}
+        self._energy = {h: {"energy_windows": self._energy_windows(h), "energy_p": p_test[h.drone] * OFFSETS * 6 / 3}
+                        for h in self.hypotheses}
         self._confirm_out = np.zeros(8)
         self._samples_lost = 0
         self.candidates = 0
@@ -397,8 +398,7 @@ class ChirpDetector:
             gap = step * (n // step) - h.symbol_s * fs
             self._searches.append(_Search(h, n, nfft, step, n // step, fold, ref, np.conj(ref), *self._sums[h],
                                           origin, np.zeros((0, nfft), np.float32),
-                                          gap * h.sweep_rate_hz_per_s / fs / fs * nfft))
-            self._searches[-1].energy_windows, self._searches[-1].energy_p = self._energy[h]
+                                          gap * h.sweep_rate_hz_per_s / fs / fs * nfft, **self._energy[h]))
         self._packets: list[_Packet] = []
         self._pending: list[_Pending] = []
         self._recent: list[_Packet] = []     # ended within the searches' reach
@@ -598,11 +598,8 @@ class ChirpDetector:
         a preamble if, on the right symbol boundary, one tone holds over the windows
         (kernels.dechirp.confirm_preamble).  A signal the dechirp spread is noted on the
         search (``_in_spread``).  A weak one may wait for its data (``_wait_for_data``)."""
-        fs, nb = self.sample_rate_hz, PAD * s.nfft
         out = self._confirm_out
-        confirm_preamble(self._x, start - self._x0, s.ref, nb, s.run,
-                         self._bin_hz(best, s.nfft) / fs * nb, s.hyp.bw_hz / fs * nb, s.confirm_thr, out,
-                         s.coherent_thr, s.coherence_min, s.hyp.symbol_s * fs, s.hyp.sweep_rate_hz_per_s / fs / fs)
+        self._confirm_preamble(s, start, best, out, s.confirm_thr, s.coherent_thr, s.coherence_min)
         if out[0] == CONFIRM_WEAK and s.energy_windows:
             self._wait_for_data(s, start, best)
             return None
@@ -612,6 +609,15 @@ class ChirpDetector:
         if out[0] != CONFIRM_OK:
             return None
         return self._packet(s, out, self._x0)
+
+    def _confirm_preamble(self, s: _Search, start: int, best: int, out: np.ndarray, threshold: float,
+                          coherent_threshold: float, coherence_min: float) -> None:
+        """kernels.dechirp.confirm_preamble on the candidate window ``start`` and its peak bin,
+        with these thresholds, into ``out`` (positions in ``self._x``)."""
+        fs, nb = self.sample_rate_hz, PAD * s.nfft
+        confirm_preamble(self._x, start - self._x0, s.ref, nb, s.run, self._bin_hz(best, s.nfft) / fs * nb,
+                         s.hyp.bw_hz / fs * nb, threshold, out, coherent_threshold, coherence_min,
+                         s.hyp.symbol_s * fs, s.hyp.sweep_rate_hz_per_s / fs / fs)
 
     def _note_spread(self, s: _Search, start: int, best: int) -> None:
         # A strong spread signal lights up every window: until the windows just tried
@@ -625,9 +631,7 @@ class ChirpDetector:
         held until its data symbols have arrived."""
         fs, nb = self.sample_rate_hz, PAD * s.nfft
         out = np.zeros(8)
-        confirm_preamble(self._x, start - self._x0, s.ref, nb, s.run, self._bin_hz(best, s.nfft) / fs * nb,
-                         s.hyp.bw_hz / fs * nb, 0.0, out, math.inf, math.inf, s.hyp.symbol_s * fs,
-                         s.hyp.sweep_rate_hz_per_s / fs / fs)
+        self._confirm_preamble(s, start, best, out, 0.0, math.inf, math.inf)
         if out[0] != CONFIRM_OK:
             return
         if spread_around(self._x, s.ref, int(out[1]), s.run, nb, int(out[2]), s.hyp.bw_hz / fs * nb, out[3],
@@ -653,10 +657,10 @@ class ChirpDetector:
                 waiting.append(c)
                 continue
             s, u = c.search, int(c.out[1])
-            starts = u + np.round(np.arange(1, s.energy_windows + 1) * s.hyp.symbol_s * fs).astype(np.int64)
             if c.ready > end or any(p.search is s and p.start <= u and u <= max(p.last_good, p.next_symbol)
                                     for p in self._packets + self._recent):
                 continue
+            starts = u + np.round(np.arange(1, s.energy_windows + 1) * s.hyp.symbol_s * fs).astype(np.int64)
             f0 = self._bin_hz(int(c.out[2]), PAD * s.nfft)
             excess, cells_in, cells_beside, least = band_energy(self._x, starts - self._x0, s.n, fs, f0,
                                                                 s.hyp.bw_hz)
