@@ -252,6 +252,33 @@ def test_a_chirp_the_dechirp_confirmed_is_named_no_link_that_sends_none():
                          for link in named), named
 
 
+def test_a_weak_packet_the_chirp_detector_followed_is_no_shorter_link():
+    # FrSky R9 (SF6, 7.8 ms packets every 20 ms) at -10 dB: the chirp detector loses a weak
+    # packet's symbols after 1.4-9.5 ms.  Scored as whole packets, those lengths fitted
+    # ExpressLRS's 4.4 ms SF6 packets better than R9's own, and ExpressLRS took the track
+    # (its 5 ms lattice seen every fourth packet) at 0.97.  Their length is a lower bound.
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import bench_accuracy as acc
+
+    recs, _, _ = acc.run_trial("frsky-r9", -10.0, 1.0, 1002, acc.detector_config(integrate=True, dechirp=True))
+    dets = {r["track_id"]: r for r in recs if r["type"] == "detection"}
+    biggest = max(dets.values(), key=lambda d: d["bursts"])
+    assert biggest["bursts"] >= 12 and biggest["evidence"]["median_burst_s"] < 5e-3
+    assert biggest["link"] == "frsky-r9", biggest
+    assert biggest["evidence"]["kernel"]["source"] == "chirp detector"
+
+    # A burst's own length still counts where the chirp detector measured it whole (strong),
+    # or where another detector outlined it.
+    c = Classifier()
+    weak, strong = _burst(0.0, 2.0e-3, 865e6, 500e3, snr=-10.0), _burst(0.0, 2.0e-3, 865e6, 500e3, snr=12.0)
+    weak.features["dechirp"] = strong.features["dechirp"] = {"sf": 6}
+    assert c._features(weak)["frsky-r9"]["duration"] == 1.0
+    assert c._features(strong)["frsky-r9"]["duration"] < 0
+    assert c._features(_burst(0.0, 2.0e-3, 865e6, 500e3))["frsky-r9"]["duration"] < 0
+
+
 def test_one_chirp_among_unconfirmed_runs_does_not_make_a_track_lora():
     # ExpressLRS GFSK (1000 Hz) at +5 dB: the dechirp, run on the track's first bursts because
     # ExpressLRS LoRa's band and bandwidth fit them too, confirmed one of three as SF5 /
