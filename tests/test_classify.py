@@ -268,6 +268,7 @@ def test_a_weak_packet_the_chirp_detector_followed_is_no_shorter_link():
     assert biggest["bursts"] >= 12 and biggest["evidence"]["median_burst_s"] < 5e-3
     assert biggest["link"] == "frsky-r9", biggest
     assert biggest["evidence"]["kernel"]["source"] == "chirp detector"
+    assert "duration" not in biggest["evidence"]["not_matched"]
 
     # A burst's own length still counts where the chirp detector measured it whole (strong),
     # or where another detector outlined it.

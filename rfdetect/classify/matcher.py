@@ -1239,11 +1239,14 @@ def _modulation(kernels: dict) -> tuple:
 
 def _feature_lists(track: Track, sig: Signature, terms: dict) -> tuple[list, list]:
     matched, not_matched = ["band"], []
-    n = len(track.bursts)
-    for feat, rng in (("bandwidth", sig.bandwidth_hz), ("duration", sig.burst_s)):
-        inside = sum(rng[0] <= (b.bandwidth_hz if feat == "bandwidth" else b.duration_s) <= rng[1]
-                     for b in track.bursts)
-        (matched if inside * 2 >= n else not_matched).append(feat)
+    inside = sum(sig.bandwidth_hz[0] <= b.bandwidth_hz <= sig.bandwidth_hz[1] for b in track.bursts)
+    (matched if inside * 2 >= len(track.bursts) else not_matched).append("bandwidth")
+    # (A packet shorter than the link's whose length is only a lower bound is not judged.)
+    lo, hi = sig.burst_s
+    judged = [b.duration_s for b in track.bursts if b.duration_s >= lo or not _length_is_a_lower_bound(b)]
+    if judged:
+        inside = sum(d <= hi for d in judged if d >= lo)
+        (matched if inside * 2 >= len(judged) else not_matched).append("duration")
     if "interval" in terms:
         (matched if terms["interval"] > 0 else not_matched).append("packet_interval")
     if sig.kernel:
