@@ -18,7 +18,7 @@ from ..kernels.evidence_droneid import MAX_CFO_HZ, MIN_CORRELATION, droneid_conf
 from ..kernels.evidence_fmvideo import fm_video_evidence
 from ..kernels.evidence_fsk import fsk_evidence, tone_evidence
 from ..kernels.evidence_lora import dechirp_result, lora_evidence
-from ..kernels.lora_sync import lora_sync_word
+from ..kernels.lora_sync import MIN_CONFIRMED_SF, lora_sync_word
 from ..kernels.beside import floor_beside
 from ..kernels.evidence_ofdm import ofdm_evidence, prefix_piece_evidence
 from ..kernels.resample import shift_to_zero
@@ -155,8 +155,8 @@ def _lora_chirps_fit(sig: Signature, ev: dict) -> bool:
 def sync_word_of(burst: Burst, iq, ev: dict) -> dict | None:
     """The sync word of a LoRa packet whose chirps the dechirp confirmed (``ev``), read from
     the start of the burst (kernels.lora_sync), or None where the snippet does not hold it."""
-    if iq is None or ev["direction"] != "up":
-        return None
+    if iq is None or ev["direction"] != "up" or ev["sf"] < MIN_CONFIRMED_SF:
+        return None     # (below MIN_CONFIRMED_SF a word read is never confirmed)
     x = iq.samples[0] if iq.samples.ndim == 2 else iq.samples
     fs, symbol_s = iq.sample_rate_hz, (1 << ev["sf"]) / ev["bw_hz"]
     a = max(0, burst.sample_start - iq.sample_index0 - int(SYNC_LEAD_SYMBOLS * symbol_s * fs))

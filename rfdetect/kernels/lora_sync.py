@@ -42,6 +42,9 @@ SYNC_TOLERANCE = 2.0     # bins a sync value may lie from a multiple of 8
 # its 99.99th 2.51 (2.23); 1.2e-4 (2e-5) of them reach 2.5.  Both sync windows must.
 MARGIN_THRESHOLD = 2.5
 SFD_CHUNK = 4            # windows dechirped for the delimiter at a time (_first_down_chirp)
+# Below this spreading factor a sync value (nibble << 3) wraps modulo 2^SF and the nibbles'
+# top bits are lost: a word is read there, but never confirmed.
+MIN_CONFIRMED_SF = 7
 
 
 @njit(cache=True)
@@ -124,7 +127,7 @@ def lora_sync_word(samples: np.ndarray, sample_rate_hz: float, offset_hz: float,
     bin, power), "confirmed"}, or None when no preamble followed by two symbols is found.
     ``confirmed``: both margins >= MARGIN_THRESHOLD, both values within SYNC_TOLERANCE of a
     multiple of 8, the SFD right after them (else a preamble window that noise split from
-    its run could pass for a sync symbol of value 0), and SF >= 7 (below, nibble << 3 wraps
+    its run could pass for a sync symbol of value 0), and SF >= MIN_CONFIRMED_SF (below, nibble << 3 wraps
     modulo 2^SF and the nibbles' top bits are lost)."""
     if sample_rate_hz < bw_hz * 0.999:
         return None
@@ -176,7 +179,7 @@ def lora_sync_word(samples: np.ndarray, sample_rate_hz: float, offset_hz: float,
     nearest = np.round(values / 8) * 8
     nibbles = (nearest % m // 8).astype(int) % 16
     margin = float(min(margins[s1], margins[s1 + 1]))
-    confirmed = bool(sfd and sf >= 7 and margin >= MARGIN_THRESHOLD
+    confirmed = bool(sfd and sf >= MIN_CONFIRMED_SF and margin >= MARGIN_THRESHOLD
                      and np.all(np.abs(values - nearest) <= SYNC_TOLERANCE))
     return {"sync_word": int(nibbles[0] << 4 | nibbles[1]),
             "sync_symbols": [int(round(v)) % m for v in values],
