@@ -164,6 +164,28 @@ def test_a_strong_signal_the_dechirp_spreads_is_no_preamble(kind):
     assert out[5] > 5.0             # its ripple passed the preamble test
 
 
+@pytest.mark.parametrize("seed", [2, 3])
+def test_a_tone_under_its_threshold_against_a_raised_level_around_it_is_weak(seed):
+    """A weak tone 150 kHz from a preamble at -9 dB in-band (the splatter of an OOK remote's
+    keying is such a signal) raises the bins around the preamble's tone by 2-3 deviations of
+    their mean: too little for the spread test, but against that level a tone just over the
+    threshold is not over it.  Without the tone the same preamble is confirmed."""
+    carrier, at = -310e3, 5000
+    x0 = _frame_in_noise(-9.0, at, carrier, seed=seed)
+    boundary = at + int(round(7 * (1 << SF) / BW * FS))
+    a = boundary + int(round(2 * N / OFFSETS))
+    k_top = (carrier - BW / 2 + BW * (a - boundary) / N) / FS * NB
+    clean, _ = _both_confirm(x0, a, k_top, threshold=1.0)
+    threshold = 0.9 * clean[5]
+    out, twin = _both_confirm(x0, a, k_top, threshold=threshold)
+    assert out[0] == twin[0] == CONFIRM_OK
+    t = np.arange(x0.size) / FS
+    x = (x0 + 10 ** (-11 / 20) * np.exp(2j * np.pi * (carrier + 150e3) * t)).astype(np.complex64)
+    out, twin = _both_confirm(x, a, k_top, threshold=threshold)
+    assert out[5] >= threshold and twin[5] >= threshold          # over it against the whole band's mean
+    assert out[0] == twin[0] == CONFIRM_WEAK
+
+
 @pytest.mark.parametrize("snr_db", [-12.0, 0.0, 20.0])
 def test_a_preamble_is_not_spread(snr_db):
     """A preamble's tone keeps its energy in its main lobe: from below the noise to 20 dB,

@@ -45,7 +45,8 @@ recording's band allow, a search, a confirmation and the packet's extent:
    A strong signal that is no chirp of the hypothesis's rate (a slow LoRa chirp,
    a tone, OOK pulses) is spread by the dechirp over a bandwidth of bins, and its
    ripple passes that test in every window: where the bins around the tone stand
-   raised, the tone is tested against their level (``kernels.dechirp.spread_around``).
+   raised, the tone is tested against their level (``kernels.dechirp.spread_around``);
+   less raised, but by LOCAL_Z deviations, it must pass its way's threshold against it.
    A candidate within a bandwidth of a signal so turned away is not tried again
    until the windows tried have passed.
 3. Extent: back over the preamble while its tone holds; forward symbol by
