@@ -208,8 +208,9 @@ SPREAD_MARGIN = 2.0
 # repeat as the ripple of a strong one does).  In 60 s of crowded 868 MHz negatives 6 of
 # the 11 false SF5/SF6 packets the power and coherence ways confirmed stood 2.1-2.9
 # deviations raised and under their threshold against the level; the packets of mLRS (SF5)
-# and ExpressLRS 900 (SF6) at -10 dB stood at most 1.05 raised (14 trials), those of
-# ExpressLRS 2.4 (SF5, 20 MS/s) at -12 dB up to 1.8 (at 1.5, 2 of 20 trials were lost).
+# and ExpressLRS 900 (SF6) at -10 dB stood at most 1.05 raised (172 confirmations of 14
+# trials), those of ExpressLRS 2.4 (SF5, 20 MS/s) at -12 dB up to 1.8 (at 1.5, 2 of 20 trials
+# lost their name).
 LOCAL_Z = 2.0
 
 # confirm_preamble's out[0]
