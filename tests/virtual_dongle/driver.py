@@ -79,21 +79,23 @@ def main() -> int:
         for tm in timers:
             tm.start()
         for c in src.chunks(tick_s=0.1):
+            # (Every chunk taken is recorded: the losses it reports are in no other.)
+            if c is not None:
+                r = c.raw.astype(np.int64)
+                pos = r[0::2] + 256 * r[1::2]
+                contiguous = bool(np.all(np.diff(pos) % 65536 == 1))
+                out["chunks"].append([c.sample_index0, c.num_samples, c.center_freq_hz, c.samples_lost_before,
+                                      int(pos[0]), contiguous])
+                if args.busy:
+                    end = time.perf_counter() + args.busy
+                    while time.perf_counter() < end:
+                        pass
             if time.monotonic() - t0 > args.seconds:
                 break
-            if c is None:
-                continue
-            r = c.raw.astype(np.int64)
-            pos = r[0::2] + 256 * r[1::2]
-            contiguous = bool(np.all(np.diff(pos) % 65536 == 1))
-            out["chunks"].append([c.sample_index0, c.num_samples, c.center_freq_hz, c.samples_lost_before,
-                                  int(pos[0]), contiguous])
-            if args.busy:
-                end = time.perf_counter() + args.busy
-                while time.perf_counter() < end:
-                    pass
         src.close()
         out["accounting"] = src.accounting.as_dict()
+        # Counted, but in no chunk taken: still queued, or after the last one when it stopped.
+        out["unreported_lost"] = src.unreported_lost()
     except RFDetectError as exc:
         out["error"] = str(exc)
         out["error_type"] = type(exc).__name__
