@@ -283,11 +283,6 @@ def level_around_numpy(x, ref, u, k_win, nb, k, k_bw, symbol_samples):
     return p[outside].mean(), math.sqrt(nb / n / outside.sum())
 
 
-def spread_numpy(x, ref, u, k_win, nb, k, k_bw, noise, peak, threshold, symbol_samples):
-    level, rel_sd = level_around_numpy(x, ref, u, k_win, nb, k, k_bw, symbol_samples)
-    return level > noise * (1.0 + SPREAD_Z * rel_sd) and peak < SPREAD_MARGIN * threshold * k_win * level
-
-
 @njit(cache=True, nogil=True, inline="always")
 def _symbols_before(u, j, symbol_samples):
     """Start of the window ``j`` symbols before the one at ``u``: the symbol's true length,
