@@ -280,6 +280,29 @@ def test_a_weak_packet_the_chirp_detector_followed_is_no_shorter_link():
     assert c._features(_burst(0.0, 2.0e-3, 865e6, 500e3))["frsky-r9"]["duration"] < 0
 
 
+def test_a_count_of_packets_found_below_the_noise_is_a_lower_bound():
+    # ExpressLRS 2.4 (500 Hz, SF5) at -12 dB: the chirp detector finds 5 of the packets sent
+    # into the window, measured at -10 dB.  Counted as all the link sent, they fell short of
+    # 500 Hz and the track was named unknown.  Below the noise the shortfall only weighs
+    # against the faster link: a slower one that fits (mLRS, 31 Hz, at 900 MHz against
+    # ExpressLRS's 250 Hz SF5 mode) still wins.
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import bench_accuracy as acc
+
+    cfg = acc.detector_config(integrate=True, dechirp=True)
+    recs, _, _ = acc.run_trial("expresslrs-2g4-lora", -12.0, 1.0, acc.EVAL_SEED, cfg)
+    last = [r for r in recs if r["type"] == "detection"][-1]
+    assert last["link"] == "expresslrs-2g4-lora" and last["confidence"] >= 0.9, last
+    assert last["evidence"]["kernel"]["source"] == "chirp detector" and last["snr_db"] < -8.0
+    assert "packet_rate" in last["evidence"]["not_matched"]
+
+    recs, _, _ = acc.run_trial("mlrs", -10.0, 1.0, acc.EVAL_SEED + 1, cfg)
+    last = [r for r in recs if r["type"] == "detection"][-1]
+    assert last["link"] == "mlrs" and last["evidence"]["runner_up"]["link"] == "expresslrs-lora", last
+
+
 def test_one_chirp_among_unconfirmed_runs_does_not_make_a_track_lora():
     # ExpressLRS GFSK (1000 Hz) at +5 dB: the dechirp, run on the track's first bursts because
     # ExpressLRS LoRa's band and bandwidth fit them too, confirmed one of three as SF5 /

@@ -87,6 +87,13 @@ HOP_SPREAD_CHANCE = 0.005
 RATE_MIN_EXPECTED = 20.0
 RATE_MIN_SHARE = 0.2
 RATE_MISMATCH = -5.0      # outweighs a confirmed modulation: this link's timing it is not
+# ... unless the track's packets are the chirp detector's, found this far below the noise
+# or further (their median in-band SNR): there it finds a few of a link's packets, how many
+# depending on the SNR, so their count bounds the link's rate from below only.  The
+# shortfall then weighs against the faster link (a slower one explains the count with
+# fewer packets missed), without turning it away.
+RATE_UNSEEN_SNR_DB = -8.0
+RATE_SHORTFALL = -1.0
 # The detector's first looks for always-on emitters come 20 ms into a stretch (the floor's
 # and the line-rate stage's): an emitter named nothing is not reported early before then
 # and the frames' decision delay, as the pieces a video is cut into may be.
@@ -711,7 +718,8 @@ class Classifier:
                 terms["hopping"] = -1.5       # a hopper would have spread over more channels
             if sig.interval_s and _too_few_packets(track, sig, self._window_shares.get(sid, ()),
                                                    track.period[0] if lattice else None, sf):
-                terms["rate"] = RATE_MISMATCH  # the link would have sent far more in the window
+                # the link would have sent far more in the window
+                terms["rate"] = RATE_SHORTFALL if _count_is_a_lower_bound(track) else RATE_MISMATCH
             if sig.hopping and apart_hz > sig.bandwidth_hz[1]:
                 terms["hopping"] = -1.5       # one radio sends on one channel at a time
             if track.modulation[0] == "lora" and not _may_chirp(sig) and _chirps_stand(track):
@@ -1215,6 +1223,14 @@ def _band_fit(sig: Signature, verdict: str, measured_fit: float) -> float:
     return measured_fit
 
 
+def _count_is_a_lower_bound(track: Track) -> bool:
+    """Whether a track's packet count says only how many packets the link sent at least: all
+    its confirmed packets are the chirp detector's, found below the noise (their median
+    in-band SNR under RATE_UNSEEN_SNR_DB)."""
+    weak = [snr for _, _, snr, followed in track.chirp_packets if followed and snr is not None]
+    return bool(weak) and len(weak) == len(track.chirp_packets) and sorted(weak)[len(weak) // 2] < RATE_UNSEEN_SNR_DB
+
+
 def _length_is_a_lower_bound(burst: Burst) -> bool:
     """Whether a burst's length says only how long its packet is at least: a weak packet the
     chirp detector followed ends where its symbols no longer stood out of the noise, often
@@ -1249,6 +1265,8 @@ def _feature_lists(track: Track, sig: Signature, terms: dict) -> tuple[list, lis
         (matched if inside * 2 >= len(judged) else not_matched).append("duration")
     if "interval" in terms:
         (matched if terms["interval"] > 0 else not_matched).append("packet_interval")
+    if "rate" in terms:
+        not_matched.append("packet_rate")   # fewer packets than the link would send
     if sig.kernel:
         vc = track.verdicts.get(sig.id, {})
         if vc.get("match", 0) > 0 and vc.get("match", 0) >= vc.get("mismatch", 0):
