@@ -91,9 +91,10 @@ class Pipeline:
         self.zadoff_chu = self.stages.get("zadoff_chu")
         self.merger = None
         if self.stages:
-            from .detect.merge import BurstMerger
+            from .detect.merge import SHADOW_S, BurstMerger
             delay, max_hold = merger_samples(self.stages.values(), info.sample_rate_hz, self.config)
-            self.merger = BurstMerger(delay, max_hold_samples=max_hold)
+            self.merger = BurstMerger(delay, max_hold_samples=max_hold,
+                                      shadow_samples=int(SHADOW_S * info.sample_rate_hz))
         self.line_rate = line_rate_detector_for(self.config, info.sample_rate_hz, info.center_freq_hz)
 
     def feed(self, block: IQBlock) -> None:

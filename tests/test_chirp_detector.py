@@ -243,6 +243,32 @@ def test_merger_keeps_one_of_each_packet():
     assert [p for _, p in m.flush()] == ["strong elsewhere"]
 
 
+def test_merger_drops_a_chirp_burst_in_a_stronger_narrow_signal_s_shadow():
+    # A slow LoRa packet (SF12 / 125 kHz) comes out of the energy detector as fragments with
+    # gaps of tens of ms; dechirped at SF5's rate it is spread alike in every window and gave
+    # false SF5 packets at -10 dB in those gaps (lorawan:726705).
+    shadow = int(0.05 * FS)
+    chirp = _burst(100_000, 106_000, 867.75e6, 868.25e6, -10.0, dechirp={"sf": 5})
+    fragment = _burst(60_000, 95_000, 868.03e6, 868.17e6, -1.0)         # 12 ms before, in band
+    m = BurstMerger(delay_samples=1000, shadow_samples=shadow)
+    m.push(fragment, "f", stage=None)
+    m.push(chirp, "c", stage="dechirp")
+    assert [p for _, p in m.flush()] == ["f"]
+    # Not a chirp burst at or above -5 dB, nor beside a signal less than 8 dB stronger, a
+    # signal as wide as the chirp, one outside its band, one further away in time, one
+    # shorter than it, or one on it (a piece of its own packet: test above).
+    for c, e in ((_burst(100_000, 106_000, 867.75e6, 868.25e6, -4.0, dechirp={"sf": 5}), fragment),
+                 (chirp, _burst(60_000, 95_000, 868.03e6, 868.17e6, -3.0)),
+                 (chirp, _burst(60_000, 95_000, 867.76e6, 868.24e6, 5.0)),
+                 (chirp, _burst(60_000, 95_000, 868.5e6, 868.6e6, 5.0)),
+                 (chirp, _burst(0, 100_000 - shadow - 1, 868.03e6, 868.17e6, 5.0)),
+                 (chirp, _burst(90_000, 95_000, 868.03e6, 868.17e6, 5.0))):
+        m = BurstMerger(delay_samples=1000, shadow_samples=shadow)
+        m.push(e, "e", stage=None)
+        m.push(c, "c", stage="dechirp")
+        assert [p for _, p in m.flush()] == ["e", "c"]
+
+
 def test_cli_options_reach_the_config():
     import argparse
     from rfdetect.cli.common import add_detector_options, detector_config

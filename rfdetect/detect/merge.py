@@ -7,7 +7,9 @@ burst at about 0 dB or more (``WHOLE_DB``: its edges are measured well, and the
 classifier's own kernel confirms it), or covers its band well above the noise
 (``WIDE_WHOLE_DB``); otherwise the stage's burst stands (the energy detector only saw
 fragments of a weak burst).  A strong energy burst also silences chirp bursts at the
-same time elsewhere in the band: its leakage into hypotheses it does not fit.  Bursts
+same time elsewhere in the band: its leakage into hypotheses it does not fit; and a narrower
+signal well above a chirp burst below the noise, in its band and close in time, silences
+it too: its spread (``SHADOW_DB``).  Bursts
 are held until no detector can still report one overlapping them, then handed on in
 order of their start.
 """
@@ -30,6 +32,15 @@ WIDE_WHOLE_DB = 4.0
 LEAK_DB = 6.0               # an energy burst this strong (and this long) silences chirp
 LEAK_MIN_S = 1e-3           # bursts at the same time
 LEAKY = ("dechirp",)        # the stages whose statistic a strong burst elsewhere raises
+# A chirp burst below the noise with a narrower signal in its band this much stronger close
+# by (within SHADOW_S: the energy detector cuts a slow LoRa packet into fragments with gaps
+# of tens of ms) is that signal's spread: a slow chirp (LoRaWAN at SF12 / 125 kHz),
+# dechirped at a fast one's rate, is spread the same way in every window, and its phase
+# steps are as steady as a preamble's (lorawan:726705: nine false SF5 packets at -10 dB
+# inside an SF12 packet's fragments at -2.6 to +6.8 dB).
+SHADOW_DB = 8.0
+SHADOW_S = 0.05
+SHADOW_MAX_SNR_DB = -5.0
 
 
 @dataclass
@@ -46,9 +57,10 @@ class BurstMerger:
     ``open_from``, where the energy detector's oldest open region starts, or more than
     ``max_hold_samples`` ago); ``flush`` at the end."""
 
-    def __init__(self, delay_samples: int, max_hold_samples: int | None = None):
+    def __init__(self, delay_samples: int, max_hold_samples: int | None = None, shadow_samples: int = 0):
         self.delay_samples = int(delay_samples)
         self.max_hold_samples = int(max_hold_samples if max_hold_samples is not None else delay_samples)
+        self.shadow_samples = int(shadow_samples)     # SHADOW_S in samples (0: no such rule)
         self._held: list[_Held] = []
         self._recent: list[_Held] = []       # released, still within reach of later bursts
         self.duplicates = 0
@@ -56,12 +68,16 @@ class BurstMerger:
     def push(self, burst: Burst, payload, stage: str | None = None) -> None:
         new = _Held(burst, payload, stage)
         for other in self._held + self._recent:
-            if other.dropped or (other.stage is None) == (stage is None) or not _overlap_in_time(other.burst, burst):
+            if other.dropped or (other.stage is None) == (stage is None):
                 continue        # (two stages' bursts do not compete: they find different links)
             energy, chirped = (other, new) if stage else (new, other)
             e = energy.burst
             c = chirped.burst
-            if chirped.stage in LEAKY and e.snr_db >= LEAK_DB and e.duration_s >= LEAK_MIN_S:
+            if chirped.stage in LEAKY and self._shadowed(c, e):
+                loser = chirped     # (its strong neighbour's spread)
+            elif not _overlap_in_time(e, c):
+                continue
+            elif chirped.stage in LEAKY and e.snr_db >= LEAK_DB and e.duration_s >= LEAK_MIN_S:
                 # A strong burst anywhere in the band leaks into the dechirped spectra of
                 # hypotheses it does not fit: what the chirp detector reports beside it is
                 # not trusted.  (Short spikes are the fragments of a weak chirp.)
@@ -81,6 +97,18 @@ class BurstMerger:
             if loser is new:
                 return
         self._held.append(new)
+
+    def _shadowed(self, chirp: Burst, energy: Burst) -> bool:
+        """Whether a chirp burst below the noise lies within ``shadow_samples`` of a narrower
+        energy burst in its band, SHADOW_DB or more stronger (the spread of that signal)."""
+        # (Beside it, not on it, and longer: what the energy detector outlines of the chirp
+        # burst's own packet lies on it and is shorter.)
+        return (chirp.snr_db <= SHADOW_MAX_SNR_DB and energy.snr_db >= chirp.snr_db + SHADOW_DB
+                and energy.bandwidth_hz < 0.5 * chirp.bandwidth_hz and energy.duration_s > chirp.duration_s
+                and energy.f_lo_hz < chirp.f_hi_hz and chirp.f_lo_hz < energy.f_hi_hz
+                and not _overlap_in_time(energy, chirp)
+                and energy.sample_start < chirp.sample_end + self.shadow_samples
+                and chirp.sample_start < energy.sample_end + self.shadow_samples)
 
     def pop(self, position: int, open_from: float | None = None) -> list[tuple[Burst, object]]:
         def ready(h: _Held) -> bool:
