@@ -73,10 +73,10 @@ class BurstMerger:
             energy, chirped = (other, new) if stage else (new, other)
             e = energy.burst
             c = chirped.burst
-            if chirped.stage in LEAKY and self._shadowed(c, e):
+            if not _overlap_in_time(e, c):
+                if not (chirped.stage in LEAKY and self._shadowed(c, e)):
+                    continue
                 loser = chirped     # (its strong neighbour's spread)
-            elif not _overlap_in_time(e, c):
-                continue
             elif chirped.stage in LEAKY and e.snr_db >= LEAK_DB and e.duration_s >= LEAK_MIN_S:
                 # A strong burst anywhere in the band leaks into the dechirped spectra of
                 # hypotheses it does not fit: what the chirp detector reports beside it is
@@ -99,14 +99,13 @@ class BurstMerger:
         self._held.append(new)
 
     def _shadowed(self, chirp: Burst, energy: Burst) -> bool:
-        """Whether a chirp burst below the noise lies within ``shadow_samples`` of a narrower
-        energy burst in its band, SHADOW_DB or more stronger (the spread of that signal)."""
-        # (Beside it, not on it, and longer: what the energy detector outlines of the chirp
-        # burst's own packet lies on it and is shorter.)
+        """Whether a chirp burst below the noise lies within ``shadow_samples`` of an energy
+        burst beside it in time (not on it), narrower, longer, in its band and SHADOW_DB or
+        more stronger: the spread of that signal.  (What the energy detector outlines of the
+        chirp burst's own packet lies on it and is shorter.)"""
         return (chirp.snr_db <= SHADOW_MAX_SNR_DB and energy.snr_db >= chirp.snr_db + SHADOW_DB
                 and energy.bandwidth_hz < 0.5 * chirp.bandwidth_hz and energy.duration_s > chirp.duration_s
                 and energy.f_lo_hz < chirp.f_hi_hz and chirp.f_lo_hz < energy.f_hi_hz
-                and not _overlap_in_time(energy, chirp)
                 and energy.sample_start < chirp.sample_end + self.shadow_samples
                 and chirp.sample_start < energy.sample_end + self.shadow_samples)
 
@@ -136,7 +135,8 @@ class BurstMerger:
         if position is not None:
             # (The chirp detector returns a packet once no packet still open can overlap it:
             # kept this long, an energy burst still meets the chirp bursts of its time.)
-            keep = 2 * self.delay_samples + self.max_hold_samples
+            # (And the shadow's reach, so that a chirp burst still meets the signal beside it.)
+            keep = 2 * self.delay_samples + self.max_hold_samples + self.shadow_samples
             self._recent = [h for h in self._recent if h.burst.sample_end + keep > position]
         return [(h.burst, h.payload) for h in ready if not h.dropped]
 

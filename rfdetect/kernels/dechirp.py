@@ -506,11 +506,11 @@ def confirm_preamble_numpy(x, a, ref, nb, k_win, k_top, k_bw, threshold, out, co
         out[0] = CONFIRM_ONE_WINDOW
         return
     level, rel_sd = level_around_numpy(x, ref, us[o], k_win, nb, k, k_bw, symbol_samples)
-    if level > noise * (1.0 + SPREAD_Z * rel_sd) and peak < SPREAD_MARGIN * threshold * k_win * level:
+    if _spread(level, rel_sd, noise, peak, threshold, k_win):
         out[0] = CONFIRM_SPREAD
         return
-    way_threshold = threshold if best_r >= threshold else coherent_threshold
-    if level > noise * (1.0 + LOCAL_Z * rel_sd) and peak < way_threshold * k_win * level:
+    if _under_local_level(level, rel_sd, noise, peak, threshold if best_r >= threshold else coherent_threshold,
+                          k_win):
         out[0] = CONFIRM_WEAK
         return
     toned = np.flatnonzero(p[o, :, k] >= PREAMBLE_TONE * noise)
